@@ -1,0 +1,32 @@
+# Every target installs into .venv if needed (a fresh machine needs only python3).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-min lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(PY) -m jax_inits
+
+test: install
+	$(PY) -m ruff check jax_inits tests benchmarks examples
+	$(PY) -m pytest
+
+# The suite against the oldest jax we declare (pyproject), in its own venv.
+test-min:
+	test -x .venv-min/bin/python || $(PYTHON) -m venv .venv-min
+	.venv-min/bin/python -m pip install -q --upgrade pip
+	.venv-min/bin/python -m pip install -q -e '.[test]' 'jax==0.7.0' 'jaxlib==0.7.0'
+	.venv-min/bin/python -m pytest -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) .venv-min out build *.egg-info

@@ -1,0 +1,23 @@
+"""Test configuration: 8 virtual CPU devices and strict numerics.
+
+``jax_num_cpu_devices`` must be set before jax creates its CPU backend, which is
+why it is set at import time here (the same as running with
+``XLA_FLAGS=--xla_force_host_platform_device_count=8``). Unsharded calls run on
+device 0, so the rest of the suite is unaffected.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+jax.config.update("jax_num_cpu_devices", 8)
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+import jax_inits  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _doctest_namespace(doctest_namespace):
+    doctest_namespace.update(jax=jax, jnp=jnp, np=np, jax_inits=jax_inits)

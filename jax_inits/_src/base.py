@@ -1,0 +1,181 @@
+"""The initializer protocol and the base class every jax_inits initializer shares.
+
+An initializer is an immutable value: equal hyper-parameters compare and hash
+equal, so it can be a static argument of ``jax.jit`` and equal initializers built
+in different places share compiled code. Calling one checks the static arguments
+(shape, dtype, key, sharding) in Python, then runs a single jitted function keyed
+by ``(initializer, shape, dtype, sharding)``: an eager call is one executable and
+returns exactly what the same call returns under ``jax.jit``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
+
+from jax_inits._src import checks, sampling
+
+Shape = tuple[int, ...]
+OutSharding = NamedSharding | PartitionSpec | None
+
+
+@runtime_checkable
+class Initializer(Protocol):
+    """What every initializer is: ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    The same protocol as :class:`jax.nn.initializers.Initializer`.
+    """
+
+    def __call__(
+        self, key: jax.Array, shape: Any, dtype: Any = None, out_sharding: OutSharding = None
+    ) -> jax.Array: ...
+
+
+def default_float_dtype() -> np.dtype:
+    """float64 when ``jax_enable_x64`` is on, else float32 (as jax)."""
+    return np.dtype(jax.dtypes.canonicalize_dtype(np.float64))
+
+
+def work_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype random values are computed in: float32 for 8/16-bit floats."""
+    if jnp.issubdtype(dtype, np.floating) and dtype.itemsize < 4:
+        return np.dtype(np.float32)
+    return dtype
+
+
+def inner_bounds(lo: float, hi: float, dtype: np.dtype) -> tuple[Any, Any]:
+    """The closest values of ``dtype`` inside the real interval ``[lo, hi]``."""
+    lo_d, hi_d = np.array(lo, dtype), np.array(hi, dtype)
+    if float(lo_d) < lo:
+        lo_d = np.nextafter(lo_d, np.array(np.inf, dtype))
+    if float(hi_d) > hi:
+        hi_d = np.nextafter(hi_d, np.array(-np.inf, dtype))
+    return lo_d, hi_d
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class InitializerBase:
+    """Base class: value semantics, argument checks and the one-executable call.
+
+    Subclasses are frozen dataclasses whose fields are the hyper-parameters. They
+    implement :meth:`_sample` (traced; returns the array in ``work_dtype``) and may
+    override :meth:`_check_call` (static shape checks) and :meth:`_bounds` (real
+    bounds the result must never cross, enforced in the output dtype).
+    """
+
+    name: ClassVar[str] = "initializer"
+    random: ClassVar[bool] = True
+
+    def __repr__(self) -> str:
+        args = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name == "dtype" and value is not None:
+                value = np.dtype(value).name
+            if field.default is not dataclasses.MISSING and value == field.default:
+                continue
+            args.append(f"{field.name}={value!r}")
+        return f"{self.name}({', '.join(args)})"
+
+    def __call__(
+        self, key: Any, shape: Any, dtype: Any = None, out_sharding: OutSharding = None
+    ) -> jax.Array:
+        shape = checks.shape(self.name, shape)
+        dtype = checks.dtype(self.name, dtype, random=self.random)
+        if dtype is None:
+            dtype = getattr(self, "dtype", None)
+        dtype = default_float_dtype() if dtype is None else np.dtype(dtype)
+        if self.random:
+            checks.key(self.name, key)
+        else:
+            key = None
+        self._check_call(shape, dtype)
+        sharding = resolve_sharding(self.name, out_sharding)
+        return _run(self, key, shape, dtype, sharding)
+
+    @property
+    def formula(self) -> str:
+        """The distribution in one line of plain text, e.g. ``N(0, 0.01^2)``."""
+        raise NotImplementedError
+
+    def target_std(self, shape: Any) -> float:
+        """The standard deviation (complex: root mean square modulus) that the values
+        of an array of ``shape`` have by construction."""
+        raise NotImplementedError
+
+    def _check_call(self, shape: Shape, dtype: np.dtype) -> None:
+        """Static checks of ``shape`` and ``dtype``; raise ValueError/TypeError."""
+
+    def _bounds(self, shape: Shape, dtype: np.dtype) -> tuple[float, float] | None:
+        """Real bounds every value lies in, or ``None`` (computed in ``work_dtype``)."""
+        return None
+
+    def _sample(self, key: jax.Array, shape: Shape, dtype: np.dtype) -> jax.Array:
+        raise NotImplementedError
+
+
+def resolve_sharding(builder: str, out_sharding: Any) -> NamedSharding | None:
+    """Turns ``out_sharding`` into a NamedSharding, or ``None``.
+
+    A PartitionSpec is resolved against the mesh set with ``jax.set_mesh``.
+    """
+    if out_sharding is None:
+        return None
+    if isinstance(out_sharding, NamedSharding):
+        return out_sharding
+    if isinstance(out_sharding, PartitionSpec):
+        mesh = jax.sharding.get_abstract_mesh()
+        if mesh.empty:
+            raise ValueError(
+                f"{builder}: `out_sharding` {out_sharding!r} is a PartitionSpec, which "
+                "needs a mesh: call inside `with jax.set_mesh(mesh):` or pass a "
+                "NamedSharding."
+            )
+        return NamedSharding(mesh, out_sharding)
+    raise TypeError(
+        f"{builder}: `out_sharding` must be a NamedSharding, a PartitionSpec or "
+        f"None, got {out_sharding!r}."
+    )
+
+
+def _constrain(sample, sharding: NamedSharding | None):
+    """Runs ``sample()`` so that its result is laid out as ``sharding``.
+
+    On meshes with explicit axes the sampling runs in auto mode with the output
+    sharding fixed (as jax.random does); on auto meshes a sharding constraint on
+    the result lets XLA partition the elementwise sampling. Either way each device
+    computes its own shard of the same global values.
+    """
+    if sharding is None:
+        return sample()
+    explicit = tuple(sharding.mesh.explicit_axes)
+    if explicit:
+        return jax.sharding.auto_axes(lambda: sample(), out_sharding=sharding, axes=explicit)()
+    return jax.lax.with_sharding_constraint(sample(), sharding)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2, 3, 4))
+def _run(
+    init: InitializerBase, key: Any, shape: Shape, dtype: np.dtype, sharding: NamedSharding | None
+) -> jax.Array:
+    def sample():
+        if math.prod(shape) == 0:
+            return jnp.zeros(shape, dtype)
+        work = work_dtype(dtype)
+        x = init._sample(key, shape, work)
+        bounds = init._bounds(shape, work)
+        x = x.astype(dtype)
+        if bounds is not None:
+            lo, hi = inner_bounds(*bounds, dtype)
+            x = jnp.clip(x, lo, hi)
+        return x
+
+    with sampling.flat_layout(sharding is None):
+        return _constrain(sample, sharding)

@@ -1,0 +1,209 @@
+"""Argument checks shared by every builder.
+
+Each check names the builder and the argument, shows the value it got and says
+what is allowed, so a bad argument never reaches XLA.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+Axes = int | tuple[int, ...]
+
+
+def _is_tracer(value: Any) -> bool:
+    return isinstance(value, jax.core.Tracer)
+
+
+def real_number(
+    builder: str,
+    arg: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    strict: bool = False,
+    allow_inf: bool = False,
+) -> float:
+    """Returns ``value`` as a Python float, or raises naming builder and argument.
+
+    Accepts Python and NumPy real scalars and concrete 0-d arrays. Rejects bools,
+    strings, complex numbers, non-scalar arrays, traced values and NaN (and
+    infinities unless ``allow_inf``). ``minimum`` is inclusive unless ``strict``.
+    """
+    if _is_tracer(value):
+        raise TypeError(
+            f"{builder}: `{arg}` must be a concrete real number, got a traced value "
+            f"{value!r}; build the initializer outside jax.jit or pass a Python float."
+        )
+    if isinstance(value, (bool, np.bool_)) or isinstance(value, (str, bytes)):
+        raise TypeError(f"{builder}: `{arg}` must be a real number, got {value!r}.")
+    if np.ndim(value) != 0:
+        raise TypeError(
+            f"{builder}: `{arg}` must be a real scalar, got an array of shape {np.shape(value)}."
+        )
+    try:
+        array = np.asarray(value)
+    except Exception:  # noqa: BLE001 - anything unconvertible is a type error
+        array = None
+    if array is None or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise TypeError(f"{builder}: `{arg}` must be a real number, got {value!r}.")
+    number = float(array)
+    if math.isnan(number) or (math.isinf(number) and not allow_inf):
+        raise ValueError(f"{builder}: `{arg}` must be finite, got {value!r}.")
+    if minimum is not None:
+        if strict and not number > minimum:
+            raise ValueError(f"{builder}: `{arg}` must be > {minimum:g}, got {value!r}.")
+        if not strict and not number >= minimum:
+            raise ValueError(f"{builder}: `{arg}` must be >= {minimum:g}, got {value!r}.")
+    return number
+
+
+def integer(builder: str, arg: str, value: Any) -> int:
+    """Returns ``value`` as a Python int; bools, floats and tracers are rejected."""
+    if isinstance(value, (bool, np.bool_)) or _is_tracer(value):
+        raise TypeError(f"{builder}: `{arg}` must be an integer, got {value!r}.")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{builder}: `{arg}` must be an integer, got {value!r}.") from None
+
+
+def axes(builder: str, arg: str, value: Any) -> Axes:
+    """Returns an axis argument as an int or a tuple of distinct ints."""
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        items = tuple(integer(builder, arg, v) for v in value)
+        if len(set(items)) != len(items):
+            raise ValueError(f"{builder}: `{arg}` must not repeat an axis, got {value!r}.")
+        return items
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return axes(builder, arg, value.tolist())
+    try:
+        return integer(builder, arg, value)
+    except TypeError:
+        raise TypeError(
+            f"{builder}: `{arg}` must be an integer or a sequence of integers, got {value!r}."
+        ) from None
+
+
+def axis_tuple(axes_: Axes) -> tuple[int, ...]:
+    return (axes_,) if isinstance(axes_, int) else axes_
+
+
+def disjoint_axes(builder: str, **named: Axes) -> None:
+    """Raises if two axis arguments given with the same sign name the same axis.
+
+    Axes of mixed sign can only be compared once the rank is known, which
+    :func:`normalize_axes` does at call time.
+    """
+    seen: dict[int, str] = {}
+    for arg, value in named.items():
+        for axis in axis_tuple(value):
+            if axis in seen:
+                raise ValueError(
+                    f"{builder}: `{seen[axis]}` and `{arg}` both name axis {axis}; "
+                    "an axis can be an input, an output or a batch axis, not two of them."
+                )
+            seen[axis] = arg
+
+
+def normalize_axes(
+    builder: str, shape: tuple[int, ...], **named: Axes
+) -> dict[str, tuple[int, ...]]:
+    """Maps each axis argument to non-negative axes of ``shape``, or raises."""
+    rank = len(shape)
+    out: dict[str, tuple[int, ...]] = {}
+    owner: dict[int, str] = {}
+    for arg, value in named.items():
+        normalized = []
+        for axis in axis_tuple(value):
+            if not -rank <= axis < rank:
+                described = ", ".join(f"{k}={v!r}" for k, v in named.items())
+                raise ValueError(
+                    f"{builder}: shape {shape} of rank {rank} has no axis {axis} "
+                    f"(`{arg}`); got {described}. Axes must lie in [-{rank}, {rank})."
+                )
+            axis %= rank
+            if axis in owner:
+                raise ValueError(
+                    f"{builder}: `{owner[axis]}` and `{arg}` both name axis {axis} of "
+                    f"shape {shape}; an axis can be an input, an output or a batch axis, "
+                    "not two of them."
+                )
+            owner[axis] = arg
+            normalized.append(axis)
+        out[arg] = tuple(normalized)
+    return out
+
+
+def shape(builder: str, value: Any) -> tuple[int, ...]:
+    """Returns ``value`` as a tuple of non-negative ints, or raises."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        value = (value,)
+    if not isinstance(value, (Sequence, np.ndarray)) or isinstance(value, (str, bytes)):
+        raise TypeError(
+            f"{builder}: `shape` must be a sequence of non-negative integers, got {value!r}."
+        )
+    dims = []
+    for dim in value:
+        if isinstance(dim, (bool, np.bool_)) or _is_tracer(dim):
+            raise TypeError(f"{builder}: `shape` must hold concrete integers, got {value!r}.")
+        try:
+            dims.append(operator.index(dim))
+        except TypeError:
+            raise TypeError(f"{builder}: `shape` must hold integers, got {value!r}.") from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"{builder}: `shape` must hold non-negative sizes, got {tuple(dims)}.")
+    return tuple(dims)
+
+
+def dtype(builder: str, value: Any, *, random: bool) -> np.dtype | None:
+    """Returns a canonical NumPy dtype (``None`` stays ``None``), or raises TypeError.
+
+    Random initializers need a floating or complex dtype; constant ones accept
+    any numeric dtype, as ``jnp.full`` does.
+    """
+    if value is None:
+        return None
+    try:
+        dt = np.dtype(value)
+    except TypeError:
+        raise TypeError(
+            f"{builder}: `dtype` must be a floating or complex dtype, got {value!r}."
+        ) from None
+    allowed = (np.inexact,) if random else (np.inexact, np.integer, np.bool_)
+    if not any(jax.numpy.issubdtype(dt, kind) for kind in allowed):
+        wanted = "a floating or complex" if random else "a numeric"
+        raise TypeError(f"{builder}: `dtype` must be {wanted} dtype, got {dt.name}.")
+    return np.dtype(jax.dtypes.canonicalize_dtype(dt))
+
+
+def key(builder: str, value: Any) -> None:
+    """Raises TypeError unless ``value`` is a typed key or a raw uint32 key."""
+    dt = getattr(value, "dtype", None)
+    if dt is not None and jax.dtypes.issubdtype(dt, jax.dtypes.prng_key):
+        if np.ndim(value) != 0:
+            raise TypeError(
+                f"{builder}: `key` must be a single key, got a key array of shape "
+                f"{np.shape(value)}; use jax.vmap to sample with several keys."
+            )
+        return
+    if dt is not None and np.dtype(dt) == np.uint32 and np.ndim(value) == 1:
+        return
+    raise TypeError(
+        f"{builder}: `key` must be a PRNG key from jax.random.key or "
+        f"jax.random.PRNGKey, got {_describe(value)}."
+    )
+
+
+def _describe(value: Any) -> str:
+    if hasattr(value, "dtype") and hasattr(value, "shape"):
+        return f"an array of dtype {value.dtype} and shape {tuple(value.shape)}"
+    return repr(value)

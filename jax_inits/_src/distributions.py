@@ -1,0 +1,257 @@
+"""Fixed-scale distributions: ``uniform``, ``uniform_range``, ``normal``,
+``truncated_normal``.
+
+For float32/float64 these produce the bits of the ``jax.nn.initializers``
+builder of the same name (under ``jax.jit``); 8/16-bit floats are sampled in
+float32 and rounded once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax.numpy as jnp
+import numpy as np
+
+from jax_inits._src import checks, sampling
+from jax_inits._src.base import InitializerBase
+
+
+def require_real(builder: str, dtype: np.dtype) -> None:
+    """Raises TypeError for a complex ``dtype`` in a real-only initializer."""
+    if jnp.issubdtype(dtype, np.complexfloating):
+        raise TypeError(
+            f"{builder}: `dtype` must be a floating dtype, got {dtype.name}; complex "
+            "arrays come from variance_scaling, normal or orthogonal."
+        )
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Uniform(InitializerBase):
+    name = "uniform"
+    scale: float = 1e-2
+    dtype: np.dtype | None = None
+
+    formula = property(lambda self: f"U[0, {self.scale:g})")
+
+    def target_std(self, shape) -> float:
+        return self.scale / math.sqrt(12)
+
+    def _check_call(self, shape, dtype):
+        require_real(self.name, dtype)
+
+    def _bounds(self, shape, dtype):
+        return 0.0, self.scale
+
+    def _sample(self, key, shape, dtype):
+        return sampling.uniform(key, shape, dtype) * jnp.array(self.scale, dtype)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class UniformRange(InitializerBase):
+    name = "uniform_range"
+    minval: float = -1.0
+    maxval: float = 1.0
+    dtype: np.dtype | None = None
+
+    formula = property(lambda self: f"U[{self.minval:g}, {self.maxval:g})")
+
+    def target_std(self, shape) -> float:
+        return (self.maxval - self.minval) / math.sqrt(12)
+
+    def _check_call(self, shape, dtype):
+        require_real(self.name, dtype)
+
+    def _bounds(self, shape, dtype):
+        return self.minval, self.maxval
+
+    def _sample(self, key, shape, dtype):
+        return sampling.uniform(key, shape, dtype, self.minval, self.maxval)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Normal(InitializerBase):
+    name = "normal"
+    stddev: float = 1e-2
+    dtype: np.dtype | None = None
+    mean: float = 0.0
+
+    formula = property(lambda self: f"N({self.mean:g}, {self.stddev:g}^2)")
+
+    def target_std(self, shape) -> float:
+        return self.stddev
+
+    def _sample(self, key, shape, dtype):
+        x = sampling.normal(key, shape, dtype) * jnp.array(self.stddev, dtype)
+        return x + jnp.array(self.mean, dtype) if self.mean else x
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class TruncatedNormal(InitializerBase):
+    name = "truncated_normal"
+    stddev: float = 1e-2
+    dtype: np.dtype | None = None
+    lower: float = -2.0
+    upper: float = 2.0
+    mean: float = 0.0
+
+    formula = property(
+        lambda self: (
+            (f"{self.mean:g} + " if self.mean else "")
+            + f"{self.stddev:g} * TN({self.lower:g}, {self.upper:g})"
+        )
+    )
+
+    def target_std(self, shape) -> float:
+        return self.stddev * sampling.truncated_normal_std(self.lower, self.upper)
+
+    def _check_call(self, shape, dtype):
+        require_real(self.name, dtype)
+
+    def _bounds(self, shape, dtype):
+        return self.mean + self.lower * self.stddev, self.mean + self.upper * self.stddev
+
+    def _sample(self, key, shape, dtype):
+        t = sampling.truncated_normal(key, self.lower, self.upper, shape, dtype)
+        x = t * jnp.array(self.stddev, dtype)
+        return x + jnp.array(self.mean, dtype) if self.mean else x
+
+
+def uniform(scale: float = 1e-2, dtype=None) -> Uniform:
+    r"""Builds an initializer of uniform values on :math:`[0, \mathrm{scale})`.
+
+    Same arguments and, for float32/float64, the same bits as
+    :func:`jax.nn.initializers.uniform`. Rounding to the output dtype may reach
+    ``scale`` itself (jax's float32 result can too), never beyond it.
+
+    Args:
+      scale: Upper end of the interval, ``>= 0``.
+      dtype: Default dtype of the result (real floating).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      TypeError: ``scale`` is not a real number or ``dtype`` not a float dtype.
+      ValueError: ``scale`` is negative or not finite.
+
+    Examples:
+      >>> w = jax_inits.uniform(0.5)(jax.random.key(0), (256, 256))
+      >>> bool(w.min() >= 0), bool(w.max() <= 0.5)
+      (True, True)
+    """
+    return Uniform(
+        checks.real_number("uniform", "scale", scale, minimum=0.0),
+        checks.dtype("uniform", dtype, random=True),
+    )
+
+
+def uniform_range(minval: float = -1.0, maxval: float = 1.0, dtype=None) -> UniformRange:
+    r"""Builds an initializer of uniform values on :math:`[\mathrm{minval}, \mathrm{maxval})`.
+
+    The values are ``jax.random.uniform(key, shape, dtype, minval, maxval)``.
+
+    Args:
+      minval: Lower end of the interval.
+      maxval: Upper end of the interval, ``> minval``.
+      dtype: Default dtype of the result (real floating).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      TypeError: a bound is not a real number.
+      ValueError: a bound is not finite, or ``minval >= maxval``.
+
+    Examples:
+      >>> w = jax_inits.uniform_range(-3.0, 3.0)(jax.random.key(0), (512, 512))
+      >>> round(float(w.std()), 1)
+      1.7
+    """
+    lo = checks.real_number("uniform_range", "minval", minval)
+    hi = checks.real_number("uniform_range", "maxval", maxval)
+    if not lo < hi:
+        raise ValueError(
+            f"uniform_range: `minval` must be < `maxval`, got minval={minval!r}, maxval={maxval!r}."
+        )
+    return UniformRange(lo, hi, checks.dtype("uniform_range", dtype, random=True))
+
+
+def normal(stddev: float = 1e-2, dtype=None, *, mean: float = 0.0) -> Normal:
+    r"""Builds an initializer of normal values, :math:`\mathcal{N}(\mu, \sigma^2)`.
+
+    Same arguments and, for float32/float64 and ``mean=0``, the same bits as
+    :func:`jax.nn.initializers.normal`. For complex dtypes the values are
+    circular complex normal with :math:`E|w|^2 = \mathrm{stddev}^2`.
+
+    Args:
+      stddev: Standard deviation, ``>= 0``.
+      dtype: Default dtype of the result (floating or complex).
+      mean: Keyword-only mean (real).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      TypeError: an argument is not a real number.
+      ValueError: ``stddev`` is negative or an argument is not finite.
+
+    Examples:
+      >>> w = jax_inits.normal(2.0, mean=1.0)(jax.random.key(0), (512, 512))
+      >>> round(float(w.mean()), 1), round(float(w.std()), 1)
+      (1.0, 2.0)
+    """
+    return Normal(
+        checks.real_number("normal", "stddev", stddev, minimum=0.0),
+        checks.dtype("normal", dtype, random=True),
+        checks.real_number("normal", "mean", mean),
+    )
+
+
+def truncated_normal(
+    stddev: float = 1e-2, dtype=None, lower: float = -2.0, upper: float = 2.0, *, mean: float = 0.0
+) -> TruncatedNormal:
+    r"""Builds an initializer of truncated normal values.
+
+    Samples :math:`\mathrm{mean} + \mathrm{stddev}\, t` where :math:`t` is a
+    standard normal truncated to :math:`(\mathrm{lower}, \mathrm{upper})`: the
+    bounds are in units of ``stddev`` and ``stddev`` is the std *before*
+    truncation (as :func:`jax.nn.initializers.truncated_normal`, whose bits this
+    reproduces for float32/float64 and ``mean=0``). No value ever lies outside
+    :math:`[\mathrm{mean} + \mathrm{lower}\,\mathrm{stddev},
+    \mathrm{mean} + \mathrm{upper}\,\mathrm{stddev}]`, in any dtype.
+
+    Args:
+      stddev: Standard deviation of the untruncated normal, ``>= 0``.
+      dtype: Default dtype of the result (real floating).
+      lower: Lower truncation bound in units of ``stddev``.
+      upper: Upper truncation bound in units of ``stddev``, ``> lower``.
+      mean: Keyword-only mean.
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      TypeError: an argument is not a real number, or a complex dtype.
+      ValueError: ``stddev`` negative, a non-finite argument, ``lower >= upper``.
+
+    Examples:
+      >>> w = jax_inits.truncated_normal(0.02)(jax.random.key(0), (512, 512), jnp.bfloat16)
+      >>> bool(jnp.abs(w).max() <= 0.04)
+      True
+    """
+    builder = "truncated_normal"
+    lo = checks.real_number(builder, "lower", lower)
+    hi = checks.real_number(builder, "upper", upper)
+    if not lo < hi:
+        raise ValueError(
+            f"truncated_normal: `lower` must be < `upper`, got lower={lower!r}, upper={upper!r}."
+        )
+    return TruncatedNormal(
+        checks.real_number(builder, "stddev", stddev, minimum=0.0),
+        checks.dtype(builder, dtype, random=True),
+        lo,
+        hi,
+        checks.real_number(builder, "mean", mean),
+    )

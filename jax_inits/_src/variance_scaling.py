@@ -1,0 +1,368 @@
+"""Fans and the variance-scaling family (Glorot/Xavier, LeCun, He/Kaiming)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import jax.numpy as jnp
+import numpy as np
+
+from jax_inits._src import checks, sampling
+from jax_inits._src.base import InitializerBase
+
+Mode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
+Distribution = Literal["truncated_normal", "normal", "uniform"]
+_MODES: tuple[str, ...] = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
+_DISTRIBUTIONS: tuple[str, ...] = ("truncated_normal", "normal", "uniform")
+AxisArg = int | Sequence[int]
+
+
+def _fans(
+    builder: str, shape: tuple[int, ...], in_axis, out_axis, batch_axis
+) -> tuple[float, float]:
+    axes = checks.normalize_axes(
+        builder, shape, in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis
+    )
+    named = set().union(*axes.values())
+    receptive = math.prod(d for i, d in enumerate(shape) if i not in named)
+    in_size = math.prod(shape[i] for i in axes["in_axis"])
+    out_size = math.prod(shape[i] for i in axes["out_axis"])
+    return float(in_size * receptive), float(out_size * receptive)
+
+
+def compute_fans(
+    shape: Sequence[int], in_axis: AxisArg = -2, out_axis: AxisArg = -1, batch_axis: AxisArg = ()
+) -> tuple[float, float]:
+    r"""Computes ``(fan_in, fan_out)`` of a weight shape.
+
+    Axes in none of ``in_axis``, ``out_axis`` and ``batch_axis`` form the
+    receptive field (a convolution's spatial axes); with :math:`r` their size
+    product, :math:`n_\mathrm{in} = r \prod_{i \in \mathrm{in}} s_i` and
+    :math:`n_\mathrm{out} = r \prod_{o \in \mathrm{out}} s_o`. Batch axes count in
+    neither. The same numbers as jax's ``_compute_fans``.
+
+    Args:
+      shape: The weight shape.
+      in_axis: Input axis or axes.
+      out_axis: Output axis or axes.
+      batch_axis: Axis or axes ignored by the fans (e.g. a stack of layers).
+
+    Returns:
+      ``(fan_in, fan_out)`` as floats.
+
+    Raises:
+      TypeError: an axis is not an integer or the shape holds non-integers.
+      ValueError: an axis is outside the shape's rank, or two arguments name the
+        same axis.
+
+    Examples:
+      >>> jax_inits.compute_fans((3, 3, 64, 128))  # HWIO convolution kernel
+      (576.0, 1152.0)
+      >>> jax_inits.compute_fans((8, 512, 256), batch_axis=0)
+      (512.0, 256.0)
+    """
+    builder = "compute_fans"
+    return _fans(
+        builder,
+        checks.shape(builder, shape),
+        checks.axes(builder, "in_axis", in_axis),
+        checks.axes(builder, "out_axis", out_axis),
+        checks.axes(builder, "batch_axis", batch_axis),
+    )
+
+
+_LABEL_ARGS = ("in_axis", "out_axis", "batch_axis", "dtype", "fan_in", "fan_out")
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class VarianceScaling(InitializerBase):
+    scale: float = 1.0
+    mode: str = "fan_in"
+    distribution: str = "truncated_normal"
+    in_axis: checks.Axes = -2
+    out_axis: checks.Axes = -1
+    batch_axis: checks.Axes = ()
+    dtype: np.dtype | None = None
+    fan_in: float | None = None
+    fan_out: float | None = None
+    label: str = dataclasses.field(default="variance_scaling", compare=False)
+
+    @property
+    def name(self) -> str:  # the builder that made it, for messages and repr
+        return self.label
+
+    def __repr__(self) -> str:
+        args = []
+        if self.label == "variance_scaling":
+            args = [repr(self.scale), repr(self.mode), repr(self.distribution)]
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for arg in _LABEL_ARGS:
+            value = getattr(self, arg)
+            if value != defaults[arg]:
+                args.append(f"{arg}={np.dtype(value).name if arg == 'dtype' else value!r}")
+        return f"{self.label}({', '.join(args)})"
+
+    def fans(self, shape: tuple[int, ...]) -> tuple[float, float]:
+        """``(fan_in, fan_out)`` for ``shape``; explicit fans take precedence."""
+        if self.fan_in is not None and self.fan_out is not None:
+            return self.fan_in, self.fan_out
+        fan_in, fan_out = _fans(self.name, shape, self.in_axis, self.out_axis, self.batch_axis)
+        return (
+            fan_in if self.fan_in is None else self.fan_in,
+            fan_out if self.fan_out is None else self.fan_out,
+        )
+
+    def denominator(self, shape: tuple[int, ...]) -> float:
+        """The ``n`` in ``Var[w] = scale / n``. The shape is not consulted when the
+        explicit fans are all that ``mode`` needs."""
+        if self.mode == "fan_in" and self.fan_in is not None:
+            return self.fan_in
+        if self.mode == "fan_out" and self.fan_out is not None:
+            return self.fan_out
+        fan_in, fan_out = self.fans(shape)
+        return {
+            "fan_in": fan_in,
+            "fan_out": fan_out,
+            "fan_avg": (fan_in + fan_out) / 2,
+            "fan_geo_avg": (fan_in * fan_out) ** 0.5,
+        }[self.mode]
+
+    @property
+    def formula(self) -> str:
+        n = {
+            "fan_in": "fan_in",
+            "fan_out": "fan_out",
+            "fan_avg": "((fan_in+fan_out)/2)",
+            "fan_geo_avg": "sqrt(fan_in*fan_out)",
+        }[self.mode]
+        return f"{self.distribution}, var = {self.scale:g} / {n}"
+
+    def target_std(self, shape) -> float:
+        return math.sqrt(self.scale / self.denominator(tuple(shape)))
+
+    def _check_call(self, shape, dtype):
+        if math.prod(shape):
+            self.denominator(shape)  # raises for axes that do not fit the shape
+
+    def _real_scale(self, shape, dtype) -> np.ndarray:
+        """Multiplier of the unit-scale sample, computed in ``dtype`` as jax does."""
+        variance = np.array(self.scale / self.denominator(shape), dtype)
+        if self.distribution == "truncated_normal":
+            return np.sqrt(variance) / np.array(sampling.TRUNCATED_NORMAL_STD, dtype)
+        if self.distribution == "uniform":
+            return np.sqrt(3 * variance)
+        return np.sqrt(variance)
+
+    def _bounds(self, shape, dtype):
+        if jnp.issubdtype(dtype, np.complexfloating) or self.distribution == "normal":
+            return None
+        limit = float(self._real_scale(shape, dtype))
+        limit *= 2.0 if self.distribution == "truncated_normal" else 1.0
+        return -limit, limit
+
+    def _sample(self, key, shape, dtype):
+        if jnp.issubdtype(dtype, np.complexfloating):
+            std = self.target_std(shape)
+            if self.distribution == "truncated_normal":
+                unit = sampling.complex_truncated_normal(key, 2.0, shape, dtype)
+                std /= sampling.COMPLEX_TRUNCATED_NORMAL_STD
+            elif self.distribution == "uniform":
+                unit = sampling.complex_uniform_disk(key, shape, dtype)
+            else:
+                unit = sampling.normal(key, shape, dtype)
+            return unit * jnp.array(std, dtype)
+        # Real dtypes repeat jax's graph op for op, so that the bits agree.
+        variance = jnp.array(self.scale / self.denominator(shape), dtype)
+        if self.distribution == "truncated_normal":
+            stddev = jnp.sqrt(variance) / jnp.array(sampling.TRUNCATED_NORMAL_STD, dtype)
+            return sampling.truncated_normal(key, -2, 2, shape, dtype) * stddev
+        if self.distribution == "uniform":
+            return sampling.uniform(key, shape, dtype, -1) * jnp.sqrt(3 * variance)
+        return sampling.normal(key, shape, dtype) * jnp.sqrt(variance)
+
+
+def _build(
+    label: str,
+    scale,
+    mode,
+    distribution,
+    in_axis,
+    out_axis,
+    batch_axis,
+    dtype,
+    fan_in=None,
+    fan_out=None,
+) -> VarianceScaling:
+    if mode not in _MODES:
+        raise ValueError(f"{label}: `mode` must be one of {_MODES}, got {mode!r}.")
+    if distribution not in _DISTRIBUTIONS:
+        raise ValueError(
+            f"{label}: `distribution` must be one of {_DISTRIBUTIONS}, got {distribution!r}."
+        )
+    in_axis = checks.axes(label, "in_axis", in_axis)
+    out_axis = checks.axes(label, "out_axis", out_axis)
+    batch_axis = checks.axes(label, "batch_axis", batch_axis)
+    checks.disjoint_axes(label, in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis)
+    fans = [
+        None if f is None else checks.real_number(label, arg, f, minimum=0.0, strict=True)
+        for arg, f in (("fan_in", fan_in), ("fan_out", fan_out))
+    ]
+    return VarianceScaling(
+        checks.real_number(label, "scale", scale, minimum=0.0),
+        mode,
+        distribution,
+        in_axis,
+        out_axis,
+        batch_axis,
+        checks.dtype(label, dtype, random=True),
+        *fans,
+        label=label,
+    )
+
+
+def variance_scaling(
+    scale: float,
+    mode: Mode,
+    distribution: Distribution,
+    in_axis: AxisArg = -2,
+    out_axis: AxisArg = -1,
+    batch_axis: AxisArg = (),
+    dtype=None,
+    *,
+    fan_in: float | None = None,
+    fan_out: float | None = None,
+) -> VarianceScaling:
+    r"""Builds an initializer whose variance adapts to the weight's fans.
+
+    Samples with mean 0 and :math:`\mathrm{Var}[w] = \mathrm{scale} / n`
+    (for complex dtypes :math:`E|w|^2 = \mathrm{scale} / n`), where :math:`n` is
+    :math:`n_\mathrm{in}`, :math:`n_\mathrm{out}`, their mean or their geometric
+    mean for ``mode`` ``"fan_in"``, ``"fan_out"``, ``"fan_avg"``,
+    ``"fan_geo_avg"`` (fans from :func:`compute_fans`).
+
+    * ``"truncated_normal"``: a normal truncated to two of its standard
+      deviations, rescaled by 1/0.8796 so the *result* has the variance above.
+      Complex: modulus of a complex normal truncated at 2, rescaled by
+      :math:`1/\sqrt{(1 - 5e^{-4}) / (1 - e^{-4})}`.
+    * ``"normal"``: a normal (complex: circular complex normal).
+    * ``"uniform"``: uniform on :math:`[-\sqrt{3\,\mathrm{scale}/n}, \sqrt{3\,\mathrm{scale}/n})`
+      (complex: uniform on a disk).
+
+    Same arguments, defaults and, for float32/float64, bits as
+    :func:`jax.nn.initializers.variance_scaling`.
+
+    Args:
+      scale: Variance scale, ``>= 0``.
+      mode: One of ``"fan_in"``, ``"fan_out"``, ``"fan_avg"``, ``"fan_geo_avg"``.
+      distribution: One of ``"truncated_normal"``, ``"normal"``, ``"uniform"``.
+      in_axis: Input axis or axes.
+      out_axis: Output axis or axes.
+      batch_axis: Axis or axes that count in neither fan.
+      dtype: Default dtype of the result (floating or complex).
+      fan_in: Keyword-only explicit fan-in, overriding the one from the shape.
+      fan_out: Keyword-only explicit fan-out, overriding the one from the shape.
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      ValueError: unknown ``mode``/``distribution``; negative or non-finite
+        ``scale``; non-positive fans; repeated axes. At call: axes outside the
+        shape's rank.
+      TypeError: non-integer axes, non-numeric arguments, non-float ``dtype``.
+
+    Examples:
+      >>> init = jax_inits.variance_scaling(2.0, "fan_in", "normal")
+      >>> w = init(jax.random.key(0), (1024, 256))
+      >>> round(float(w.std() * 32), 1)  # sqrt(2 / 1024) = 1 / 22.6
+      1.4
+
+    References:
+      Glorot & Bengio, `Understanding the difficulty of training deep feedforward
+      neural networks <http://proceedings.mlr.press/v9/glorot10a.html>`_, 2010.
+      He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_,
+      2015. Trabelsi et al., `Deep Complex Networks
+      <https://arxiv.org/abs/1705.09792>`_, 2018.
+    """
+    return _build(
+        "variance_scaling",
+        scale,
+        mode,
+        distribution,
+        in_axis,
+        out_axis,
+        batch_axis,
+        dtype,
+        fan_in,
+        fan_out,
+    )
+
+
+def _named(label: str, scale: float, mode: str, distribution: str, summary: str, reference: str):
+    def builder(
+        in_axis: AxisArg = -2, out_axis: AxisArg = -1, batch_axis: AxisArg = (), dtype=None
+    ) -> VarianceScaling:
+        return _build(label, scale, mode, distribution, in_axis, out_axis, batch_axis, dtype)
+
+    builder.__name__ = builder.__qualname__ = label
+    builder.__doc__ = f"""Builds a {summary} initializer.
+
+  :func:`variance_scaling` with ``scale={scale}``, ``mode="{mode}"`` and
+  ``distribution="{distribution}"``; the same bits as
+  ``jax.nn.initializers.{label}`` for float32/float64.
+
+  Args:
+    in_axis: Input axis or axes.
+    out_axis: Output axis or axes.
+    batch_axis: Axis or axes that count in neither fan.
+    dtype: Default dtype of the result (floating or complex).
+
+  Returns:
+    An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+  Raises:
+    TypeError: non-integer axes or a non-float ``dtype``.
+    ValueError: repeated axes; at call, axes outside the shape's rank.
+
+  Examples:
+    >>> w = jax_inits.{label}()(jax.random.key(0), (512, 512))
+    >>> w.shape, w.dtype
+    ((512, 512), dtype('float32'))
+    >>> round(float(w.std()) * (512 / {scale}) ** 0.5, 1)  # target sqrt({scale} / 512)
+    1.0
+
+  References:
+    {reference}
+  """
+    return builder
+
+
+_GLOROT = (
+    "Glorot & Bengio, `Understanding the difficulty of training deep "
+    "feedforward neural networks "
+    "<http://proceedings.mlr.press/v9/glorot10a.html>`_, 2010."
+)
+_LECUN = (
+    "Klambauer et al., `Self-Normalizing Neural Networks "
+    "<https://arxiv.org/abs/1706.02515>`_, 2017; LeCun et al., Efficient "
+    "BackProp, 1998."
+)
+_HE = "He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_, 2015."
+
+glorot_uniform = _named(
+    "glorot_uniform", 1.0, "fan_avg", "uniform", "Glorot (Xavier) uniform", _GLOROT
+)
+glorot_normal = _named(
+    "glorot_normal", 1.0, "fan_avg", "truncated_normal", "Glorot (Xavier) truncated-normal", _GLOROT
+)
+lecun_uniform = _named("lecun_uniform", 1.0, "fan_in", "uniform", "LeCun uniform", _LECUN)
+lecun_normal = _named(
+    "lecun_normal", 1.0, "fan_in", "truncated_normal", "LeCun truncated-normal", _LECUN
+)
+he_uniform = _named("he_uniform", 2.0, "fan_in", "uniform", "He (Kaiming) uniform", _HE)
+he_normal = _named(
+    "he_normal", 2.0, "fan_in", "truncated_normal", "He (Kaiming) truncated-normal", _HE
+)

@@ -1,0 +1,165 @@
+"""Registry walk over every public initializer, and value semantics."""
+
+import inspect
+import pickle
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jax_inits
+from jax_inits._src import catalog
+
+ENTRIES = {e.name: e for e in catalog.ENTRIES}
+RANDOM = [n for n, e in ENTRIES.items() if e.example.random]
+DTYPES = ["float32", "bfloat16", "float16"]
+
+
+def test_catalogue_covers_all_public_initializers():
+    public = {n for n in jax_inits.__all__ if n not in ("Initializer", "compute_fans")}
+    assert set(catalog.names()) == public
+    assert list(jax_inits.__all__) == sorted(jax_inits.__all__)
+
+
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+def test_is_an_initializer_with_docs(name):
+    obj = getattr(jax_inits, name)
+    assert isinstance(ENTRIES[name].example, jax_inits.Initializer)
+    assert ">>>" in (obj.__doc__ or ""), f"{name} has no doctest example"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+def test_shape_dtype_determinism_eager_equals_jit(name, dtype):
+    entry = ENTRIES[name]
+    init, shape = entry.example, entry.shape((6, 10))
+    key, other = jax.random.key(0), jax.random.key(1)
+    a = init(key, shape, dtype)
+    assert a.shape == shape and a.dtype == jnp.dtype(dtype)
+    np.testing.assert_array_equal(a, init(key, shape, dtype))  # deterministic
+    np.testing.assert_array_equal(a, jax.jit(init, static_argnums=(1, 2))(key, shape, dtype))
+    if init.random:
+        assert not np.array_equal(a, init(other, shape, dtype))
+    assert np.isfinite(np.asarray(a, np.float32)).all()
+
+
+@pytest.mark.parametrize("name", RANDOM)
+def test_vmap_over_keys_equals_loop(name):
+    entry = ENTRIES[name]
+    init, shape = entry.example, entry.shape((4, 6))
+    keys = jax.random.split(jax.random.key(3), 3)
+    batched = jax.vmap(lambda k: init(k, shape))(keys)
+    for i in range(3):
+        np.testing.assert_array_equal(batched[i], init(keys[i], shape))
+
+
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+def test_zero_size_shapes_return_empty_arrays(name):
+    entry = ENTRIES[name]
+    shapes = [(0, 3, 4, 4), (3, 3, 0, 4)] if entry.conv else [(0, 4), (4, 0), (2, 0, 3)]
+    for shape in shapes:
+        out = entry.example(jax.random.key(0), shape)
+        assert out.shape == shape and out.dtype == jnp.float32
+
+
+def test_jax_raises_on_zero_size_where_we_do_not():
+    with pytest.raises(ZeroDivisionError):
+        jax.nn.initializers.he_normal()(jax.random.key(0), (0, 4))
+    assert jax_inits.he_normal()(jax.random.key(0), (0, 4)).shape == (0, 4)
+
+
+def test_equal_arguments_compare_and_hash_equal():
+    a = jax_inits.variance_scaling(2.0, "fan_in", "truncated_normal")
+    b = jax_inits.he_normal()
+    assert a == b and hash(a) == hash(b)
+    assert jax_inits.he_normal(in_axis=0, out_axis=1) != b
+    assert jax_inits.normal(0.5) == jax_inits.normal(np.float32(0.5))
+    assert jax_inits.normal(0.5) != jax_inits.normal(0.5, mean=1.0)
+    assert jax_inits.constant(np.ones(3)) == jax_inits.constant([1.0, 1.0, 1.0])
+    assert hash(jax_inits.constant(np.ones(3))) == hash(jax_inits.constant([1.0, 1.0, 1.0]))
+    assert jax_inits.constant(0.0) == jax_inits.zeros
+    assert jax_inits.uniform(dtype=jnp.bfloat16) != jax_inits.uniform()
+    assert len({jax_inits.he_normal(), jax_inits.kaiming_normal(), b}) == 1
+
+
+def test_readable_repr():
+    assert repr(jax_inits.he_normal()) == "he_normal()"
+    assert repr(jax_inits.he_normal(batch_axis=0, dtype=jnp.bfloat16)) == (
+        "he_normal(batch_axis=0, dtype='bfloat16')"
+    )
+    assert repr(jax_inits.variance_scaling(0.5, "fan_avg", "uniform", fan_in=3)) == (
+        "variance_scaling(0.5, 'fan_avg', 'uniform', fan_in=3.0)"
+    )
+    assert repr(jax_inits.normal(0.02)) == "normal(stddev=0.02)"
+    assert repr(jax_inits.zeros) == "zeros" and repr(jax_inits.ones) == "ones"
+    assert repr(jax_inits.truncated_normal(1.0, lower=-3.0)) == (
+        "truncated_normal(stddev=1.0, lower=-3.0)"
+    )
+
+
+def test_initializers_are_jit_static_args_and_share_compiled_code():
+    @jax.jit
+    def make(key):
+        return jax_inits.he_normal()(key, (8, 8))
+
+    f = jax.jit(lambda init, key: init(key, (8, 8)), static_argnums=0)
+    key = jax.random.key(0)
+    np.testing.assert_array_equal(f(jax_inits.he_normal(), key), make(key))
+    before = f._cache_size()
+    f(jax_inits.variance_scaling(2.0, "fan_in", "truncated_normal"), key)
+    assert f._cache_size() == before  # an equal initializer reuses the executable
+
+
+def test_pickle_round_trip():
+    for entry in catalog.ENTRIES:
+        assert pickle.loads(pickle.dumps(entry.example)) == entry.example
+
+
+def test_signature_matches_jax():
+    for name in [
+        "constant",
+        "uniform",
+        "normal",
+        "truncated_normal",
+        "variance_scaling",
+        "glorot_uniform",
+        "he_normal",
+        "orthogonal",
+        "delta_orthogonal",
+    ]:
+        ours = inspect.signature(getattr(jax_inits, name)).parameters
+        theirs = inspect.signature(getattr(jax.nn.initializers, name)).parameters
+        positional = [p for p in ours.values() if p.kind != p.KEYWORD_ONLY]
+        assert [p.name for p in positional] == list(theirs), name
+        for p in positional:
+            assert p.default == theirs[p.name].default, (name, p.name)
+
+
+def test_call_signature():
+    params = inspect.signature(jax_inits.normal().__call__).parameters
+    assert list(params) == ["key", "shape", "dtype", "out_sharding"]
+    assert params["dtype"].default is None and params["out_sharding"].default is None
+
+
+def test_call_dtype_overrides_builder_dtype_and_none_keeps_it():
+    init = jax_inits.normal(dtype=jnp.bfloat16)
+    key = jax.random.key(0)
+    assert init(key, (2, 2)).dtype == jnp.bfloat16
+    assert init(key, (2, 2), None).dtype == jnp.bfloat16
+    assert init(key, (2, 2), jnp.float16).dtype == jnp.float16
+
+
+def test_float64_under_x64():
+    with jax.enable_x64(True):
+        assert jax_inits.he_normal()(jax.random.key(0), (4, 4)).dtype == jnp.float64
+    assert jax_inits.he_normal()(jax.random.key(0), (4, 4)).dtype == jnp.float32
+
+
+def test_traced_shape_inside_jit_user_code():
+    @jax.jit
+    def make(key):
+        return {"w": jax_inits.he_normal()(key, (16, 8)), "b": jax_inits.zeros(key, (8,))}
+
+    params = make(jax.random.key(0))
+    np.testing.assert_array_equal(params["w"], jax_inits.he_normal()(jax.random.key(0), (16, 8)))

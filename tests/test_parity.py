@@ -1,0 +1,186 @@
+"""Bit parity with the installed jax.nn.initializers.
+
+For float32 and float64, typed and raw threefry keys, every builder jax has must
+return exactly the array jax's builder returns under ``jax.jit``, both when our
+initializer is called eagerly and when it is jitted. (jax's own eager call is not
+the reference: it differs from its jitted result in the last bit.)
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jax_inits
+
+J = jax.nn.initializers
+
+# (shape, axis kwargs) of rank 2 to 5, with int and tuple in/out/batch axes.
+SHAPES = [
+    ((32, 48), {}),
+    ((4, 24, 40), {"batch_axis": 0}),
+    ((3, 3, 16, 32), {}),
+    ((2, 3, 3, 8, 16), {"in_axis": (-2, -3), "out_axis": (-1,), "batch_axis": (0,)}),
+    ((12, 5, 7), {"in_axis": 0, "out_axis": (1, 2)}),
+]
+
+KEYS = {"typed": jax.random.key(7), "raw": jax.random.PRNGKey(11)}
+
+VS_BUILDERS = [
+    "glorot_uniform",
+    "glorot_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "he_uniform",
+    "he_normal",
+]
+
+
+def _jax_jit(init, key, shape, dtype):
+    return jax.jit(init, static_argnums=(1, 2))(key, shape, dtype)
+
+
+def _assert_parity(ours, theirs, key, shape, dtype, exact=True):
+    expected = _jax_jit(theirs, key, shape, dtype)
+    eager = ours(key, shape, dtype)
+    jitted = jax.jit(ours, static_argnums=(1, 2))(key, shape, dtype)
+    assert eager.dtype == expected.dtype and eager.shape == expected.shape
+    if exact:
+        np.testing.assert_array_equal(eager, expected)
+    else:  # orthogonal: within float rounding of jax's QR
+        tol = 8 * float(jnp.finfo(dtype).eps)
+        np.testing.assert_allclose(eager, expected, rtol=0, atol=tol)
+    np.testing.assert_array_equal(eager, jitted)  # eager == jit, always exact
+
+
+# (key kind, dtype): both key kinds in float32, float64 with a typed key.
+COMBOS = [("typed", "float32"), ("raw", "float32"), ("typed", "float64")]
+
+
+@pytest.fixture(params=COMBOS, ids=["-".join(c) for c in COMBOS])
+def key_dtype(request):
+    key_kind, dtype = request.param
+    with jax.enable_x64(dtype == "float64"):
+        yield KEYS[key_kind], jnp.dtype(dtype)
+
+
+@pytest.mark.parametrize("name", VS_BUILDERS)
+@pytest.mark.parametrize("shape,axes", SHAPES, ids=[str(s) for s, _ in SHAPES])
+def test_named_variance_scaling_shapes(name, shape, axes):
+    """Every named builder on every rank and axis layout (typed key, float32)."""
+    _assert_parity(
+        getattr(jax_inits, name)(**axes),
+        getattr(J, name)(**axes),
+        KEYS["typed"],
+        shape,
+        jnp.dtype("float32"),
+    )
+
+
+@pytest.mark.parametrize("name", VS_BUILDERS)
+def test_named_variance_scaling_keys_dtypes(name, key_dtype):
+    _assert_parity(
+        getattr(jax_inits, name)(), getattr(J, name)(), key_dtype[0], (24, 40), key_dtype[1]
+    )
+
+
+@pytest.mark.parametrize("mode", ["fan_in", "fan_out", "fan_avg", "fan_geo_avg"])
+@pytest.mark.parametrize("distribution", ["truncated_normal", "normal", "uniform"])
+def test_variance_scaling(mode, distribution, key_dtype):
+    shape, axes = SHAPES[1]
+    args = (0.37, mode, distribution)
+    _assert_parity(
+        jax_inits.variance_scaling(*args, **axes),
+        J.variance_scaling(*args, **axes),
+        key_dtype[0],
+        shape,
+        key_dtype[1],
+    )
+
+
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("normal", ()),
+        ("normal", (3.5,)),
+        ("uniform", ()),
+        ("uniform", (7.0,)),
+        ("truncated_normal", ()),
+        ("truncated_normal", (0.5, None, -1.0, 3.0)),
+        ("constant", (-2.5,)),
+        ("constant", (np.array([[1.5]]),)),
+    ],
+)
+@pytest.mark.parametrize("shape", [(32, 48), (2, 3, 4, 4)])
+def test_distributions(name, args, shape, key_dtype):
+    _assert_parity(
+        getattr(jax_inits, name)(*args), getattr(J, name)(*args), key_dtype[0], shape, key_dtype[1]
+    )
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones"])
+def test_zeros_ones(name, key_dtype):
+    _assert_parity(getattr(jax_inits, name), getattr(J, name), key_dtype[0], (5, 6), key_dtype[1])
+
+
+@pytest.mark.parametrize(
+    "shape,column_axis",
+    [
+        ((32, 48), -1),
+        ((48, 32), -1),
+        ((48, 32), 0),
+        ((4, 6, 10), 1),
+        ((2, 3, 4, 5), -1),
+    ],
+)
+def test_orthogonal(shape, column_axis, key_dtype):
+    _assert_parity(
+        jax_inits.orthogonal(1.3, column_axis),
+        J.orthogonal(1.3, column_axis),
+        key_dtype[0],
+        shape,
+        key_dtype[1],
+        exact=False,
+    )
+
+
+@pytest.mark.parametrize("shape", [(3, 8, 8), (3, 3, 8, 16), (3, 1, 2, 4, 4)])
+def test_delta_orthogonal(shape, key_dtype):
+    _assert_parity(
+        jax_inits.delta_orthogonal(0.8),
+        J.delta_orthogonal(0.8),
+        key_dtype[0],
+        shape,
+        key_dtype[1],
+        exact=False,
+    )
+
+
+def test_aliases_are_the_same_builders():
+    assert jax_inits.xavier_uniform is jax_inits.glorot_uniform
+    assert jax_inits.xavier_normal is jax_inits.glorot_normal
+    assert jax_inits.kaiming_uniform is jax_inits.he_uniform
+    assert jax_inits.kaiming_normal is jax_inits.he_normal
+
+
+def test_jax_eager_differs_from_its_own_jit():
+    """Why the reference is jax under jit: its eager call rounds differently."""
+    key, shape = jax.random.key(0), (64, 64)
+    eager = J.normal()(key, shape)
+    jitted = _jax_jit(J.normal(), key, shape, jnp.float32)
+    assert not np.array_equal(eager, jitted)
+    np.testing.assert_array_equal(jax_inits.normal()(key, shape), jitted)
+
+
+def test_builder_default_dtype_matches_jax():
+    key = jax.random.key(3)
+    ours = jax_inits.he_normal(dtype=jnp.float32)(key, (16, 16))
+    theirs = jax.jit(J.he_normal(dtype=jnp.float32), static_argnums=1)(key, (16, 16))
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_compute_fans_matches_jax():
+    from jax._src.nn.initializers import _compute_fans
+
+    for shape, axes in SHAPES:
+        assert jax_inits.compute_fans(shape, **axes) == _compute_fans(shape, **axes)

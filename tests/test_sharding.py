@@ -1,0 +1,83 @@
+"""out_sharding on 8 virtual CPU devices (conftest sets jax_num_cpu_devices=8).
+
+Every initializer, complex paths, orthogonal and delta_orthogonal included,
+returns the unsharded values laid out as requested, on Auto meshes with a
+NamedSharding (where jax 0.10 raises) and on Explicit meshes with a
+PartitionSpec under ``jax.set_mesh`` (what jax accepts).
+"""
+
+import jax
+import numpy as np
+import pytest
+from jax.sharding import AxisType, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+import jax_inits as ji
+from jax_inits._src import catalog
+
+KEY = jax.random.key(17)
+ENTRIES = {e.name: e for e in catalog.ENTRIES}
+MESHES = [(1, 8), (2, 4), (8, 1)]
+EXTRA = {
+    "complex_normal": (ji.normal(1.0), "complex64"),
+    "complex_truncated": (ji.variance_scaling(1.0, "fan_in", "truncated_normal"), "complex64"),
+    "complex_uniform": (ji.variance_scaling(1.0, "fan_in", "uniform"), "complex64"),
+    "complex_orthogonal": (ji.orthogonal(), "complex64"),
+    "bf16_he_normal": (ji.he_normal(), "bfloat16"),
+}
+CASES = {name: (e.example, "float32", e.conv) for name, e in ENTRIES.items()}
+CASES.update({name: (init, dtype, False) for name, (init, dtype) in EXTRA.items()})
+
+
+def _shape_spec(conv):
+    return ((3, 3, 16, 24), P(None, None, "x", "y")) if conv else ((16, 24), P("x", "y"))
+
+
+@pytest.mark.parametrize("mesh_shape", MESHES, ids=["1x8", "2x4", "8x1"])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_named_sharding_on_auto_mesh(name, mesh_shape):
+    init, dtype, conv = CASES[name]
+    shape, spec = _shape_spec(conv)
+    mesh = jax.make_mesh(mesh_shape, ("x", "y"), axis_types=(AxisType.Auto,) * 2)
+    sharding = NamedSharding(mesh, spec)
+    out = init(KEY, shape, dtype, out_sharding=sharding)
+    assert out.sharding.is_equivalent_to(sharding, len(shape))
+    np.testing.assert_array_equal(out, init(KEY, shape, dtype))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_partition_spec_on_explicit_mesh(name):
+    init, dtype, conv = CASES[name]
+    shape, spec = _shape_spec(conv)
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
+    with jax.set_mesh(mesh):
+        out = init(KEY, shape, dtype, out_sharding=spec)
+        jitted = jax.jit(lambda k: init(k, shape, dtype, out_sharding=spec))(KEY)
+        assert jax.typeof(jitted).sharding.spec == spec
+    assert out.sharding.is_equivalent_to(NamedSharding(mesh, spec), len(shape))
+    expected = init(KEY, shape, dtype)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(jitted, expected)
+
+
+def test_jax_rejects_named_sharding_on_auto_mesh():
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Auto,) * 2)
+    with pytest.raises(ValueError, match="Auto"):
+        jax.nn.initializers.he_normal()(KEY, (16, 24), out_sharding=NamedSharding(mesh, P("x")))
+
+
+def test_jit_out_shardings_equal_unsharded():
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Auto,) * 2)
+    sharding = NamedSharding(mesh, P("x", "y"))
+    f = jax.jit(lambda k: ji.he_normal()(k, (64, 64)), out_shardings=sharding)
+    np.testing.assert_array_equal(f(KEY), ji.he_normal()(KEY, (64, 64)))
+
+
+def test_elementwise_sharded_init_has_no_collective():
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Auto,) * 2)
+    sharding = NamedSharding(mesh, P("x", "y"))
+    init = ji.he_normal()
+    hlo = jax.jit(lambda k: init(k, (64, 64), out_sharding=sharding)).lower(KEY).compile()
+    text = hlo.as_text()
+    for op in ("all-gather", "all-reduce", "all-to-all", "collective-permute"):
+        assert op not in text
