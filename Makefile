@@ -25,7 +25,7 @@ test: install
 test-min:
 	test -x .venv-min/bin/python || $(PYTHON) -m venv .venv-min
 	.venv-min/bin/python -m pip install -q --upgrade pip
-	.venv-min/bin/python -m pip install -q -e '.[test]' 'jax==0.7.0' 'jaxlib==0.7.0'
+	.venv-min/bin/python -m pip install -q -e '.[test]' 'jax==0.9.0' 'jaxlib==0.9.0'
 	.venv-min/bin/python -m pytest -p no:cacheprovider
 
 clean:

@@ -76,10 +76,16 @@ def _print_table(rows: list[dict], out) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        from jax_inits import bench
+
+        return bench.main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="jax-inits",
         description="Print every jax_inits initializer with its formula, and for one "
-        "sample of --shape the target and measured standard deviation.",
+        "sample of --shape the target and measured standard deviation. "
+        "`jax-inits bench [--quick]` runs the benchmark harness.",
     )
     parser.add_argument("--shape", type=_shape, default=(256, 512), help="default 256,512")
     parser.add_argument("--dtype", type=_dtype, default=np.dtype("float32"))

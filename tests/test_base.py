@@ -116,6 +116,10 @@ def test_pickle_round_trip():
         assert pickle.loads(pickle.dumps(entry.example)) == entry.example
 
 
+@pytest.mark.skipif(
+    tuple(int(p) for p in jax.__version__.split(".")[:2]) < (0, 10),
+    reason="names and defaults follow jax 0.10 (older jax had e.g. constant(dtype=float64))",
+)
 def test_signature_matches_jax():
     for name in [
         "constant",

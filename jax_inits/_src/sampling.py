@@ -1,9 +1,23 @@
 """The sampling kernels every initializer family draws from.
 
-Real samplers produce exactly the bits of the ``jax.random`` function of the same
-name for the same key, shape and dtype. The complex samplers are the ones
-``jax.nn.initializers.variance_scaling`` uses, with their split of the key into
-(modulus, phase) kept so that correct-by-jax paths stay bit-identical.
+Real samplers return exactly the bits of the ``jax.random`` function of the same
+name for the same key, shape and dtype, but are written so that XLA compiles the
+whole initializer into one loop-free elementwise fusion:
+
+* jax lowers threefry2x32 on CPU as a rolled loop of 5 passes over two full-size
+  uint32 arrays. Here the 20 rounds are straight-line uint32 ops on the counter,
+  which XLA fuses with the float conversion, ``erf_inv`` and the scale: no
+  full-size temporary, one pass over memory.
+* The counters are what jax uses with ``jax_threefry_partitionable=True`` (the
+  default): the 64-bit row-major element index as (hi, lo) words, hashed with the
+  key, the two output words xor-ed. For arrays under 2^32 elements hi is 0.
+
+Keys of other implementations (rbg, unsafe_rbg, custom), the non-partitionable
+mode, float64 and arrays of 2^32 or more elements use ``jax.random`` itself, so
+they stay correct (and bit-identical to jax) everywhere.
+
+Reference: Salmon et al., `Parallel random numbers: as easy as 1, 2, 3
+<https://doi.org/10.1145/2063384.2063405>`_, SC 2011 (Threefry-2x32, 20 rounds).
 """
 
 from __future__ import annotations
@@ -15,10 +29,16 @@ import threading
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 Shape = tuple[int, ...]
 
 _layout = threading.local()
+
+# Threefry-2x32 rotation constants (Salmon et al. 2011, table 4) and key parity.
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+_PARITY = np.uint32(0x1BD11BDA)
+_F32 = np.dtype(np.float32)
 
 
 @contextlib.contextmanager
@@ -46,6 +66,103 @@ def _draw(sampler, shape: Shape):
     return sampler(shape)
 
 
+def _is_threefry(key: jax.Array) -> bool:
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return str(jax.random.key_impl(key)) == "threefry2x32"
+    return jax.config.jax_default_prng_impl == "threefry2x32" and key.shape == (2,)
+
+
+def fused(key: jax.Array, shape: Shape, dtype=_F32) -> bool:
+    """Whether the fused kernel reproduces jax.random here (else jax.random runs)."""
+    return (
+        np.dtype(dtype) == _F32
+        and math.prod(shape) < 2**32
+        and jax.config.jax_threefry_partitionable
+        and _is_threefry(key)
+    )
+
+
+def _threefry2x32(k0, k1, x0, x1):
+    """The Threefry-2x32 block function, 20 rounds unrolled (uint32 arithmetic)."""
+    ks = (k0, k1, k0 ^ k1 ^ _PARITY)
+    x0, x1 = x0 + ks[0], x1 + ks[1]
+    for block in range(5):
+        for r in _ROTATIONS[block % 2]:
+            x0 = x0 + x1
+            x1 = lax.shift_left(x1, np.uint32(r)) | lax.shift_right_logical(x1, np.uint32(32 - r))
+            x1 = x0 ^ x1
+        x0 = x0 + ks[(block + 1) % 3]
+        x1 = x1 + ks[(block + 2) % 3] + np.uint32(block + 1)
+    return x0, x1
+
+
+def _counters(shape: Shape) -> jax.Array:
+    """The row-major element index of ``shape`` as uint32 (size < 2^32)."""
+    index = jnp.zeros(shape, np.uint32)
+    stride = 1
+    for axis in reversed(range(len(shape))):
+        iota = lax.broadcasted_iota(np.uint32, shape, axis)
+        index = index + iota * np.uint32(stride) if stride != 1 else index + iota
+        stride *= shape[axis]
+    return index
+
+
+def _bits32(key: jax.Array, shape: Shape) -> jax.Array:
+    data = (
+        jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    )
+    hi, lo = _threefry2x32(data[0], data[1], np.uint32(0), _counters(shape))
+    return hi ^ lo
+
+
+def bits(key: jax.Array, shape: Shape) -> jax.Array:
+    """Uniform uint32 bits; exactly ``jax.random.bits(key, shape, jnp.uint32)``.
+
+    Examples:
+      >>> from jax_inits import sampling
+      >>> key = jax.random.key(0)
+      >>> bool((sampling.bits(key, (3, 5)) == jax.random.bits(key, (3, 5), jnp.uint32)).all())
+      True
+    """
+    shape = tuple(shape)
+    if not fused(key, shape):
+        return jax.random.bits(key, shape, np.uint32)
+    return _draw(lambda s: _bits32(key, s), shape)
+
+
+def _unit_floats(key: jax.Array, shape: Shape) -> jax.Array:
+    """Floats in [0, 1) from the top 23 bits, as jax.random.uniform makes them."""
+    mantissa = lax.shift_right_logical(_bits32(key, shape), np.uint32(32 - 23))
+    one = np.array(1.0, _F32)
+    return lax.bitcast_convert_type(mantissa | one.view(np.uint32), _F32) - one
+
+
+def _uniform_f32(key, shape, minval, maxval) -> jax.Array:
+    minval = lax.convert_element_type(minval, _F32)
+    maxval = lax.convert_element_type(maxval, _F32)
+    return lax.max(minval, _unit_floats(key, shape) * (maxval - minval) + minval)
+
+
+def _normal_f32(key, shape) -> jax.Array:
+    lo = np.nextafter(np.array(-1.0, _F32), np.array(0.0, _F32))
+    u = _uniform_f32(key, shape, lo, np.array(1.0, _F32))
+    return lax.mul(np.array(np.sqrt(2), _F32), lax.erf_inv(u))
+
+
+def _truncated_normal_f32(key, shape, lower, upper) -> jax.Array:
+    sqrt2 = np.array(np.sqrt(2), _F32)
+    lower = lax.convert_element_type(lower, _F32)
+    upper = lax.convert_element_type(upper, _F32)
+    a, b = lax.erf(lower / sqrt2), lax.erf(upper / sqrt2)
+    out = sqrt2 * lax.erf_inv(_uniform_f32(key, shape, a, b))
+    # Clamp into the open interval, as jax does: rounding can reach the bounds.
+    return jnp.clip(
+        out,
+        lax.nextafter(lower, np.array(np.inf, _F32)),
+        lax.nextafter(upper, np.array(-np.inf, _F32)),
+    )
+
+
 #: Standard deviation of a standard normal truncated to (-2, 2).
 TRUNCATED_NORMAL_STD = 0.87962566103423978
 
@@ -71,26 +188,75 @@ def truncated_normal_std(lower: float, upper: float) -> float:
 def uniform(
     key: jax.Array, shape: Shape, dtype: np.dtype, minval: float = 0.0, maxval: float = 1.0
 ) -> jax.Array:
-    """Uniform values in ``[minval, maxval)``; the bits of ``jax.random.uniform``."""
-    return _draw(lambda s: jax.random.uniform(key, s, dtype, minval, maxval), shape)
+    """Uniform values in ``[minval, maxval)``; the bits of ``jax.random.uniform``.
+
+    Examples:
+      >>> from jax_inits import sampling
+      >>> u = sampling.uniform(jax.random.key(0), (1000,), jnp.float32, -1.0, 1.0)
+      >>> bool((u >= -1).all() and (u < 1).all())
+      True
+    """
+    shape = tuple(shape)
+    if not fused(key, shape, dtype):
+        return _draw(lambda s: jax.random.uniform(key, s, dtype, minval, maxval), shape)
+    return _draw(lambda s: _uniform_f32(key, s, minval, maxval), shape)
 
 
 def normal(key: jax.Array, shape: Shape, dtype: np.dtype) -> jax.Array:
-    """Standard normal values (complex: E|z|^2 = 1); the bits of ``jax.random.normal``."""
-    return _draw(lambda s: jax.random.normal(key, s, dtype), shape)
+    """Standard normal values; the bits of ``jax.random.normal`` for real dtypes.
+
+    Complex dtypes draw the real and imaginary parts from the two halves of
+    ``jax.random.split(key)``, each with variance 1/2, so that E|z|^2 = 1.
+
+    Examples:
+      >>> from jax_inits import sampling
+      >>> z = sampling.normal(jax.random.key(0), (4, 5), jnp.float32)
+      >>> bool((z == jax.random.normal(jax.random.key(0), (4, 5))).all())
+      True
+    """
+    shape, dtype = tuple(shape), np.dtype(dtype)
+    if jnp.issubdtype(dtype, np.complexfloating):
+        real = np.finfo(dtype).dtype
+        key_re, key_im = jax.random.split(key)
+        half = np.array(np.sqrt(0.5), real)
+        return lax.complex(normal(key_re, shape, real) * half, normal(key_im, shape, real) * half)
+    if not fused(key, shape, dtype):
+        return _draw(lambda s: jax.random.normal(key, s, dtype), shape)
+    return _draw(lambda s: _normal_f32(key, s), shape)
 
 
 def truncated_normal(
     key: jax.Array, lower: float, upper: float, shape: Shape, dtype: np.dtype
 ) -> jax.Array:
-    """Standard normal truncated to ``(lower, upper)``; ``jax.random.truncated_normal``."""
-    return _draw(lambda s: jax.random.truncated_normal(key, lower, upper, s, dtype), shape)
+    """Standard normal truncated to ``(lower, upper)``; ``jax.random.truncated_normal``.
+
+    Examples:
+      >>> from jax_inits import sampling
+      >>> t = sampling.truncated_normal(jax.random.key(0), -1.0, 1.0, (1000,), jnp.float32)
+      >>> bool((jnp.abs(t) < 1).all())
+      True
+    """
+    shape = tuple(shape)
+    if not fused(key, shape, dtype):
+        return _draw(lambda s: jax.random.truncated_normal(key, lower, upper, s, dtype), shape)
+    return _draw(lambda s: _truncated_normal_f32(key, s, lower, upper), shape)
 
 
 def orthogonal(key: jax.Array, n: int, m: int, dtype: np.dtype) -> jax.Array:
-    """A Haar-random ``(n, m)`` matrix with orthonormal rows or columns
-    (unitary for complex dtypes); ``jax.random.orthogonal``."""
-    return jax.random.orthogonal(key, n, (), dtype, m)
+    """A Haar-random ``(n, m)`` matrix with orthonormal rows or columns (unitary for
+    complex dtypes): the Q of a QR decomposition of a normal matrix, with the signs
+    of R's diagonal moved into Q (Mezzadri 2007), as ``jax.random.orthogonal``.
+
+    Examples:
+      >>> from jax_inits import sampling
+      >>> q = sampling.orthogonal(jax.random.key(0), 3, 5, jnp.float32)
+      >>> bool(jnp.allclose(q @ q.T, jnp.eye(3), atol=1e-6))
+      True
+    """
+    z = normal(key, (max(n, m), min(n, m)), dtype)
+    q, r = jnp.linalg.qr(z)
+    q = q * jnp.expand_dims(jnp.sign(jnp.diagonal(r, axis1=-2, axis2=-1)), -2)
+    return q.mT if n < m else q
 
 
 def _polar(key: jax.Array, modulus, shape: Shape, dtype: np.dtype) -> jax.Array:
