@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-min lint clean
+.PHONY: install demo test test-min bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ demo: install
 test: install
 	$(PY) -m ruff check jax_inits tests benchmarks examples
 	$(PY) -m pytest
+
+# Full benchmark (about 15 minutes on 2 cores): writes benchmarks/results/cpu.{json,md,png}.
+bench: install
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) -m jax_inits bench --tag $(or $(TAG),cpu)
 
 # The suite against the oldest jax we declare (pyproject), in its own venv.
 test-min:

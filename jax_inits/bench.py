@@ -35,6 +35,10 @@ import numpy as np
 
 import jax_inits
 
+# Idle OpenMP threads of torch would otherwise spin on the cores that the next
+# implementation in the interleaved order runs on (torch reads this at import).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 INITS = ("normal", "uniform", "truncated_normal", "he_normal", "glorot_uniform", "orthogonal")
 FULL_SIZES = ((1024, 1024), (4096, 4096), (16384, 4096))
 QUICK_SIZES = ((256, 256), (512, 512))
@@ -75,6 +79,7 @@ def machine() -> dict:
         "numpy": np.__version__,
         "torch": None if torch is None else torch.__version__,
         "torch_threads": None if torch is None else torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
     }
 
 
@@ -272,8 +277,8 @@ _COLD = textwrap.dedent("""
     import time, sys
     t0 = time.perf_counter()
     import jax, jax.numpy as jnp
-    impl = sys.argv[1]
-    shapes = [(32 + 8 * i, 48 + 4 * i) for i in range(50)]
+    impl, layers = sys.argv[1], int(sys.argv[2])
+    shapes = [(32 + 8 * i, 48 + 4 * i) for i in range(layers)]
     if impl == "torch.nn.init":
         import torch
         t1 = time.perf_counter()
@@ -294,19 +299,22 @@ _COLD = textwrap.dedent("""
 """)
 
 
-def cold_init() -> list[dict]:
-    """Cold eager init of a model with 50 distinct layer shapes, fresh process each."""
+def cold_init(layers: int = 50) -> list[dict]:
+    """Cold eager init of a model with ``layers`` distinct layer shapes, fresh process each."""
     impls = ["jax_inits", "jax.nn (eager)"] + (["torch.nn.init"] if _try_import("torch") else [])
     records = []
     for impl in impls:
         out = subprocess.run(
-            [sys.executable, "-c", _COLD, impl], capture_output=True, text=True, check=True
+            [sys.executable, "-c", _COLD, impl, str(layers)],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         records.append(
             {
                 "kind": "cold_init",
                 "impl": impl,
-                "layers": 50,
+                "layers": layers,
                 "seconds": float(out.stdout.split()[-1]),
             }
         )
@@ -332,8 +340,8 @@ _RSS = textwrap.dedent("""
         f.lower(jax.random.key(0), shape).compile()   # compile outside the measurement
         run = lambda: f(jax.random.key(0), shape).block_until_ready()
     base = rss("VmRSS:")
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")                                  # reset the peak (VmHWM)
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")                               # reset the peak (VmHWM)
     out = run()
     print(base, rss("VmHWM:"))
 """)
@@ -376,7 +384,8 @@ def markdown(result: dict) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
         f"{m['platform']}; backend {m['backend']} ({m['device']}); jax {m['jax']}, "
-        f"torch {m['torch']} ({m['torch_threads']} threads), numpy {m['numpy']}; "
+        f"torch {m['torch']} ({m['torch_threads']} threads, OMP_WAIT_POLICY="
+        f"{m.get('omp_wait_policy')}), numpy {m['numpy']}; "
         f"{m['date']}.",
         "",
         "## Throughput (M samples/s, median; ratios are jax_inits over the others, same run)",
@@ -435,7 +444,8 @@ def markdown(result: dict) -> str:
         got = {r["impl"]: r["seconds"] for r in cold}
         lines += [
             "",
-            "## Cold eager init, 50 distinct he_normal layer shapes (s, fresh process)",
+            f"## Cold eager init, {cold[0]['layers']} distinct he_normal layer shapes "
+            "(s, fresh process)",
             "",
             "| " + " | ".join(got) + " | jax eager / jax_inits |",
             "|---" * (len(got) + 1) + "|",

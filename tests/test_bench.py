@@ -33,3 +33,13 @@ def test_bench_subcommand_help():
         timeout=120,
     )
     assert out.returncode == 0 and "--quick" in out.stdout
+
+
+def test_fresh_process_measurements_run():
+    """peak_rss and cold_init run their scripts in fresh processes (tiny sizes here)."""
+    rss = bench.peak_rss(256)
+    assert {r["impl"] for r in rss} >= {"jax_inits", "jax.nn (jit)"}
+    assert all(r["peak_added_bytes"] >= 0 for r in rss)
+    cold = bench.cold_init(layers=3)
+    assert {r["impl"] for r in cold} >= {"jax_inits", "jax.nn (eager)"}
+    assert all(r["seconds"] > 0 for r in cold)

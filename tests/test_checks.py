@@ -80,9 +80,9 @@ BUILD_ERRORS = [
         r"truncated_normal: `stddev` must be >= 0, got -1.0",
     ),
     (
-        lambda: ji.truncated_normal(lower=float("-inf")),
+        lambda: ji.truncated_normal(lower=float("nan")),
         ValueError,
-        r"truncated_normal: `lower` must be finite, got -inf",
+        r"truncated_normal: `lower` must not be NaN, got nan",
     ),
     (
         lambda: ji.he_normal(in_axis=1.5),

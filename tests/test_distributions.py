@@ -101,3 +101,47 @@ def test_bfloat16_normal_has_full_resolution_and_tails():
     # P(max |z| < 4 over 2^20 normals) = (1 - 6.3e-5)^(2^20) ~ e^-66.
     assert np.abs(ours).max() > 4.0
     assert np.abs(theirs).max() < 3.5
+
+
+TAIL_INTERVALS = [
+    (5.0, 6.0),
+    (-6.0, -5.0),
+    (10.0, 12.0),
+    (-math.inf, -3.0),
+    (3.0, math.inf),
+    (-math.inf, 0.0),
+    (-math.inf, math.inf),
+    (0.5, 0.5001),
+    (-1e-4, 1e-4),
+]
+
+
+@pytest.mark.parametrize("lower,upper", TAIL_INTERVALS, ids=str)
+def test_truncated_normal_any_interval(lower, upper):
+    """KS test against scipy's truncnorm, n = 65,536, seed fixed: at this size the
+    KS statistic of a correct sampler exceeds 1.63/sqrt(n) (p = 0.01) once in 100
+    runs; we require p > 1e-4. Values stay strictly inside the bounds, all finite."""
+    x = np.asarray(ji.truncated_normal(1.0, None, lower, upper)(KEY, (65536,)), np.float64)
+    assert np.isfinite(x).all()
+    assert (x > lower).all() and (x < upper).all()
+    assert scipy.stats.kstest(x, scipy.stats.truncnorm(lower, upper).cdf).pvalue > 1e-4
+    expected_std = scipy.stats.truncnorm(lower, upper).std()
+    assert ji.truncated_normal(1.0, None, lower, upper).target_std((1,)) == pytest.approx(
+        expected_std, rel=2e-3
+    )
+
+
+def test_jax_truncated_normal_collapses_in_the_far_tail():
+    """The contrast (jax issue 10951): jax's (5, 6) sample has ~10 distinct values."""
+    x = np.asarray(jax.random.truncated_normal(KEY, 5.0, 6.0, (65536,)))
+    assert len(np.unique(x)) < 100
+    ours = np.asarray(ji.truncated_normal(1.0, None, 5.0, 6.0)(KEY, (65536,)))
+    assert len(np.unique(ours)) > 50000
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_far_tail_with_scale_and_low_precision(dtype):
+    x = np.asarray(
+        ji.truncated_normal(0.02, None, 5.0, 6.0, mean=1.0)(KEY, SHAPE, dtype), np.float64
+    )
+    assert (x >= 1.0 + 5 * 0.02).all() and (x <= 1.0 + 6 * 0.02).all()

@@ -122,3 +122,30 @@ def test_equal_initializers_share_the_compiled_executable():
     jax_inits.variance_scaling(2.0, "fan_in", "truncated_normal")(key, (40, 24))
     jax_inits.kaiming_normal()(key, (40, 24))
     assert _run._cache_size() == before
+
+
+def test_complex_samplers_split_the_key_as_documented():
+    """Modulus from the first half of split(key), phase from the second; the two
+    parts of a complex normal from the two halves, never the same key twice."""
+    key, shape = jax.random.key(8), (64, 64)
+    first, second = jax.random.split(key)
+    z = np.asarray(sampling.complex_uniform_disk(key, shape, jnp.complex64))
+    u_modulus = np.asarray(sampling.uniform(first, shape, jnp.float32))
+    np.testing.assert_allclose(np.abs(z), np.sqrt(2 * u_modulus), rtol=1e-6)
+    zn = np.asarray(sampling.normal(key, shape, jnp.complex64))
+    np.testing.assert_allclose(
+        zn.real, np.asarray(sampling.normal(first, shape, jnp.float32)) * np.sqrt(0.5), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        zn.imag, np.asarray(sampling.normal(second, shape, jnp.float32)) * np.sqrt(0.5), rtol=1e-6
+    )
+    # Independent parts: |corr| of 4096 pairs below 5 / sqrt(4096).
+    assert abs(np.corrcoef(zn.real.ravel(), zn.imag.ravel())[0, 1]) < 5 / 64
+
+
+def test_orthogonal_draws_one_normal_matrix_from_the_key():
+    key = jax.random.key(3)
+    q = np.asarray(sampling.orthogonal(key, 6, 4, jnp.float32))
+    z = np.asarray(sampling.normal(key, (6, 4), jnp.float32))
+    # Q spans the columns of Z: Q Q^T Z = Z.
+    np.testing.assert_allclose(q @ q.T @ z, z, atol=1e-5)

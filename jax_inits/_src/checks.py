@@ -56,6 +56,8 @@ def real_number(
     ):
         raise TypeError(f"{builder}: `{arg}` must be a real number, got {value!r}.")
     number = float(array)
+    if math.isnan(number) and allow_inf:
+        raise ValueError(f"{builder}: `{arg}` must not be NaN, got {value!r}.")
     if math.isnan(number) or (math.isinf(number) and not allow_inf):
         raise ValueError(f"{builder}: `{arg}` must be finite, got {value!r}.")
     if minimum is not None:

@@ -222,11 +222,18 @@ def truncated_normal(
     :math:`[\mathrm{mean} + \mathrm{lower}\,\mathrm{stddev},
     \mathrm{mean} + \mathrm{upper}\,\mathrm{stddev}]`, in any dtype.
 
+    Any interval works, including far tails such as ``(5, 6)``, one-sided ones
+    such as ``(-inf, -3)`` and very narrow ones: intervals wholly beyond 3
+    standard deviations and infinite bounds are sampled through the lower-tail
+    CDF (``erfc``/``ndtri``), where jax's ``erf`` inversion collapses to a few
+    distinct values (jax issue 10951).
+
     Args:
       stddev: Standard deviation of the untruncated normal, ``>= 0``.
       dtype: Default dtype of the result (real floating).
-      lower: Lower truncation bound in units of ``stddev``.
-      upper: Upper truncation bound in units of ``stddev``, ``> lower``.
+      lower: Lower truncation bound in units of ``stddev`` (may be ``-inf``).
+      upper: Upper truncation bound in units of ``stddev``, ``> lower`` (may be
+        ``inf``).
       mean: Keyword-only mean.
 
     Returns:
@@ -242,8 +249,8 @@ def truncated_normal(
       True
     """
     builder = "truncated_normal"
-    lo = checks.real_number(builder, "lower", lower)
-    hi = checks.real_number(builder, "upper", upper)
+    lo = checks.real_number(builder, "lower", lower, allow_inf=True)
+    hi = checks.real_number(builder, "upper", upper, allow_inf=True)
     if not lo < hi:
         raise ValueError(
             f"truncated_normal: `lower` must be < `upper`, got lower={lower!r}, upper={upper!r}."

@@ -179,10 +179,18 @@ def truncated_normal_std(lower: float, upper: float) -> float:
     :math:`1 + (a\varphi(a) - b\varphi(b))/Z - ((\varphi(a) - \varphi(b))/Z)^2`
     (Johnson, Kotz & Balakrishnan, Continuous Univariate Distributions, 1994).
     """
-    pdf = lambda x: math.exp(-x * x / 2) / math.sqrt(2 * math.pi)  # noqa: E731
-    mass = (math.erf(upper / math.sqrt(2)) - math.erf(lower / math.sqrt(2))) / 2
+
+    def pdf(x):
+        return 0.0 if math.isinf(x) else math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+
+    def x_pdf(x):
+        return 0.0 if math.isinf(x) else x * pdf(x)
+
+    if lower >= 0:  # mirror into the lower tail, where erfc keeps its precision
+        lower, upper = -upper, -lower
+    mass = (math.erfc(-upper / math.sqrt(2)) - math.erfc(-lower / math.sqrt(2))) / 2
     shift = (pdf(lower) - pdf(upper)) / mass
-    return math.sqrt(1 + (lower * pdf(lower) - upper * pdf(upper)) / mass - shift * shift)
+    return math.sqrt(max(0.0, 1 + (x_pdf(lower) - x_pdf(upper)) / mass - shift * shift))
 
 
 def uniform(
@@ -225,18 +233,69 @@ def normal(key: jax.Array, shape: Shape, dtype: np.dtype) -> jax.Array:
     return _draw(lambda s: _normal_f32(key, s), shape)
 
 
+def _tails_need_care(lower: float, upper: float) -> bool:
+    """Whether inverting erf loses the distribution (jax issue 10951).
+
+    jax maps a uniform through ``erf_inv`` between ``erf(lower/sqrt2)`` and
+    ``erf(upper/sqrt2)``. Beyond about 3 standard deviations both ends crowd
+    against +-1, where float32 holds only a few values (10 distinct values for
+    (5, 6)), and an infinite bound makes ``erf_inv(-1) = -inf`` reachable. Such
+    intervals go through :func:`_truncated_normal_tail`; every interval with
+    finite bounds that does not lie wholly beyond +-3 keeps jax's bits.
+    """
+    return math.isinf(lower) or math.isinf(upper) or lower >= 3.0 or upper <= -3.0
+
+
+def _truncated_normal_tail(key, shape, lower: float, upper: float, dtype) -> jax.Array:
+    """Inverse-CDF sampling in the lower tail, where it stays accurate.
+
+    An interval with ``lower >= 0`` is mirrored to ``(-upper, -lower)``. Then
+    ``p`` is uniform between ``Phi(lower)`` and ``Phi(upper)``, each computed as
+    ``erfc(-x / sqrt2) / 2`` (accurate down to 1e-38 in float32), and
+    ``x = ndtri(p)`` (Cephes' inverse normal CDF, accurate for tiny ``p``). The
+    smallest ``p`` is kept >= the smallest normal float, so an infinite bound
+    gives finite values.
+    """
+    from jax.scipy.special import ndtri
+
+    mirror = lower >= 0
+    lo, hi = (-upper, -lower) if mirror else (lower, upper)
+    tiny = np.finfo(dtype).tiny
+    phi = lambda x: np.array(0.5 * math.erfc(-x / math.sqrt(2)), dtype)  # noqa: E731
+    p_lo, p_hi = max(phi(lo), np.array(tiny, dtype)), phi(hi)
+    p = uniform(key, shape, dtype, p_lo, p_hi)
+    x = ndtri(jnp.maximum(p, np.array(tiny, dtype)))
+    x = -x if mirror else x
+    lower_, upper_ = np.array(lower, dtype), np.array(upper, dtype)
+    return jnp.clip(
+        x,
+        lax.nextafter(lower_, np.array(np.inf, dtype)),
+        lax.nextafter(upper_, np.array(-np.inf, dtype)),
+    )
+
+
 def truncated_normal(
     key: jax.Array, lower: float, upper: float, shape: Shape, dtype: np.dtype
 ) -> jax.Array:
-    """Standard normal truncated to ``(lower, upper)``; ``jax.random.truncated_normal``.
+    """Standard normal truncated to ``(lower, upper)``.
+
+    For finite bounds not wholly beyond 3 standard deviations, the bits of
+    ``jax.random.truncated_normal``. Far tails (``lower >= 3`` or ``upper <= -3``)
+    and infinite bounds use :func:`_truncated_normal_tail` instead, which keeps
+    the right distribution where jax's method collapses to a handful of values.
 
     Examples:
       >>> from jax_inits import sampling
       >>> t = sampling.truncated_normal(jax.random.key(0), -1.0, 1.0, (1000,), jnp.float32)
       >>> bool((jnp.abs(t) < 1).all())
       True
+      >>> far = sampling.truncated_normal(jax.random.key(0), 5.0, 6.0, (1000,), jnp.float32)
+      >>> bool((far > 5).all() and (far < 6).all()), len(jnp.unique(far)) > 900
+      (True, True)
     """
     shape = tuple(shape)
+    if _tails_need_care(float(lower), float(upper)):
+        return _draw(lambda s: _truncated_normal_tail(key, s, lower, upper, dtype), shape)
     if not fused(key, shape, dtype):
         return _draw(lambda s: jax.random.truncated_normal(key, lower, upper, s, dtype), shape)
     return _draw(lambda s: _truncated_normal_f32(key, s, lower, upper), shape)
