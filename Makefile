@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-min bench clean
+.PHONY: install demo test test-slow test-min bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: install
 test: install
 	$(PY) -m ruff check jax_inits tests benchmarks examples
 	$(PY) -m pytest
+
+# High-power statistical runs (n = 2^22 per case), a separate CI step.
+test-slow: install
+	$(PY) -m pytest -m slow tests/statistical
 
 # Full benchmark (about 15 minutes on 2 cores): writes benchmarks/results/cpu.{json,md,png}.
 bench: install

@@ -8,7 +8,8 @@ machine), ``<tag>.md`` (tables with same-run ratios) and ``<tag>.png``
 few repetitions, as a smoke test.
 
 Method: every implementation is warmed up (compiled) first; then, per case, the
-implementations take turns for ``reps`` rounds, each call ending with
+implementations take turns for ``reps`` rounds (the starting one rotating each
+round), each call ending with
 ``block_until_ready()`` (torch and numpy are synchronous), and the median is
 reported. Torch and numpy rows are skipped when the package is not installed.
 """
@@ -188,9 +189,12 @@ def interleaved(impls: dict[str, Callable], reps: int) -> dict[str, float]:
     for fn in impls.values():  # warm-up: compile / allocate
         _block(fn())
     times: dict[str, list[float]] = {k: [] for k in impls}
-    for _ in range(reps):
-        for k, fn in impls.items():
-            times[k].append(_time(fn))
+    order = list(impls)
+    for rep in range(reps):
+        # Rotate who goes first, so that what one implementation leaves behind
+        # (spinning BLAS/OpenMP threads, dirty caches) does not always hit the same next one.
+        for k in order[rep % len(order):] + order[: rep % len(order)]:
+            times[k].append(_time(impls[k]))
     return {k: statistics.median(v) for k, v in times.items()}
 
 

@@ -1,0 +1,179 @@
+"""Hostile input: every public builder x every kind of bad argument.
+
+Each bad argument must raise ValueError/TypeError naming the builder and the
+argument, at build time; bad call arguments (shape, key, dtype) at call time.
+Nothing may segfault, hang or return NaN silently. A test checks that every
+public builder is in the catalogue.
+"""
+
+import inspect
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jax_inits as ji
+from jax_inits._src import catalog
+
+# builder -> {argument: kind}; kinds decide which bad values apply.
+#   "nonneg": real number >= 0   "real": any finite real   "axes": int or ints
+#   "int": one int               "bound": real, +-inf allowed, NaN not
+BUILDERS = {
+    "constant": {},  # value/dtype are checked in test_checks.py
+    "uniform": {"scale": "nonneg"},
+    "uniform_range": {"minval": "real", "maxval": "real"},
+    "normal": {"stddev": "nonneg", "mean": "real"},
+    "truncated_normal": {"stddev": "nonneg", "lower": "bound", "upper": "bound", "mean": "real"},
+    "variance_scaling": {
+        "scale": "nonneg",
+        "in_axis": "axes",
+        "out_axis": "axes",
+        "batch_axis": "axes",
+        "fan_in": "positive",
+        "fan_out": "positive",
+    },
+    "orthogonal": {"scale": "real", "column_axis": "int"},
+    "delta_orthogonal": {"scale": "real", "column_axis": "int"},
+}
+for _name in [
+    "glorot_uniform",
+    "glorot_normal",
+    "xavier_uniform",
+    "xavier_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "he_uniform",
+    "he_normal",
+    "kaiming_uniform",
+    "kaiming_normal",
+]:
+    BUILDERS[_name] = {"in_axis": "axes", "out_axis": "axes", "batch_axis": "axes"}
+READY = {"zeros": ji.zeros, "ones": ji.ones}  # initializers, not builders
+
+_REQUIRED = {
+    "variance_scaling": {"scale": 1.0, "mode": "fan_in", "distribution": "normal"},
+    "constant": {"value": 0.5},
+}
+
+
+def _traced_value():
+    box = []
+    jax.jit(lambda x: box.append(x) or x)(1.0)
+    return box[0]
+
+
+BAD = {  # kind -> [(value, exception, message fragment)]
+    "real": [
+        (math.nan, ValueError, "must be finite"),
+        (math.inf, ValueError, "must be finite"),
+        ("1.0", TypeError, "must be a real number"),
+        (True, TypeError, "must be a real number"),
+        ([1.0], TypeError, "must be a real scalar"),
+        (1 + 2j, TypeError, "must be a real"),
+        (np.ones(3), TypeError, "must be a real scalar"),
+        (None, TypeError, "must be a real"),
+        ("tracer", TypeError, "must be a concrete real number"),
+    ],
+    "axes": [
+        (1.5, TypeError, "must be an integer"),
+        ("0", TypeError, "must be an integer"),
+        (True, TypeError, "must be an integer"),
+        ((0, 0), ValueError, "must not repeat"),
+        ((0, None), TypeError, "must be an integer"),
+        ({0: 1}, TypeError, "must be an integer"),
+    ],
+    "int": [
+        (1.0, TypeError, "must be an integer"),
+        ("x", TypeError, "must be an integer"),
+        (True, TypeError, "must be an integer"),
+        (None, TypeError, "must be an integer"),
+    ],
+}
+BAD["nonneg"] = BAD["real"] + [
+    (-1.0, ValueError, "must be >= 0"),
+    (np.float32(-0.5), ValueError, "must be >= 0"),
+]
+BAD["positive"] = [b for b in BAD["real"] if b[0] is not None] + [
+    (0.0, ValueError, "must be > 0"),
+    (-3, ValueError, "must be > 0"),
+]
+BAD["bound"] = [(math.nan, ValueError, "must not be NaN")] + BAD["real"][2:]
+
+
+def _cases():
+    for name, args in BUILDERS.items():
+        for arg, kind in args.items():
+            for value, exc, fragment in BAD[kind]:
+                yield pytest.param(
+                    name, arg, value, exc, fragment, id=f"{name}-{arg}-{value!r}"[:60]
+                )
+
+
+@pytest.mark.parametrize("name,arg,value,exc,fragment", list(_cases()))
+def test_bad_builder_argument(name, arg, value, exc, fragment):
+    if isinstance(value, str) and value == "tracer":
+        value = _traced_value()
+    builder = getattr(ji, name)  # aliases report the name of the builder they alias
+    with pytest.raises(exc, match=rf"^{builder.__name__}: `{arg}` .*{fragment}"):
+        builder(**{**_REQUIRED.get(name, {}), arg: value})
+
+
+def test_every_public_builder_is_in_the_catalogue():
+    public = set(catalog.names())
+    assert public == set(BUILDERS) | set(READY)
+    for name, args in BUILDERS.items():
+        params = inspect.signature(getattr(ji, name)).parameters
+        assert set(args) <= set(params), name
+
+
+def test_numpy_scalars_are_numbers():
+    assert ji.normal(np.float32(0.5)) == ji.normal(0.5)
+    assert ji.he_normal(in_axis=np.int64(0), out_axis=np.int32(1)) == ji.he_normal(0, 1)
+    assert ji.truncated_normal(lower=-np.inf) == ji.truncated_normal(lower=-math.inf)
+
+
+INITS = {
+    name: (getattr(ji, name)(**_REQUIRED.get(name, {})) if name in BUILDERS else init)
+    for name, init in {**{n: None for n in BUILDERS}, **READY}.items()
+}
+CONV = {"delta_orthogonal"}
+
+
+@pytest.mark.parametrize("name", sorted(INITS))
+def test_bad_call_arguments(name):
+    init = INITS[name]
+    good = (3, 3, 4, 4) if name in CONV else (4, 4)
+    key = jax.random.key(0)
+    for shape, exc, fragment in [
+        ((4, -1), ValueError, "non-negative sizes"),
+        ((4, 2.5), TypeError, "must hold integers"),
+        ("4,4", TypeError, "sequence of non-negative integers"),
+        ((4, True), TypeError, "concrete integers"),
+        ((4, None), TypeError, "must hold integers"),
+    ]:
+        with pytest.raises(exc, match=rf"^{init.name}: .*{fragment}"):
+            init(key, shape)
+    with pytest.raises(TypeError, match="`dtype`"):
+        init(key, good, "no-such-dtype")
+    if init.random:
+        for bad_key in [
+            jnp.zeros(2),
+            "key",
+            0,
+            jnp.zeros((2, 2), jnp.uint32),
+            jax.random.split(key, 3),
+        ]:
+            with pytest.raises(TypeError, match=r"`key` must be a"):
+                init(bad_key, good)
+        for dtype in [jnp.int32, bool, jnp.uint8]:
+            with pytest.raises(TypeError, match="floating or complex dtype"):
+                init(key, good, dtype)
+        # Legacy raw keys and typed keys both work and agree.
+        np.testing.assert_array_equal(
+            init(jax.random.PRNGKey(3), good),
+            init(jax.random.wrap_key_data(jax.random.PRNGKey(3)), good),
+        )
+    out = init(key, good)
+    assert np.isfinite(np.asarray(out, np.float32)).all()
