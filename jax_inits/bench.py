@@ -9,7 +9,9 @@ few repetitions, as a smoke test.
 
 Method: every implementation is warmed up (compiled) first; then, per case, the
 implementations take turns for ``reps`` rounds (the starting one rotating each
-round), each call ending with
+round, with a 0.1 s rest before each throughput call so that threads left
+spinning by the previous implementation are idle; latency calls run back to
+back), each call ending with
 ``block_until_ready()`` (torch and numpy are synchronous), and the median is
 reported. Torch and numpy rows are skipped when the package is not installed.
 """
@@ -178,14 +180,26 @@ def _block(x):
         x.block_until_ready()
 
 
-def _time(fn: Callable) -> float:
+#: Seconds of rest before each timed call, so that worker threads an implementation
+#: leaves spinning (OpenBLAS behind numpy's QR, torch's pools) are idle again and do
+#: not slow down whichever implementation runs next.
+PAUSE = 0.1
+
+
+def _time(fn: Callable, pause: float) -> float:
+    if pause:
+        time.sleep(pause)
     start = time.perf_counter()
     _block(fn())
     return time.perf_counter() - start
 
 
-def interleaved(impls: dict[str, Callable], reps: int) -> dict[str, float]:
-    """Median seconds per call, implementations taking turns."""
+def interleaved(
+    impls: dict[str, Callable], reps: int, pause: float | None = None
+) -> dict[str, float]:
+    """Median seconds per call, implementations taking turns (``pause``: rest before
+    each call, default :data:`PAUSE`)."""
+    pause = PAUSE if pause is None else pause
     for fn in impls.values():  # warm-up: compile / allocate
         _block(fn())
     times: dict[str, list[float]] = {k: [] for k in impls}
@@ -193,8 +207,8 @@ def interleaved(impls: dict[str, Callable], reps: int) -> dict[str, float]:
     for rep in range(reps):
         # Rotate who goes first, so that what one implementation leaves behind
         # (spinning BLAS/OpenMP threads, dirty caches) does not always hit the same next one.
-        for k in order[rep % len(order):] + order[: rep % len(order)]:
-            times[k].append(_time(impls[k]))
+        for k in order[rep % len(order) :] + order[: rep % len(order)]:
+            times[k].append(_time(impls[k], pause))
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -262,7 +276,8 @@ def latency(reps: int) -> list[dict]:
         }
         if torch is not None:
             impls["torch.nn.init"] = _torch("he_normal", shape, "float32")
-        med = interleaved(impls, reps * 10)
+        # Back to back (no rest): a rest before a 100 us call would time a cold call.
+        med = interleaved(impls, reps * 10, pause=0.0)
         for impl, sec in med.items():
             records.append(
                 {

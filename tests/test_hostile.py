@@ -8,6 +8,7 @@ public builder is in the catalogue.
 
 import inspect
 import math
+import re
 
 import jax
 import jax.numpy as jnp
@@ -139,6 +140,18 @@ INITS = {
     for name, init in {**{n: None for n in BUILDERS}, **READY}.items()
 }
 CONV = {"delta_orthogonal"}
+# Builders that need a minimum rank (variance scaling: the default in/out axes).
+MIN_RANK = {
+    "orthogonal": 2,
+    "delta_orthogonal": 3,
+    "variance_scaling": 2,
+    "glorot_uniform": 2,
+    "glorot_normal": 2,
+    "lecun_uniform": 2,
+    "lecun_normal": 2,
+    "he_uniform": 2,
+    "he_normal": 2,
+}
 
 
 @pytest.mark.parametrize("name", sorted(INITS))
@@ -157,6 +170,10 @@ def test_bad_call_arguments(name):
             init(key, shape)
     with pytest.raises(TypeError, match="`dtype`"):
         init(key, good, "no-such-dtype")
+    if isinstance(init, ji.Initializer) and init.name in MIN_RANK:
+        bad_rank = (4,) * (MIN_RANK[init.name] - 1)
+        with pytest.raises(ValueError, match=rf"^{init.name}: .*shape {re.escape(str(bad_rank))}"):
+            init(key, bad_rank)
     if init.random:
         for bad_key in [
             jnp.zeros(2),
