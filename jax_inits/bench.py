@@ -509,6 +509,8 @@ def plot(result: dict, path: pathlib.Path) -> bool:
     rows = [r for r in result["records"] if r["kind"] == "throughput"]
     inits = [n for n in INITS if any(r["initializer"] == n for r in rows)]
     dtypes = sorted({r["dtype"] for r in rows})
+    impls = sorted({r["impl"] for r in rows})
+    colors = {impl: f"C{i}" for i, impl in enumerate(impls)}  # one colour per impl everywhere
     fig, axes = plt.subplots(
         len(dtypes),
         len(inits),
@@ -519,26 +521,27 @@ def plot(result: dict, path: pathlib.Path) -> bool:
     for di, dtype in enumerate(dtypes):
         for ii, name in enumerate(inits):
             ax = axes[di][ii]
-            for impl in sorted({r["impl"] for r in rows}):
+            for impl in impls:
                 pts = sorted(
                     (math.prod(r["shape"]), r["msamples_per_s"])
                     for r in rows
                     if r["impl"] == impl and r["initializer"] == name and r["dtype"] == dtype
                 )
                 if pts:
-                    ax.plot(*zip(*pts, strict=True), marker="o", label=impl)
+                    ax.plot(*zip(*pts, strict=True), marker="o", label=impl, color=colors[impl])
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_title(f"{name} {dtype}", fontsize=9)
             ax.set_xlabel("elements")
             if ii == 0:
                 ax.set_ylabel("M samples/s")
-    axes[0][-1].legend(fontsize=7)
+    handles = [plt.Line2D([], [], color=colors[i], marker="o", label=i) for i in impls]
+    fig.legend(handles=handles, loc="lower center", ncol=len(impls), fontsize=8)
     fig.suptitle(
         f"jax_inits throughput ({result['machine']['cpu']}, {result['machine']['cores']} cores)",
         fontsize=10,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return True
