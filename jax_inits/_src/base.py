@@ -157,7 +157,7 @@ def _constrain(sample, sharding: NamedSharding | None):
         return sample()
     explicit = tuple(sharding.mesh.explicit_axes)
     if explicit:
-        return jax.sharding.auto_axes(lambda: sample(), out_sharding=sharding, axes=explicit)()
+        return jax.sharding.auto_axes(sample, out_sharding=sharding, axes=explicit)()
     return jax.lax.with_sharding_constraint(sample(), sharding)
 
 
