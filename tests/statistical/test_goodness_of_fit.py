@@ -134,6 +134,16 @@ def _haar_entry_cdf(n, complex_=False):
     return Entry(a=-1.0, b=1.0)
 
 
+def haar_chi_square_p(sample, size, dtype, bins):
+    """Chi-square p of entries of size x size Haar orthogonal matrices: bins from the
+    normal approximation N(0, 1/size), probabilities from the exact marginal."""
+    dist = _haar_entry_cdf(size)
+    edges = snapped_edges(st.norm(0, 1 / math.sqrt(size)), dtype, bins)
+    expected = np.diff(np.concatenate([[0.0], dist.cdf(edges), [1.0]])) * sample.size
+    observed = np.bincount(np.searchsorted(edges, sample), minlength=edges.size + 1)
+    return st.chi2.sf(np.sum((observed - expected) ** 2 / expected), edges.size)
+
+
 @pytest.mark.parametrize("n,bins", _tiers())
 @pytest.mark.parametrize("dtype", REAL_DTYPES)
 def test_orthogonal_entries_are_haar(dtype, n, bins):
@@ -142,14 +152,7 @@ def test_orthogonal_entries_are_haar(dtype, n, bins):
     with jax.enable_x64(dtype == "float64"):
         mats = jax.vmap(lambda k: ji.orthogonal()(k, (size, size), dtype))(keys)
         sample = np.asarray(mats).astype(np.float64).ravel()
-    dist = _haar_entry_cdf(size)
-    # Bins from the normal approximation N(0, 1/n), probabilities from the exact CDF.
-    edges = snapped_edges(st.norm(0, 1 / math.sqrt(size)), np.dtype(dtype), bins)
-    cdf = np.concatenate([[0.0], dist.cdf(edges), [1.0]])
-    expected = np.diff(cdf) * sample.size
-    observed = np.bincount(np.searchsorted(edges, sample), minlength=edges.size + 1)
-    stat = np.sum((observed - expected) ** 2 / expected)
-    assert st.chi2.sf(stat, edges.size) > ALPHA
+    assert haar_chi_square_p(sample, size, np.dtype(dtype), bins) > ALPHA
 
 
 C = 0.96196  # sqrt((1 - 5 e^-4) / (1 - e^-4)), see sampling.COMPLEX_TRUNCATED_NORMAL_STD
@@ -209,3 +212,59 @@ def test_test_rejects_an_uncorrected_truncated_normal():
         chi_square_p(sample, st.truncnorm(-2 / TN, 2 / TN, scale=TN), np.dtype("float32"), FAST[1])
         < ALPHA
     )
+
+
+# Named presets: (scale, mode, distribution) from the papers (Glorot & Bengio 2010,
+# LeCun et al. 1998, He et al. 2015), fans of (n / 256, 256) with in_axis=-1:
+# fan_in = 256, fan_out = n / 256.
+PRESETS = {
+    "glorot_uniform": (1.0, "fan_avg", "uniform"),
+    "glorot_normal": (1.0, "fan_avg", "truncated_normal"),
+    "lecun_uniform": (1.0, "fan_in", "uniform"),
+    "lecun_normal": (1.0, "fan_in", "truncated_normal"),
+    "he_uniform": (2.0, "fan_in", "uniform"),
+    "he_normal": (2.0, "fan_in", "truncated_normal"),
+}
+
+
+def _preset_dist(name, n):
+    scale, mode, distribution = PRESETS[name]
+    fan_in, fan_out = 256, n // 256
+    std = math.sqrt(scale / (fan_in if mode == "fan_in" else (fan_in + fan_out) / 2))
+    if distribution == "uniform":
+        return st.uniform(-math.sqrt(3) * std, 2 * math.sqrt(3) * std)
+    return st.truncnorm(-2, 2, scale=std / TN)
+
+
+@pytest.mark.parametrize("n,bins", _tiers())
+@pytest.mark.parametrize("dtype", REAL_DTYPES)
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_named_preset_matches_its_distribution(name, dtype, n, bins):
+    sample = _draw(getattr(ji, name)(in_axis=-1, out_axis=-2), n, dtype)
+    dist = _preset_dist(name, n)
+    assert chi_square_p(sample, dist, np.dtype(dtype), bins) > ALPHA
+    if dtype in ("float32", "float64"):
+        assert st.kstest(sample, dist.cdf).pvalue > ALPHA
+
+
+@pytest.mark.parametrize("n,bins", _tiers())
+def test_unitary_entries_are_haar(n, bins):
+    """|x|^2 of an entry of a Haar n x n unitary is Beta(1, n - 1); the phase is uniform."""
+    size = 64
+    keys = jax.random.split(KEY, n // size**2)
+    mats = jax.vmap(lambda k: ji.orthogonal()(k, (size, size), jnp.complex64))(keys)
+    w = np.asarray(mats).astype(np.complex128).ravel()
+    assert st.kstest(np.abs(w) ** 2, st.beta(1, size - 1).cdf).pvalue > ALPHA
+    assert st.kstest(np.angle(w), st.uniform(-math.pi, 2 * math.pi).cdf).pvalue > ALPHA
+
+
+@pytest.mark.parametrize("dtype", REAL_DTYPES)
+def test_delta_orthogonal_centre_is_haar(dtype):
+    """The centre tap of delta_orthogonal is Haar orthogonal (fast tier only: the
+    other taps are exactly zero, tested in test_orthogonal.py)."""
+    size, n = 64, FAST[0]
+    keys = jax.random.split(KEY, n // size**2)
+    with jax.enable_x64(dtype == "float64"):
+        kernels = jax.vmap(lambda k: ji.delta_orthogonal()(k, (3, 3, size, size), dtype))(keys)
+        sample = np.asarray(kernels[:, 1, 1]).astype(np.float64).ravel()
+    assert haar_chi_square_p(sample, size, np.dtype(dtype), FAST[1]) > ALPHA
