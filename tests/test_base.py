@@ -167,3 +167,12 @@ def test_traced_shape_inside_jit_user_code():
 
     params = make(jax.random.key(0))
     np.testing.assert_array_equal(params["w"], jax_inits.he_normal()(jax.random.key(0), (16, 8)))
+
+
+def test_every_public_object_has_a_doctest():
+    import jax_inits.sampling as sampling
+
+    for name in jax_inits.__all__:
+        assert ">>>" in (getattr(jax_inits, name).__doc__ or ""), name
+    for name in sampling.__all__:
+        assert ">>>" in (getattr(sampling, name).__doc__ or ""), name

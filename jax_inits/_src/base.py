@@ -30,7 +30,14 @@ OutSharding = NamedSharding | PartitionSpec | None
 class Initializer(Protocol):
     """What every initializer is: ``init(key, shape, dtype=None, out_sharding=None)``.
 
-    The same protocol as :class:`jax.nn.initializers.Initializer`.
+    The same protocol as :class:`jax.nn.initializers.Initializer`; jax's own
+    initializers satisfy it too.
+
+    Examples:
+      >>> isinstance(jax_inits.he_normal(), jax_inits.Initializer)
+      True
+      >>> isinstance(jax.nn.initializers.he_normal(), jax_inits.Initializer)
+      True
     """
 
     def __call__(

@@ -334,6 +334,12 @@ def complex_uniform_disk(key: jax.Array, shape: Shape, dtype: np.dtype) -> jax.A
     """Uniform on the disk of radius sqrt(2), so that E|z|^2 = 1.
 
     Uniform on a disk means the squared modulus is uniform: ``r = sqrt(2 u)``.
+
+    Examples:
+      >>> from jax_inits import sampling
+      >>> z = sampling.complex_uniform_disk(jax.random.key(0), (512, 512), jnp.complex64)
+      >>> round(float(jnp.mean(jnp.abs(z) ** 2)), 2), bool(jnp.abs(z).max() <= 2**0.5)
+      (1.0, True)
     """
     return _polar(key, lambda u: jnp.sqrt(2 * u), shape, dtype)
 
@@ -347,6 +353,12 @@ def complex_truncated_normal(
     ``[0, upper^2]`` its CDF is ``(1 - e^{-s}) / (1 - e^{-upper^2})``; inverting it
     gives ``r^2 = -log1p(-u (1 - e^{-upper^2}))`` for uniform ``u``. The phase is
     uniform and independent.
+
+    Examples:
+      >>> from jax_inits import sampling
+      >>> z = sampling.complex_truncated_normal(jax.random.key(0), 2.0, (512, 512), jnp.complex64)
+      >>> bool(jnp.abs(z).max() < 2.0), round(float(jnp.mean(jnp.abs(z) ** 2)), 1)  # 0.925
+      (True, 0.9)
     """
     mass = -math.expm1(-upper * upper)
     return _polar(key, lambda u: jnp.sqrt(-jnp.log1p(-mass * u)), shape, dtype)
