@@ -154,12 +154,16 @@ def _truncated_normal_f32(key, shape, lower, upper) -> jax.Array:
     lower = lax.convert_element_type(lower, _F32)
     upper = lax.convert_element_type(upper, _F32)
     a, b = lax.erf(lower / sqrt2), lax.erf(upper / sqrt2)
-    out = sqrt2 * lax.erf_inv(_uniform_f32(key, shape, a, b))
-    # Clamp into the open interval, as jax does: rounding can reach the bounds.
+    return _inside_open(sqrt2 * lax.erf_inv(_uniform_f32(key, shape, a, b)), lower, upper, _F32)
+
+
+def _inside_open(x, lower, upper, dtype) -> jax.Array:
+    """Clamps ``x`` into the open interval ``(lower, upper)``, as jax does:
+    rounding can reach the bounds."""
     return jnp.clip(
-        out,
-        lax.nextafter(lower, np.array(np.inf, _F32)),
-        lax.nextafter(upper, np.array(-np.inf, _F32)),
+        x,
+        lax.nextafter(lower, np.array(np.inf, dtype)),
+        lax.nextafter(upper, np.array(-np.inf, dtype)),
     )
 
 
@@ -266,12 +270,7 @@ def _truncated_normal_tail(key, shape, lower: float, upper: float, dtype) -> jax
     p = uniform(key, shape, dtype, p_lo, p_hi)
     x = ndtri(jnp.maximum(p, np.array(tiny, dtype)))
     x = -x if mirror else x
-    lower_, upper_ = np.array(lower, dtype), np.array(upper, dtype)
-    return jnp.clip(
-        x,
-        lax.nextafter(lower_, np.array(np.inf, dtype)),
-        lax.nextafter(upper_, np.array(-np.inf, dtype)),
-    )
+    return _inside_open(x, np.array(lower, dtype), np.array(upper, dtype), dtype)
 
 
 def truncated_normal(

@@ -47,8 +47,10 @@ def snapped_edges(dist, dtype, bins):
     return np.unique(mids[np.isfinite(mids)])
 
 
-def chi_square_p(sample, dist, dtype, bins):
-    edges = snapped_edges(dist, dtype, bins)
+def chi_square_p(sample, dist, dtype, bins, bin_dist=None):
+    """Chi-square p of ``sample`` against ``dist`` on bins equiprobable under
+    ``bin_dist`` (default ``dist``), snapped to ``dtype``."""
+    edges = snapped_edges(dist if bin_dist is None else bin_dist, dtype, bins)
     cdf = np.concatenate([[0.0], dist.cdf(edges), [1.0]])
     expected = np.diff(cdf) * sample.size
     observed = np.bincount(np.searchsorted(edges, sample), minlength=edges.size + 1)
@@ -137,11 +139,9 @@ def _haar_entry_cdf(n, complex_=False):
 def haar_chi_square_p(sample, size, dtype, bins):
     """Chi-square p of entries of size x size Haar orthogonal matrices: bins from the
     normal approximation N(0, 1/size), probabilities from the exact marginal."""
-    dist = _haar_entry_cdf(size)
-    edges = snapped_edges(st.norm(0, 1 / math.sqrt(size)), dtype, bins)
-    expected = np.diff(np.concatenate([[0.0], dist.cdf(edges), [1.0]])) * sample.size
-    observed = np.bincount(np.searchsorted(edges, sample), minlength=edges.size + 1)
-    return st.chi2.sf(np.sum((observed - expected) ** 2 / expected), edges.size)
+    return chi_square_p(
+        sample, _haar_entry_cdf(size), dtype, bins, bin_dist=st.norm(0, 1 / math.sqrt(size))
+    )
 
 
 @pytest.mark.parametrize("n,bins", _tiers())
