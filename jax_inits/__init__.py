@@ -13,6 +13,9 @@ from jax_inits._src.distributions import uniform as uniform
 from jax_inits._src.distributions import uniform_range as uniform_range
 from jax_inits._src.orthogonal import delta_orthogonal as delta_orthogonal
 from jax_inits._src.orthogonal import orthogonal as orthogonal
+from jax_inits._src.registry import from_config as from_config
+from jax_inits._src.registry import get as get
+from jax_inits._src.registry import registered as registered
 from jax_inits._src.variance_scaling import compute_fans as compute_fans
 from jax_inits._src.variance_scaling import glorot_normal as glorot_normal
 from jax_inits._src.variance_scaling import glorot_uniform as glorot_uniform
@@ -34,6 +37,8 @@ __all__ = (
     "compute_fans",
     "constant",
     "delta_orthogonal",
+    "from_config",
+    "get",
     "glorot_normal",
     "glorot_uniform",
     "he_normal",
@@ -45,6 +50,7 @@ __all__ = (
     "normal",
     "ones",
     "orthogonal",
+    "registered",
     "truncated_normal",
     "uniform",
     "uniform_range",

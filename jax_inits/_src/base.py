@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from jax_inits._src import checks, sampling
+from jax_inits._src import checks, registry, sampling
 
 Shape = tuple[int, ...]
 OutSharding = NamedSharding | PartitionSpec | None
@@ -81,6 +81,9 @@ class InitializerBase:
     random: ClassVar[bool] = True
 
     def __repr__(self) -> str:
+        built = registry.built_repr(self)
+        if built is not None:
+            return built
         args = []
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
@@ -106,6 +109,16 @@ class InitializerBase:
         self._check_call(shape, dtype)
         sharding = resolve_sharding(self.name, out_sharding)
         return _run(self, key, shape, dtype, sharding)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The builder's name and arguments as JSON values; see :func:`jax_inits.from_config`.
+
+        Examples:
+          >>> jax_inits.he_normal(batch_axis=0).config
+          {'name': 'he_normal', 'args': {'batch_axis': 0}}
+        """
+        return registry.config_of(self)
 
     @property
     def formula(self) -> str:

@@ -43,6 +43,10 @@ ENTRIES: tuple[Entry, ...] = (
 )
 
 
+# Public names that are not initializers or builders of one.
+NOT_INITIALIZERS = frozenset({"Initializer", "compute_fans", "from_config", "get", "registered"})
+
+
 def names() -> list[str]:
     """Every public initializer name, aliases included."""
     return [n for e in ENTRIES for n in (e.name, *e.aliases)]

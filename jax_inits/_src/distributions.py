@@ -14,7 +14,7 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
-from jax_inits._src import checks, sampling
+from jax_inits._src import checks, registry, sampling
 from jax_inits._src.base import InitializerBase
 
 
@@ -118,6 +118,7 @@ class TruncatedNormal(InitializerBase):
         return x + jnp.array(self.mean, dtype) if self.mean else x
 
 
+@registry.register("uniform")
 def uniform(scale: float = 1e-2, dtype=None) -> Uniform:
     r"""Builds an initializer of uniform values on :math:`[0, \mathrm{scale})`.
 
@@ -147,6 +148,7 @@ def uniform(scale: float = 1e-2, dtype=None) -> Uniform:
     )
 
 
+@registry.register("uniform_range")
 def uniform_range(minval: float = -1.0, maxval: float = 1.0, dtype=None) -> UniformRange:
     r"""Builds an initializer of uniform values on :math:`[\mathrm{minval}, \mathrm{maxval})`.
 
@@ -178,6 +180,7 @@ def uniform_range(minval: float = -1.0, maxval: float = 1.0, dtype=None) -> Unif
     return UniformRange(lo, hi, checks.dtype("uniform_range", dtype, random=True))
 
 
+@registry.register("normal")
 def normal(stddev: float = 1e-2, dtype=None, *, mean: float = 0.0) -> Normal:
     r"""Builds an initializer of normal values, :math:`\mathcal{N}(\mu, \sigma^2)`.
 
@@ -209,6 +212,7 @@ def normal(stddev: float = 1e-2, dtype=None, *, mean: float = 0.0) -> Normal:
     )
 
 
+@registry.register("truncated_normal")
 def truncated_normal(
     stddev: float = 1e-2, dtype=None, lower: float = -2.0, upper: float = 2.0, *, mean: float = 0.0
 ) -> TruncatedNormal:
@@ -261,4 +265,31 @@ def truncated_normal(
         lo,
         hi,
         checks.real_number(builder, "mean", mean),
+    )
+
+
+STD_DISTRIBUTIONS: tuple[str, ...] = ("normal", "truncated_normal", "uniform")
+
+
+def with_std(builder: str, std: float, distribution: str, dtype=None) -> InitializerBase:
+    r"""A zero-mean initializer whose *result* has standard deviation ``std``.
+
+    ``"normal"``: :math:`\mathcal{N}(0, \mathrm{std}^2)`; ``"truncated_normal"``:
+    a normal truncated to two of its standard deviations, widened by 1/0.8796 so
+    the result has std ``std``; ``"uniform"``: uniform on
+    :math:`[-\sqrt{3}\,\mathrm{std}, \sqrt{3}\,\mathrm{std})`.
+
+    ``builder`` names the public builder in error messages.
+    """
+    std = checks.real_number(builder, "std", std, minimum=0.0)
+    dtype = checks.dtype(builder, dtype, random=True)
+    if distribution == "normal":
+        return Normal(std, dtype)
+    if distribution == "truncated_normal":
+        return TruncatedNormal(std / sampling.TRUNCATED_NORMAL_STD, dtype)
+    if distribution == "uniform":
+        bound = math.sqrt(3.0) * std
+        return UniformRange(-bound, bound, dtype)
+    raise ValueError(
+        f"{builder}: `distribution` must be one of {STD_DISTRIBUTIONS}, got {distribution!r}."
     )

@@ -8,7 +8,7 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
-from jax_inits._src import checks, sampling
+from jax_inits._src import checks, registry, sampling
 from jax_inits._src.base import InitializerBase
 
 
@@ -75,6 +75,7 @@ class DeltaOrthogonal(InitializerBase):
         return jnp.zeros(shape, dtype).at[centre].set(matrix)
 
 
+@registry.register("orthogonal")
 def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> Orthogonal:
     r"""Builds an initializer of Haar-random orthogonal (unitary) matrices.
 
@@ -117,6 +118,7 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> Orthogo
     )
 
 
+@registry.register("delta_orthogonal")
 def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> DeltaOrthogonal:
     r"""Builds a delta-orthogonal initializer for convolution kernels.
 

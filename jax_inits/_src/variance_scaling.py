@@ -10,7 +10,7 @@ from typing import Literal
 import jax.numpy as jnp
 import numpy as np
 
-from jax_inits._src import checks, sampling
+from jax_inits._src import checks, registry, sampling
 from jax_inits._src.base import InitializerBase
 
 Mode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
@@ -74,9 +74,6 @@ def compute_fans(
     )
 
 
-_LABEL_ARGS = ("in_axis", "out_axis", "batch_axis", "dtype", "fan_in", "fan_out")
-
-
 @dataclasses.dataclass(frozen=True, repr=False)
 class VarianceScaling(InitializerBase):
     scale: float = 1.0
@@ -93,17 +90,6 @@ class VarianceScaling(InitializerBase):
     @property
     def name(self) -> str:  # the builder that made it, for messages and repr
         return self.label
-
-    def __repr__(self) -> str:
-        args = []
-        if self.label == "variance_scaling":
-            args = [repr(self.scale), repr(self.mode), repr(self.distribution)]
-        defaults = {f.name: f.default for f in dataclasses.fields(self)}
-        for arg in _LABEL_ARGS:
-            value = getattr(self, arg)
-            if value != defaults[arg]:
-                args.append(f"{arg}={np.dtype(value).name if arg == 'dtype' else value!r}")
-        return f"{self.label}({', '.join(args)})"
 
     def fans(self, shape: tuple[int, ...]) -> tuple[float, float]:
         """``(fan_in, fan_out)`` for ``shape``; explicit fans take precedence."""
@@ -223,6 +209,7 @@ def _build(
     )
 
 
+@registry.register("variance_scaling")
 def variance_scaling(
     scale: float,
     mode: Mode,
@@ -308,6 +295,8 @@ def _named(label: str, scale: float, mode: str, distribution: str, summary: str,
         return _build(label, scale, mode, distribution, in_axis, out_axis, batch_axis, dtype)
 
     builder.__name__ = builder.__qualname__ = label
+    aliases = {"glorot": ("xavier",), "he": ("kaiming",)}.get(label.split("_")[0], ())
+    aliases = tuple(f"{a}_{label.split('_', 1)[1]}" for a in aliases)
     builder.__doc__ = f"""Builds a {summary} initializer.
 
   :func:`variance_scaling` with ``scale={scale}``, ``mode="{mode}"`` and
@@ -337,7 +326,7 @@ def _named(label: str, scale: float, mode: str, distribution: str, summary: str,
   References:
     {reference}
   """
-    return builder
+    return registry.register(label, aliases=aliases)(builder)
 
 
 _GLOROT = (

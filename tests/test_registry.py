@@ -1,0 +1,91 @@
+"""Builders by name (`get`) and configs (`init.config`, `from_config`)."""
+
+import json
+import pickle
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jax_inits
+from jax_inits._src import catalog, registry
+
+ENTRIES = {e.name: e for e in catalog.ENTRIES}
+
+
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+def test_config_round_trips_through_json(name):
+    init = ENTRIES[name].example
+    text = json.dumps(init.config, allow_nan=False)  # strict JSON, no Infinity
+    again = jax_inits.from_config(json.loads(text))
+    assert again == init and repr(again) == repr(init)
+    shape = ENTRIES[name].shape((4, 6))
+    key = jax.random.key(0)
+    np.testing.assert_array_equal(again(key, shape), init(key, shape))
+
+
+@pytest.mark.parametrize(
+    "init",
+    [
+        jax_inits.truncated_normal(2.0, jnp.bfloat16, -np.inf, 1.5, mean=0.5),
+        jax_inits.variance_scaling(
+            0.5, "fan_geo_avg", "uniform", (0, 1), 2, batch_axis=(), fan_in=3
+        ),
+        jax_inits.constant(np.arange(6, dtype=np.int16).reshape(2, 3)),
+        jax_inits.orthogonal(np.float32(2.0), column_axis=np.int64(0), dtype="complex64"),
+    ],
+    ids=repr,
+)
+def test_config_round_trips_unusual_arguments(init):
+    again = jax_inits.from_config(json.loads(json.dumps(init.config, allow_nan=False)))
+    assert again == init
+    assert pickle.loads(pickle.dumps(again)).config == init.config
+
+
+def test_config_records_only_given_arguments_by_name():
+    assert jax_inits.he_normal().config == {"name": "he_normal", "args": {}}
+    assert jax_inits.kaiming_normal(dtype=jnp.bfloat16).config == {
+        "name": "he_normal",
+        "args": {"dtype": "bfloat16"},
+    }
+    assert jax_inits.zeros.config == {"name": "zeros", "args": {}}
+
+
+def test_get_builds_by_name_and_alias():
+    assert jax_inits.get("normal", 0.5) == jax_inits.normal(0.5)
+    assert jax_inits.get("xavier_normal", in_axis=0, out_axis=1) == jax_inits.glorot_normal(0, 1)
+    assert jax_inits.get("ones") is jax_inits.ones
+    for name in catalog.names():
+        assert name in jax_inits.registered()
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "message"),
+    [
+        (
+            lambda: jax_inits.get("he_norml"),
+            ValueError,
+            r"unknown initializer 'he_norml'.*he_normal",
+        ),
+        (lambda: jax_inits.get(3), TypeError, r"get: `name` must be a string, got 3"),
+        (lambda: jax_inits.get("zeros", 1.0), TypeError, r"'zeros' is an initializer and takes no"),
+        (lambda: jax_inits.get("normal", stdev=1.0), TypeError, r"bad arguments for 'normal'"),
+        (lambda: jax_inits.get("normal", -1.0), ValueError, r"normal: `stddev` must be >= 0"),
+        (lambda: jax_inits.from_config({"name": "normal"}), TypeError, r"must be a dict"),
+        (lambda: jax_inits.from_config("normal"), TypeError, r"must be a dict"),
+        (
+            lambda: jax_inits.from_config({"name": "normal", "args": {"stddev": {"x": 1}}}),
+            ValueError,
+            r"cannot decode",
+        ),
+        (
+            lambda: registry.config_of(jax.nn.initializers.zeros),
+            TypeError,
+            r"not made by a registered builder",
+        ),
+    ],
+)
+def test_errors(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
