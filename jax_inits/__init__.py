@@ -3,7 +3,12 @@
 Every initializer is a pure ``init(key, shape, dtype=None, out_sharding=None)``.
 """
 
+from jax_inits import pytorch as pytorch
 from jax_inits._src.base import Initializer as Initializer
+from jax_inits._src.complex_valued import complex_glorot as complex_glorot
+from jax_inits._src.complex_valued import complex_he as complex_he
+from jax_inits._src.complex_valued import complex_uniform as complex_uniform
+from jax_inits._src.complex_valued import haar_unitary as haar_unitary
 from jax_inits._src.constant import constant as constant
 from jax_inits._src.constant import ones as ones
 from jax_inits._src.constant import zeros as zeros
@@ -11,12 +16,18 @@ from jax_inits._src.distributions import normal as normal
 from jax_inits._src.distributions import truncated_normal as truncated_normal
 from jax_inits._src.distributions import uniform as uniform
 from jax_inits._src.distributions import uniform_range as uniform_range
+from jax_inits._src.gains import calculate_gain as calculate_gain
 from jax_inits._src.orthogonal import delta_orthogonal as delta_orthogonal
 from jax_inits._src.orthogonal import orthogonal as orthogonal
 from jax_inits._src.registry import from_config as from_config
 from jax_inits._src.registry import get as get
 from jax_inits._src.registry import registered as registered
+from jax_inits._src.structural import dirac as dirac
+from jax_inits._src.structural import identity as identity
+from jax_inits._src.structural import sparse as sparse
+from jax_inits._src.structural import stacked as stacked
 from jax_inits._src.variance_scaling import compute_fans as compute_fans
+from jax_inits._src.variance_scaling import einsum_axes as einsum_axes
 from jax_inits._src.variance_scaling import glorot_normal as glorot_normal
 from jax_inits._src.variance_scaling import glorot_uniform as glorot_uniform
 from jax_inits._src.variance_scaling import he_normal as he_normal
@@ -34,15 +45,23 @@ xavier_uniform = glorot_uniform
 
 __all__ = (
     "Initializer",
+    "calculate_gain",
+    "complex_glorot",
+    "complex_he",
+    "complex_uniform",
     "compute_fans",
     "constant",
     "delta_orthogonal",
+    "dirac",
+    "einsum_axes",
     "from_config",
     "get",
     "glorot_normal",
     "glorot_uniform",
+    "haar_unitary",
     "he_normal",
     "he_uniform",
+    "identity",
     "kaiming_normal",
     "kaiming_uniform",
     "lecun_normal",
@@ -50,7 +69,10 @@ __all__ = (
     "normal",
     "ones",
     "orthogonal",
+    "pytorch",
     "registered",
+    "sparse",
+    "stacked",
     "truncated_normal",
     "uniform",
     "uniform_range",

@@ -40,7 +40,7 @@ def table(shape: tuple[int, ...], dtype: np.dtype, seed: int) -> list[dict]:
     for entry in catalog.ENTRIES:
         entry_shape = entry.shape(shape)
         init = entry.example
-        sample = np.asarray(init(key, entry_shape, dtype), dtype=np.complex128)
+        sample = np.asarray(init(key, entry_shape, entry.dtype(dtype)), dtype=np.complex128)
         measured = float(np.sqrt(np.mean(np.abs(sample - sample.mean()) ** 2)))
         rows.append(
             {

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import jax_inits as ji
-from jax_inits._src import catalog
+from jax_inits._src import catalog, registry
 
 # builder -> {argument: kind}; kinds decide which bad values apply.
 #   "nonneg": real number >= 0   "real": any finite real   "axes": int or ints
@@ -51,11 +51,46 @@ for _name in [
     "kaiming_normal",
 ]:
     BUILDERS[_name] = {"in_axis": "axes", "out_axis": "axes", "batch_axis": "axes"}
+BUILDERS.update(
+    {
+        "identity": {"gain": "real"},
+        "dirac": {"groups": "int", "gain": "real", "layout": "layout"},
+        "sparse": {"sparsity": "nonneg", "stddev": "nonneg", "layout": "layout"},
+        "stacked": {"axis": "int"},
+        "complex_glorot": {"in_axis": "axes", "out_axis": "axes", "batch_axis": "axes"},
+        "complex_he": {"in_axis": "axes", "out_axis": "axes", "batch_axis": "axes"},
+        "complex_uniform": {"scale": "nonneg"},
+        "haar_unitary": {"scale": "real", "column_axis": "int"},
+        "pytorch.uniform": {"a": "real", "b": "real", "layout": "layout"},
+        "pytorch.normal": {"mean": "real", "std": "nonneg", "layout": "layout"},
+        "pytorch.trunc_normal": {"mean": "real", "std": "positive", "a": "bound", "b": "bound"},
+        "pytorch.constant": {"val": "real", "layout": "layout"},
+        "pytorch.ones": {"layout": "layout"},
+        "pytorch.zeros": {"layout": "layout"},
+        "pytorch.eye": {"layout": "layout"},
+        "pytorch.dirac": {"groups": "int", "layout": "layout"},
+        "pytorch.xavier_uniform": {"gain": "nonneg", "layout": "layout"},
+        "pytorch.xavier_normal": {"gain": "nonneg", "layout": "layout"},
+        "pytorch.kaiming_uniform": {"layout": "layout"},
+        "pytorch.kaiming_normal": {"layout": "layout"},
+        "pytorch.orthogonal": {"gain": "real", "layout": "layout"},
+        "pytorch.sparse": {"sparsity": "nonneg", "std": "nonneg", "layout": "layout"},
+        "pytorch.linear_default": {"layout": "layout"},
+        "pytorch.conv_default": {"layout": "layout"},
+        "pytorch.linear_bias_default": {"fan_in": "nonneg", "layout": "layout"},
+        "pytorch.embedding_default": {"layout": "layout"},
+    }
+)
 READY = {"zeros": ji.zeros, "ones": ji.ones}  # initializers, not builders
 
 _REQUIRED = {
     "variance_scaling": {"scale": 1.0, "mode": "fan_in", "distribution": "normal"},
     "constant": {"value": 0.5},
+    "sparse": {"sparsity": 0.5},
+    "stacked": {"init": ji.normal()},
+    "pytorch.constant": {"val": 0.5},
+    "pytorch.sparse": {"sparsity": 0.5},
+    "pytorch.linear_bias_default": {"fan_in": 16},
 }
 
 
@@ -91,6 +126,11 @@ BAD = {  # kind -> [(value, exception, message fragment)]
         (True, TypeError, "must be an integer"),
         (None, TypeError, "must be an integer"),
     ],
+    "layout": [
+        ("tf", ValueError, r"must be one of \('jax', 'torch'\)"),
+        (None, ValueError, "must be one of"),
+        ("JAX", ValueError, "must be one of"),
+    ],
 }
 BAD["nonneg"] = BAD["real"] + [
     (-1.0, ValueError, "must be >= 0"),
@@ -116,8 +156,8 @@ def _cases():
 def test_bad_builder_argument(name, arg, value, exc, fragment):
     if isinstance(value, str) and value == "tracer":
         value = _traced_value()
-    builder = getattr(ji, name)  # aliases report the name of the builder they alias
-    with pytest.raises(exc, match=rf"^{builder.__name__}: `{arg}` .*{fragment}"):
+    canonical, builder = registry.lookup(name)  # aliases report the builder they alias
+    with pytest.raises(exc, match=rf"^{re.escape(canonical)}: `{arg}` .*{fragment}"):
         builder(**{**_REQUIRED.get(name, {}), arg: value})
 
 
@@ -125,7 +165,7 @@ def test_every_public_builder_is_in_the_catalogue():
     public = set(catalog.names())
     assert public == set(BUILDERS) | set(READY)
     for name, args in BUILDERS.items():
-        params = inspect.signature(getattr(ji, name)).parameters
+        params = inspect.signature(registry.lookup(name)[1]).parameters
         assert set(args) <= set(params), name
 
 
@@ -136,10 +176,10 @@ def test_numpy_scalars_are_numbers():
 
 
 INITS = {
-    name: (getattr(ji, name)(**_REQUIRED.get(name, {})) if name in BUILDERS else init)
+    name: (registry.lookup(name)[1](**_REQUIRED.get(name, {})) if name in BUILDERS else init)
     for name, init in {**{n: None for n in BUILDERS}, **READY}.items()
 }
-CONV = {"delta_orthogonal"}
+CONV = {e.name for e in catalog.ENTRIES if e.conv}
 # Builders that need a minimum rank (variance scaling: the default in/out axes).
 MIN_RANK = {
     "orthogonal": 2,
@@ -151,6 +191,15 @@ MIN_RANK = {
     "lecun_normal": 2,
     "he_uniform": 2,
     "he_normal": 2,
+    "identity": 2,
+    "dirac": 3,
+    "sparse": 2,
+    "complex_he": 2,
+    "haar_unitary": 2,
+    "pytorch.eye": 2,
+    "pytorch.dirac": 3,
+    "pytorch.kaiming_uniform": 2,
+    "pytorch.orthogonal": 2,
 }
 
 
@@ -193,4 +242,4 @@ def test_bad_call_arguments(name):
             init(jax.random.wrap_key_data(jax.random.PRNGKey(3)), good),
         )
     out = init(key, good)
-    assert np.isfinite(np.asarray(out, np.float32)).all()
+    assert np.isfinite(np.asarray(out, np.complex64)).all()

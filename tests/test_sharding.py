@@ -25,7 +25,7 @@ EXTRA = {
     "complex_orthogonal": (ji.orthogonal(), "complex64"),
     "bf16_he_normal": (ji.he_normal(), "bfloat16"),
 }
-CASES = {name: (e.example, "float32", e.conv) for name, e in ENTRIES.items()}
+CASES = {name: (e.example, e.dtype("float32").name, e.conv) for name, e in ENTRIES.items()}
 CASES.update({name: (init, dtype, False) for name, (init, dtype) in EXTRA.items()})
 
 

@@ -117,3 +117,44 @@ def test_uniform_and_truncated_bounds():
     assert np.abs(u).max() <= math.sqrt(3 * 2 / 1024) * (1 + 2**-20)
     t = np.asarray(ji.he_normal()(KEY, shape, jnp.bfloat16), np.float64)
     assert np.abs(t).max() <= 2 * math.sqrt(2 / 1024) / 0.87962566103423978 * (1 + 2**-20)
+
+
+@pytest.mark.parametrize(
+    ("equation", "shape", "fans"),
+    [
+        ("...d,dhk->...hk", (512, 8, 64), (512.0, 512.0)),  # attention Q/K/V
+        ("...hk,hkd->...d", (8, 64, 512), (512.0, 512.0)),  # attention output
+        ("bpd,hdk->bphk", (8, 512, 64), (512.0, 512.0)),  # transformer_lens W_Q layout
+        ("ebd,edf->ebf", (4, 256, 1024), (256.0, 1024.0)),  # per-expert kernels
+        ("bi,io->bo", (3, 5), (3.0, 5.0)),
+        ("b i , i o -> b o", (3, 5), (3.0, 5.0)),
+        ("...d,d->...d", (7,), (1.0, 1.0)),  # elementwise scale: shared axis only
+        ("x,ab,bxc->ac", (2, 3, 5), (6.0, 5.0)),  # kernel last of three operands
+    ],
+)
+def test_einsum_axes_give_the_fans_of_the_contraction(equation, shape, fans):
+    axes = ji.einsum_axes(equation)
+    assert ji.compute_fans(shape, **axes) == fans
+    init = ji.he_normal(**axes)
+    assert init.target_std(shape) == pytest.approx(math.sqrt(2 / fans[0]), rel=1e-12)
+
+
+def test_einsum_axes_operand_and_errors():
+    assert ji.einsum_axes("io,bi->bo", operand=0) == {
+        "in_axis": (0,),
+        "out_axis": (1,),
+        "batch_axis": (),
+    }
+    for equation, message in [
+        ("bi,io", r"must be explicit, 'inputs->output'"),
+        ("io->o", r"at least two inputs"),
+        ("bi,...io->bo", r"must be distinct letters"),
+        ("bi,iio->bo", r"must be distinct letters"),
+        ("bi,ijo->bo", r"kernel axis 1 \('j'\) .* appears in no other operand"),
+    ]:
+        with pytest.raises(ValueError, match=rf"^einsum_axes: .*{message}"):
+            ji.einsum_axes(equation)
+    with pytest.raises(ValueError, match=r"^einsum_axes: `operand` must index one of the 2"):
+        ji.einsum_axes("bi,io->bo", operand=2)
+    with pytest.raises(TypeError, match=r"^einsum_axes: `equation` must be a string"):
+        ji.einsum_axes(None)

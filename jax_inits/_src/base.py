@@ -101,7 +101,7 @@ class InitializerBase:
         dtype = checks.dtype(self.name, dtype, random=self.random)
         if dtype is None:
             dtype = getattr(self, "dtype", None)
-        dtype = default_float_dtype() if dtype is None else np.dtype(dtype)
+        dtype = self._default_dtype() if dtype is None else np.dtype(dtype)
         if self.random:
             checks.key(self.name, key)
         else:
@@ -129,6 +129,10 @@ class InitializerBase:
         """The standard deviation (complex: root mean square modulus) that the values
         of an array of ``shape`` have by construction."""
         raise NotImplementedError
+
+    def _default_dtype(self) -> np.dtype:
+        """The dtype when neither the call nor the builder names one."""
+        return default_float_dtype()
 
     def _check_call(self, shape: Shape, dtype: np.dtype) -> None:
         """Static checks of ``shape`` and ``dtype``; raise ValueError/TypeError."""

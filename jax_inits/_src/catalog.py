@@ -6,7 +6,17 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from jax_inits._src import constant, distributions, orthogonal, variance_scaling
+import numpy as np
+
+from jax_inits._src import (
+    complex_valued,
+    constant,
+    distributions,
+    orthogonal,
+    pytorch,
+    structural,
+    variance_scaling,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,9 +27,19 @@ class Entry:
     example: Any  # an initializer built with example arguments
     aliases: tuple[str, ...] = ()
     conv: bool = False  # needs a convolution kernel shape (spatial axes first)
+    matrix: bool = False  # needs a shape of rank exactly 2
+    complex: bool = False  # needs a complex dtype
 
     def shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """A shape the example accepts, made from a matrix shape."""
         return (3, 3, *shape) if self.conv else shape
+
+    def dtype(self, dtype) -> np.dtype:
+        """``dtype``, or for complex-only entries the complex dtype of its precision."""
+        dtype = np.dtype(dtype)
+        if self.complex and not np.issubdtype(dtype, np.complexfloating):
+            return np.dtype(np.complex128 if dtype == np.float64 else np.complex64)
+        return dtype
 
 
 _vs = variance_scaling
@@ -40,11 +60,49 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("he_normal", _vs.he_normal(), ("kaiming_normal",)),
     Entry("orthogonal", orthogonal.orthogonal()),
     Entry("delta_orthogonal", orthogonal.delta_orthogonal(), conv=True),
+    Entry("identity", structural.identity()),
+    Entry("dirac", structural.dirac(), conv=True),
+    Entry("sparse", structural.sparse(0.25), matrix=True),
+    Entry("stacked", structural.stacked(distributions.normal(1.0))),
+    Entry("complex_glorot", complex_valued.complex_glorot(), complex=True),
+    Entry("complex_he", complex_valued.complex_he(), complex=True),
+    Entry("complex_uniform", complex_valued.complex_uniform(), complex=True),
+    Entry("haar_unitary", complex_valued.haar_unitary(), complex=True),
+    Entry("pytorch.uniform", pytorch.uniform()),
+    Entry("pytorch.normal", pytorch.normal()),
+    Entry("pytorch.trunc_normal", pytorch.trunc_normal()),
+    Entry("pytorch.constant", pytorch.constant(0.1)),
+    Entry("pytorch.ones", pytorch.ones()),
+    Entry("pytorch.zeros", pytorch.zeros()),
+    Entry("pytorch.eye", pytorch.eye(), matrix=True),
+    Entry("pytorch.dirac", pytorch.dirac(), conv=True),
+    Entry("pytorch.xavier_uniform", pytorch.xavier_uniform()),
+    Entry("pytorch.xavier_normal", pytorch.xavier_normal()),
+    Entry("pytorch.kaiming_uniform", pytorch.kaiming_uniform()),
+    Entry("pytorch.kaiming_normal", pytorch.kaiming_normal()),
+    Entry("pytorch.orthogonal", pytorch.orthogonal()),
+    Entry("pytorch.sparse", pytorch.sparse(0.25), matrix=True),
+    Entry("pytorch.linear_default", pytorch.linear_default()),
+    Entry("pytorch.conv_default", pytorch.conv_default(), conv=True),
+    Entry("pytorch.linear_bias_default", pytorch.linear_bias_default(64)),
+    Entry("pytorch.embedding_default", pytorch.embedding_default()),
 )
 
 
 # Public names that are not initializers or builders of one.
-NOT_INITIALIZERS = frozenset({"Initializer", "compute_fans", "from_config", "get", "registered"})
+NOT_INITIALIZERS = frozenset(
+    {
+        "Initializer",
+        "calculate_gain",
+        "compute_fans",
+        "einsum_axes",
+        "from_config",
+        "get",
+        "pytorch",
+        "pytorch.calculate_gain",
+        "registered",
+    }
+)
 
 
 def names() -> list[str]:

@@ -56,12 +56,15 @@ def register(name: str, *, aliases: tuple[str, ...] = ()):
 def register_ready(name: str, init: Any) -> None:
     """Registers an initializer that is used as is (``zeros``, ``ones``)."""
     _READY[name] = init
-    object.__setattr__(init, "_built", (name, None))
+    record(init, name, None)
 
 
 def record(init: Any, name: str, arguments: dict[str, Any]) -> None:
-    """Attaches ``(builder name, arguments)`` to a frozen initializer."""
+    """Attaches ``(builder name, arguments)`` to a frozen initializer, and makes
+    the builder's name the one its call-time messages show."""
     object.__setattr__(init, "_built", (name, arguments))
+    if not isinstance(getattr(type(init), "name", None), property):
+        object.__setattr__(init, "name", name)
 
 
 def names() -> list[str]:
@@ -80,6 +83,12 @@ def _resolve(name: Any) -> str:
             f"get: unknown initializer {name!r}.{hint} Known names: jax_inits.registered()."
         )
     return name
+
+
+def lookup(name: str) -> tuple[str, Any]:
+    """``(canonical name, builder or ready initializer)`` for a registered name."""
+    name = _resolve(name)
+    return name, _READY[name] if name in _READY else _BUILDERS[name]
 
 
 def get(name: str, *args: Any, **kwargs: Any) -> Any:

@@ -317,7 +317,7 @@ def orthogonal(key: jax.Array, n: int, m: int, dtype: np.dtype) -> jax.Array:
     return q.mT if n < m else q
 
 
-def _polar(key: jax.Array, modulus, shape: Shape, dtype: np.dtype) -> jax.Array:
+def polar(key: jax.Array, modulus, shape: Shape, dtype: np.dtype) -> jax.Array:
     """``modulus(u) * exp(i theta)`` with ``u``, ``theta / 2 pi`` independent uniforms.
 
     The key is split in two: the first half draws the modulus, the second the phase.
@@ -340,7 +340,7 @@ def complex_uniform_disk(key: jax.Array, shape: Shape, dtype: np.dtype) -> jax.A
       >>> round(float(jnp.mean(jnp.abs(z) ** 2)), 2), bool(jnp.abs(z).max() <= 2**0.5)
       (1.0, True)
     """
-    return _polar(key, lambda u: jnp.sqrt(2 * u), shape, dtype)
+    return polar(key, lambda u: jnp.sqrt(2 * u), shape, dtype)
 
 
 def complex_truncated_normal(
@@ -360,4 +360,4 @@ def complex_truncated_normal(
       (True, 0.9)
     """
     mass = -math.expm1(-upper * upper)
-    return _polar(key, lambda u: jnp.sqrt(-jnp.log1p(-mass * u)), shape, dtype)
+    return polar(key, lambda u: jnp.sqrt(-jnp.log1p(-mass * u)), shape, dtype)

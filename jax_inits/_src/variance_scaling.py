@@ -74,6 +74,86 @@ def compute_fans(
     )
 
 
+def einsum_axes(equation: str, operand: int = -1) -> dict[str, tuple[int, ...]]:
+    r"""Reads the fan axes of a kernel from the einsum equation that applies it.
+
+    Each axis of the kernel operand is classified by where its label appears:
+    in another input and not in the output, it is contracted (an input axis);
+    in the output and in no other input, it is an output axis; in another input
+    and in the output, it is shared (a batch axis, in neither fan). The result is
+    the keyword arguments of :func:`compute_fans` and of every fan-based builder.
+
+    For attention kernels laid out as transformer_lens does, ``W_Q`` of shape
+    ``(n_heads, d_model, d_head)`` applied by ``"bpd,hdk->bphk"``, ``d`` is the
+    input axis and ``h``, ``k`` the output axes: :math:`n_\mathrm{in} = d_\mathrm{model}`,
+    :math:`n_\mathrm{out} = n_\mathrm{heads} d_\mathrm{head}`.
+
+    Args:
+      equation: An explicit einsum equation ``"inputs->output"`` with at least
+        two operands; the kernel's labels must be letters (no ``...``).
+      operand: Index of the kernel among the inputs (default: the last).
+
+    Returns:
+      ``{"in_axis": ..., "out_axis": ..., "batch_axis": ...}`` (tuples of axes).
+
+    Raises:
+      TypeError: ``equation`` not a string, ``operand`` not an integer.
+      ValueError: no ``->``, fewer than two operands, ``operand`` out of range,
+        a kernel label repeated, ``...`` or a non-letter in the kernel, or a
+        kernel axis that appears in no other operand and not in the output.
+
+    Examples:
+      >>> axes = jax_inits.einsum_axes("...d,dhk->...hk")
+      >>> axes
+      {'in_axis': (0,), 'out_axis': (1, 2), 'batch_axis': ()}
+      >>> jax_inits.compute_fans((512, 8, 64), **axes)
+      (512.0, 512.0)
+      >>> jax_inits.einsum_axes("ebd,edf->ebf")  # per-expert (MoE) kernels
+      {'in_axis': (1,), 'out_axis': (2,), 'batch_axis': (0,)}
+    """
+    builder = "einsum_axes"
+    if not isinstance(equation, str):
+        raise TypeError(f"{builder}: `equation` must be a string, got {equation!r}.")
+    operand = checks.integer(builder, "operand", operand)
+    text = equation.replace(" ", "")
+    if text.count("->") != 1:
+        raise ValueError(
+            f"{builder}: `equation` must be explicit, 'inputs->output', got {equation!r}."
+        )
+    inputs, output = text.split("->")
+    operands = inputs.split(",")
+    if len(operands) < 2:
+        raise ValueError(
+            f"{builder}: `equation` must have at least two inputs (activations and "
+            f"kernel), got {equation!r}."
+        )
+    if not -len(operands) <= operand < len(operands):
+        raise ValueError(
+            f"{builder}: `operand` must index one of the {len(operands)} inputs, got {operand}."
+        )
+    kernel = operands[operand]
+    others = "".join(o for i, o in enumerate(operands) if i != operand % len(operands))
+    if not kernel.isalpha() or len(set(kernel)) != len(kernel):
+        raise ValueError(
+            f"{builder}: the kernel {kernel!r} of {equation!r} must be distinct letters "
+            "(no '...', no repeated label)."
+        )
+    axes: dict[str, list[int]] = {"in_axis": [], "out_axis": [], "batch_axis": []}
+    for axis, label in enumerate(kernel):
+        role = {
+            (True, False): "in_axis",
+            (False, True): "out_axis",
+            (True, True): "batch_axis",
+        }.get((label in others, label in output))
+        if role is None:
+            raise ValueError(
+                f"{builder}: kernel axis {axis} ({label!r}) of {equation!r} appears in no "
+                "other operand and not in the output, so it has no fan role."
+            )
+        axes[role].append(axis)
+    return {k: tuple(v) for k, v in axes.items()}
+
+
 @dataclasses.dataclass(frozen=True, repr=False)
 class VarianceScaling(InitializerBase):
     scale: float = 1.0

@@ -1,0 +1,605 @@
+"""torch.nn.init semantics as pure JAX builders (public as ``jax_inits.pytorch``).
+
+Every builder takes a keyword-only ``layout``: ``"jax"`` (default) for kernels
+``(..., in, out)`` with the receptive-field axes first (Dense ``(in, out)``, conv
+HWIO), or ``"torch"`` for torch weight shapes ``(out, in, *kernel)``. Fans are
+torch's: :math:`n_\\mathrm{in} = \\mathrm{in} \\cdot r`,
+:math:`n_\\mathrm{out} = \\mathrm{out} \\cdot r` with :math:`r` the product of the
+kernel sizes, for either layout; eye, dirac, orthogonal and sparse place their
+structure where torch does for the torch shape (for ``"jax"``, transposed to
+the JAX layout).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from jax_inits._src import checks, registry, structural
+from jax_inits._src.constant import Constant
+from jax_inits._src.distributions import Normal, TruncatedNormal, UniformRange
+from jax_inits._src.gains import calculate_gain
+from jax_inits._src.orthogonal import Orthogonal
+from jax_inits._src.variance_scaling import VarianceScaling, _build
+
+_KAIMING_MODES: tuple[str, ...] = ("fan_in", "fan_out")
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class TorchFans(VarianceScaling):
+    """Variance scaling whose rank check speaks torch's words."""
+
+    def _check_call(self, shape, dtype):
+        if len(shape) < 2:
+            raise ValueError(
+                f"{self.name}: Fan in and fan out can not be computed for tensor with fewer "
+                f"than 2 dimensions, got shape {shape}."
+            )
+        super()._check_call(shape, dtype)
+
+
+def _fan_scaled(builder: str, variance: float, mode: str, distribution: str, layout: str, dtype):
+    in_axis, out_axis = structural._in_out_axes(structural.check_layout(builder, layout))
+    vs = _build(builder, variance, mode, distribution, in_axis, out_axis, (), dtype)
+    return TorchFans(**{f.name: getattr(vs, f.name) for f in dataclasses.fields(vs)})
+
+
+def _dtype(builder: str, dtype, *, random: bool = True):
+    return checks.dtype(builder, dtype, random=random)
+
+
+@registry.register("pytorch.uniform")
+def uniform(a: float = 0.0, b: float = 1.0, *, layout: str = "jax", dtype=None) -> UniformRange:
+    """Builds ``torch.nn.init.uniform_``: :math:`U[a, b)`.
+
+    Args:
+      a: Lower bound.
+      b: Upper bound, ``> a``.
+      layout: Keyword-only ``"jax"`` or ``"torch"`` (no effect on elementwise values).
+      dtype: Keyword-only default dtype (real floating).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      TypeError, ValueError: non-finite or non-numeric bounds, ``a >= b``.
+
+    Examples:
+      >>> w = jax_inits.pytorch.uniform(-1.0, 3.0)(jax.random.key(0), (256, 256))
+      >>> bool(w.min() >= -1.0), bool(w.max() < 3.0)
+      (True, True)
+    """
+    builder = "pytorch.uniform"
+    structural.check_layout(builder, layout)
+    lo = checks.real_number(builder, "a", a)
+    hi = checks.real_number(builder, "b", b)
+    if not lo < hi:
+        raise ValueError(f"{builder}: `a` must be < `b`, got a={a!r}, b={b!r}.")
+    return UniformRange(lo, hi, _dtype(builder, dtype))
+
+
+@registry.register("pytorch.normal")
+def normal(mean: float = 0.0, std: float = 1.0, *, layout: str = "jax", dtype=None) -> Normal:
+    r"""Builds ``torch.nn.init.normal_``: :math:`\mathcal{N}(\mathrm{mean}, \mathrm{std}^2)`.
+
+    Note the defaults: std 1 (``jax_inits.normal`` defaults to 0.01).
+
+    Args:
+      mean: Mean.
+      std: Standard deviation, ``>= 0``.
+      layout: Keyword-only ``"jax"`` or ``"torch"`` (no effect on elementwise values).
+      dtype: Keyword-only default dtype.
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      TypeError, ValueError: non-finite or non-numeric arguments, ``std < 0``.
+
+    Examples:
+      >>> w = jax_inits.pytorch.normal(1.0, 0.5)(jax.random.key(0), (512, 512))
+      >>> round(float(w.mean()), 2), round(float(w.std()), 2)
+      (1.0, 0.5)
+    """
+    builder = "pytorch.normal"
+    structural.check_layout(builder, layout)
+    return Normal(
+        checks.real_number(builder, "std", std, minimum=0.0),
+        _dtype(builder, dtype),
+        checks.real_number(builder, "mean", mean),
+    )
+
+
+@registry.register("pytorch.trunc_normal")
+def trunc_normal(
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    *,
+    layout: str = "jax",
+    dtype=None,
+) -> TruncatedNormal:
+    r"""Builds ``torch.nn.init.trunc_normal_``: a normal truncated to *absolute* bounds.
+
+    :math:`\mathcal{N}(\mathrm{mean}, \mathrm{std}^2)` conditioned on
+    :math:`[a, b]`: unlike ``jax_inits.truncated_normal`` the bounds are values,
+    not multiples of ``std`` (the default ``[-2, 2]`` with ``std=0.02`` does
+    not truncate at all). ``std`` is the std before truncation, as in torch.
+    Bounds far out in the tails are sampled accurately (torch's inverse-CDF
+    method loses precision there).
+
+    Args:
+      mean: Mean of the untruncated normal.
+      std: Its standard deviation, ``> 0``.
+      a: Lower bound (may be ``-inf``).
+      b: Upper bound, ``> a`` (may be ``inf``).
+      layout: Keyword-only ``"jax"`` or ``"torch"`` (no effect on elementwise values).
+      dtype: Keyword-only default dtype (real floating).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      TypeError, ValueError: non-numeric arguments, ``std <= 0``, ``a >= b``.
+
+    Examples:
+      >>> w = jax_inits.pytorch.trunc_normal(std=0.02, a=-0.03, b=0.03)(
+      ...     jax.random.key(0), (512, 512))
+      >>> bool(w.min() >= -0.03), bool(w.max() <= 0.03)
+      (True, True)
+    """
+    builder = "pytorch.trunc_normal"
+    structural.check_layout(builder, layout)
+    mean = checks.real_number(builder, "mean", mean)
+    std = checks.real_number(builder, "std", std, minimum=0.0, strict=True)
+    lo = checks.real_number(builder, "a", a, allow_inf=True)
+    hi = checks.real_number(builder, "b", b, allow_inf=True)
+    if not lo < hi:
+        raise ValueError(f"{builder}: `a` must be < `b`, got a={a!r}, b={b!r}.")
+    return TruncatedNormal(std, _dtype(builder, dtype), (lo - mean) / std, (hi - mean) / std, mean)
+
+
+@registry.register("pytorch.constant")
+def constant(val: float, *, layout: str = "jax", dtype=None) -> Constant:
+    """Builds ``torch.nn.init.constant_``: every entry ``val``.
+
+    Args:
+      val: The value (a real number).
+      layout: Keyword-only ``"jax"`` or ``"torch"`` (no effect).
+      dtype: Keyword-only default dtype (any numeric dtype).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      TypeError, ValueError: ``val`` not a finite real number.
+
+    Examples:
+      >>> jax_inits.pytorch.constant(0.1)(None, (2,))
+      Array([0.1, 0.1], dtype=float32)
+    """
+    builder = "pytorch.constant"
+    structural.check_layout(builder, layout)
+    return Constant(checks.real_number(builder, "val", val), _dtype(builder, dtype, random=False))
+
+
+@registry.register("pytorch.ones")
+def ones(*, layout: str = "jax", dtype=None) -> Constant:
+    """Builds ``torch.nn.init.ones_``.
+
+    Args:
+      layout: Keyword-only ``"jax"`` or ``"torch"`` (no effect).
+      dtype: Keyword-only default dtype (any numeric dtype).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Examples:
+      >>> jax_inits.pytorch.ones()(None, (2,))
+      Array([1., 1.], dtype=float32)
+    """
+    structural.check_layout("pytorch.ones", layout)
+    return Constant(1.0, _dtype("pytorch.ones", dtype, random=False))
+
+
+@registry.register("pytorch.zeros")
+def zeros(*, layout: str = "jax", dtype=None) -> Constant:
+    """Builds ``torch.nn.init.zeros_``.
+
+    Args:
+      layout: Keyword-only ``"jax"`` or ``"torch"`` (no effect).
+      dtype: Keyword-only default dtype (any numeric dtype).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Examples:
+      >>> jax_inits.pytorch.zeros()(None, (2,))
+      Array([0., 0.], dtype=float32)
+    """
+    structural.check_layout("pytorch.zeros", layout)
+    return Constant(0.0, _dtype("pytorch.zeros", dtype, random=False))
+
+
+@registry.register("pytorch.eye")
+def eye(*, layout: str = "jax", dtype=None) -> structural.Identity:
+    """Builds ``torch.nn.init.eye_``: the (rectangular) identity of a matrix.
+
+    Ones where row index equals column index, in either layout (the identity's
+    transpose is the identity), so a Dense layer initialised with it passes the
+    first ``min(in, out)`` features through.
+
+    Args:
+      layout: Keyword-only ``"jax"`` or ``"torch"``.
+      dtype: Keyword-only default dtype (any numeric dtype).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      ValueError: at call, a shape that is not a matrix (as torch).
+
+    Examples:
+      >>> jax_inits.pytorch.eye()(None, (2, 3))
+      Array([[1., 0., 0.],
+             [0., 1., 0.]], dtype=float32)
+    """
+    builder = "pytorch.eye"
+    structural.check_layout(builder, layout)
+    return structural.Identity(1.0, False, _dtype(builder, dtype, random=False))
+
+
+@registry.register("pytorch.dirac")
+def dirac(groups: int = 1, *, layout: str = "jax", dtype=None) -> structural.Dirac:
+    """Builds ``torch.nn.init.dirac_``: the identity convolution.
+
+    Same values as :func:`jax_inits.dirac` with gain 1: with ``layout="torch"``
+    exactly ``torch.nn.init.dirac_(weight, groups)``; with ``"jax"`` its
+    transpose to ``(*spatial, in, out)``.
+
+    Args:
+      groups: Number of groups, ``>= 1``, dividing the out-channels.
+      layout: Keyword-only ``"jax"`` or ``"torch"``.
+      dtype: Keyword-only default dtype (any numeric dtype).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      ValueError: ``groups < 1``; at call a rank other than 3, 4, 5 or
+        out-channels not divisible by ``groups`` (as torch).
+
+    Examples:
+      >>> w = jax_inits.pytorch.dirac(layout="torch")(None, (2, 2, 3))
+      >>> w[:, :, 1]
+      Array([[1., 0.],
+             [0., 1.]], dtype=float32)
+    """
+    return structural.make_dirac("pytorch.dirac", groups, 1.0, dtype, layout)
+
+
+def _gain_of(builder: str, nonlinearity: str, a: float) -> float:
+    try:
+        return calculate_gain(nonlinearity, a)
+    except (TypeError, ValueError) as error:
+        message = str(error).replace("calculate_gain: `param`", f"{builder}: `a`")
+        raise type(error)(message.replace("calculate_gain", builder)) from None
+
+
+@registry.register("pytorch.xavier_uniform")
+def xavier_uniform(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> TorchFans:
+    r"""Builds ``torch.nn.init.xavier_uniform_``: :math:`U[-b, b)`,
+    :math:`b = \mathrm{gain}\sqrt{6 / (n_\mathrm{in} + n_\mathrm{out})}`.
+
+    Args:
+      gain: Multiplier (e.g. :func:`jax_inits.calculate_gain`), ``>= 0``.
+      layout: Keyword-only ``"jax"`` or ``"torch"``.
+      dtype: Keyword-only default dtype.
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      TypeError, ValueError: bad ``gain`` or ``layout``; at call rank < 2.
+
+    Examples:
+      >>> init = jax_inits.pytorch.xavier_uniform(layout="torch")
+      >>> w = init(jax.random.key(0), (256, 128))  # torch (out, in)
+      >>> bool(jnp.abs(w).max() <= (6 / 384) ** 0.5)
+      True
+
+    References:
+      Glorot & Bengio, `Understanding the difficulty of training deep feedforward
+      neural networks <http://proceedings.mlr.press/v9/glorot10a.html>`_, 2010.
+    """
+    builder = "pytorch.xavier_uniform"
+    gain = checks.real_number(builder, "gain", gain, minimum=0.0)
+    return _fan_scaled(builder, gain**2, "fan_avg", "uniform", layout, dtype)
+
+
+@registry.register("pytorch.xavier_normal")
+def xavier_normal(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> TorchFans:
+    r"""Builds ``torch.nn.init.xavier_normal_``: :math:`\mathcal{N}(0, \sigma^2)`,
+    :math:`\sigma = \mathrm{gain}\sqrt{2 / (n_\mathrm{in} + n_\mathrm{out})}` (not truncated).
+
+    Args:
+      gain: Multiplier, ``>= 0``.
+      layout: Keyword-only ``"jax"`` or ``"torch"``.
+      dtype: Keyword-only default dtype.
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      TypeError, ValueError: bad ``gain`` or ``layout``; at call rank < 2.
+
+    Examples:
+      >>> w = jax_inits.pytorch.xavier_normal()(jax.random.key(0), (512, 512))
+      >>> round(float(w.std()) * 512 ** 0.5, 1)
+      1.0
+
+    References:
+      Glorot & Bengio, `Understanding the difficulty of training deep feedforward
+      neural networks <http://proceedings.mlr.press/v9/glorot10a.html>`_, 2010.
+    """
+    builder = "pytorch.xavier_normal"
+    gain = checks.real_number(builder, "gain", gain, minimum=0.0)
+    return _fan_scaled(builder, gain**2, "fan_avg", "normal", layout, dtype)
+
+
+def _kaiming(builder, a, mode, nonlinearity, distribution, layout, dtype):
+    if mode not in _KAIMING_MODES:
+        raise ValueError(
+            f"{builder}: `mode` must be one of {_KAIMING_MODES} (Mode {mode!r} not "
+            f"supported), got {mode!r}."
+        )
+    gain = _gain_of(builder, nonlinearity, a)
+    return _fan_scaled(builder, gain**2, mode, distribution, layout, dtype)
+
+
+@registry.register("pytorch.kaiming_uniform")
+def kaiming_uniform(
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    *,
+    layout: str = "jax",
+    dtype=None,
+) -> TorchFans:
+    r"""Builds ``torch.nn.init.kaiming_uniform_``: :math:`U[-b, b)`,
+    :math:`b = g\sqrt{3 / n}`, :math:`g` = ``calculate_gain(nonlinearity, a)``.
+
+    With ``a=sqrt(5)`` this is the default of torch's ``nn.Linear`` and
+    ``nn.Conv*`` weights, :math:`b = 1/\sqrt{n_\mathrm{in}}`
+    (:func:`linear_default`).
+
+    Args:
+      a: Negative slope for ``leaky_relu`` (ignored by other nonlinearities).
+      mode: ``"fan_in"`` or ``"fan_out"``.
+      nonlinearity: A name :func:`jax_inits.calculate_gain` knows.
+      layout: Keyword-only ``"jax"`` or ``"torch"``.
+      dtype: Keyword-only default dtype.
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      ValueError: unknown ``mode``/``nonlinearity``/``layout``; at call rank < 2.
+
+    Examples:
+      >>> init = jax_inits.pytorch.kaiming_uniform(nonlinearity="relu")
+      >>> w = init(jax.random.key(0), (3, 3, 64, 32))  # HWIO, fan_in = 576
+      >>> bool(jnp.abs(w).max() <= (6 / 576) ** 0.5)
+      True
+
+    References:
+      He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_, 2015.
+    """
+    return _kaiming("pytorch.kaiming_uniform", a, mode, nonlinearity, "uniform", layout, dtype)
+
+
+@registry.register("pytorch.kaiming_normal")
+def kaiming_normal(
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    *,
+    layout: str = "jax",
+    dtype=None,
+) -> TorchFans:
+    r"""Builds ``torch.nn.init.kaiming_normal_``: :math:`\mathcal{N}(0, g^2 / n)` (not truncated).
+
+    Args:
+      a: Negative slope for ``leaky_relu`` (ignored by other nonlinearities).
+      mode: ``"fan_in"`` or ``"fan_out"``.
+      nonlinearity: A name :func:`jax_inits.calculate_gain` knows.
+      layout: Keyword-only ``"jax"`` or ``"torch"``.
+      dtype: Keyword-only default dtype.
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      ValueError: unknown ``mode``/``nonlinearity``/``layout``; at call rank < 2.
+
+    Examples:
+      >>> init = jax_inits.pytorch.kaiming_normal(mode="fan_out", layout="torch")
+      >>> w = init(jax.random.key(0), (256, 1024))  # torch (out, in): fan_out = 256
+      >>> round(float(w.std()) * (256 / 2) ** 0.5, 1)
+      1.0
+
+    References:
+      He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_, 2015.
+    """
+    return _kaiming("pytorch.kaiming_normal", a, mode, nonlinearity, "normal", layout, dtype)
+
+
+@registry.register("pytorch.orthogonal")
+def orthogonal(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> Orthogonal:
+    r"""Builds ``torch.nn.init.orthogonal_``: a Haar (semi-)orthogonal matrix times ``gain``.
+
+    torch views the weight as a matrix with rows along dim 0 (the out axis) and
+    all other axes flattened into columns; that matrix has orthonormal rows or
+    columns. With ``layout="jax"`` the rows are the out axis (-1) and the
+    result is the transpose of such a torch weight.
+
+    Args:
+      gain: Multiplier.
+      layout: Keyword-only ``"jax"`` or ``"torch"``.
+      dtype: Keyword-only default dtype (floating or complex).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      TypeError, ValueError: bad ``gain``/``layout``; at call rank < 2.
+
+    Examples:
+      >>> w = jax_inits.pytorch.orthogonal(layout="torch")(jax.random.key(0), (16, 4, 3, 3))
+      >>> m = w.reshape(16, 36)
+      >>> bool(jnp.allclose(m @ m.T, jnp.eye(16), atol=1e-5))
+      True
+
+    References:
+      Saxe et al., `Exact solutions to the nonlinear dynamics of learning in deep
+      linear neural networks <https://arxiv.org/abs/1312.6120>`_, 2014.
+    """
+    builder = "pytorch.orthogonal"
+    row_axis = structural._in_out_axes(structural.check_layout(builder, layout))[1]
+    return Orthogonal(checks.real_number(builder, "gain", gain), row_axis, _dtype(builder, dtype))
+
+
+@registry.register("pytorch.sparse")
+def sparse(sparsity: float, std: float = 0.01, *, layout: str = "jax", dtype=None):
+    """Builds ``torch.nn.init.sparse_``: normal values, ``ceil(sparsity * out)`` zeros
+    per input unit.
+
+    The same initializer as :func:`jax_inits.sparse` (torch names the std ``std``).
+
+    Args:
+      sparsity: Fraction of zeros per input unit, in ``[0, 1]``.
+      std: Std of the non-zero values, ``>= 0``.
+      layout: Keyword-only ``"jax"`` (``(in, out)``) or ``"torch"`` (``(out, in)``).
+      dtype: Keyword-only default dtype (real floating).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      TypeError, ValueError: bad arguments; at call a non-matrix shape (as torch).
+
+    Examples:
+      >>> w = jax_inits.pytorch.sparse(0.5, layout="torch")(jax.random.key(0), (10, 3))
+      >>> (w == 0).sum(axis=0).tolist()  # per column (input unit) of (out, in)
+      [5, 5, 5]
+
+    References:
+      Martens, `Deep learning via Hessian-free optimization
+      <https://www.cs.toronto.edu/~jmartens/docs/Deep_HessianFree.pdf>`_, 2010.
+    """
+    return structural.make_sparse("pytorch.sparse", sparsity, std, dtype, layout, "std")
+
+
+@registry.register("pytorch.linear_default")
+def linear_default(*, layout: str = "jax", dtype=None) -> TorchFans:
+    r"""Builds the default weight init of torch's ``nn.Linear``: :math:`U[-1/\sqrt{n_\mathrm{in}},
+    1/\sqrt{n_\mathrm{in}})`.
+
+    torch calls ``kaiming_uniform_(weight, a=sqrt(5))``: gain :math:`\sqrt{2/6}`,
+    bound :math:`\sqrt{3}\sqrt{1/3}/\sqrt{n_\mathrm{in}}`.
+
+    Args:
+      layout: Keyword-only ``"jax"`` (``(in, out)``) or ``"torch"`` (``(out, in)``).
+      dtype: Keyword-only default dtype.
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Examples:
+      >>> w = jax_inits.pytorch.linear_default()(jax.random.key(0), (400, 300))
+      >>> bool(jnp.abs(w).max() <= 1 / 20), round(float(jnp.abs(w).max()) * 20, 2)
+      (True, 1.0)
+    """
+    return _kaiming(
+        "pytorch.linear_default", math.sqrt(5.0), "fan_in", "leaky_relu", "uniform", layout, dtype
+    )
+
+
+@registry.register("pytorch.conv_default")
+def conv_default(*, layout: str = "jax", dtype=None) -> TorchFans:
+    r"""Builds the default weight init of torch's ``nn.Conv{1,2,3}d``.
+
+    The same rule as :func:`linear_default` with the convolution fan
+    :math:`n_\mathrm{in} = \mathrm{in} \cdot \prod k` (``in`` per group).
+
+    Args:
+      layout: Keyword-only ``"jax"`` (HWIO) or ``"torch"`` (OIHW).
+      dtype: Keyword-only default dtype.
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Examples:
+      >>> w = jax_inits.pytorch.conv_default()(jax.random.key(0), (3, 3, 16, 32))
+      >>> bool(jnp.abs(w).max() <= 1 / 12)  # fan_in = 144
+      True
+    """
+    return _kaiming(
+        "pytorch.conv_default", math.sqrt(5.0), "fan_in", "leaky_relu", "uniform", layout, dtype
+    )
+
+
+@registry.register("pytorch.linear_bias_default")
+def linear_bias_default(fan_in: float, *, layout: str = "jax", dtype=None):
+    r"""Builds the default bias init of torch's ``nn.Linear``/``nn.Conv*``:
+    :math:`U[-1/\sqrt{n_\mathrm{in}}, 1/\sqrt{n_\mathrm{in}})`, zeros if ``fan_in`` is 0.
+
+    The bias shape does not hold the fan, so it is an argument: the weight's
+    fan-in (``in`` for Linear, ``in * prod(kernel)`` per group for convolutions).
+
+    Args:
+      fan_in: The layer's fan-in, ``>= 0``.
+      layout: Keyword-only ``"jax"`` or ``"torch"`` (no effect on a bias).
+      dtype: Keyword-only default dtype.
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      TypeError, ValueError: ``fan_in`` negative or not a real number.
+
+    Examples:
+      >>> b = jax_inits.pytorch.linear_bias_default(100)(jax.random.key(0), (1000,))
+      >>> bool(jnp.abs(b).max() <= 0.1)
+      True
+    """
+    builder = "pytorch.linear_bias_default"
+    structural.check_layout(builder, layout)
+    fan_in = checks.real_number(builder, "fan_in", fan_in, minimum=0.0)
+    if fan_in == 0:
+        return Constant(0.0, _dtype(builder, dtype, random=False))
+    bound = 1.0 / math.sqrt(fan_in)
+    return UniformRange(-bound, bound, _dtype(builder, dtype))
+
+
+@registry.register("pytorch.embedding_default")
+def embedding_default(*, layout: str = "jax", dtype=None) -> Normal:
+    r"""Builds the default init of torch's ``nn.Embedding``: :math:`\mathcal{N}(0, 1)`.
+
+    Args:
+      layout: Keyword-only ``"jax"`` or ``"torch"`` (no effect; both are
+        ``(num_embeddings, dim)``).
+      dtype: Keyword-only default dtype.
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Examples:
+      >>> e = jax_inits.pytorch.embedding_default()(jax.random.key(0), (1000, 64))
+      >>> round(float(e.std()), 1)
+      1.0
+    """
+    builder = "pytorch.embedding_default"
+    structural.check_layout(builder, layout)
+    return Normal(1.0, _dtype(builder, dtype))
