@@ -124,8 +124,13 @@ def table(
     for entry in catalog.ENTRIES:
         entry_shape = entry.shape(shape)
         init = entry.example
-        sample = np.asarray(init(key, entry_shape, dtype), dtype=np.complex128)
-        measured = float(np.sqrt(np.mean(np.abs(sample - sample.mean()) ** 2)))
+        try:
+            sample = np.asarray(init(key, entry_shape, dtype), dtype=np.complex128)
+            measured = float(np.sqrt(np.mean(np.abs(sample - sample.mean()) ** 2)))
+            target, error = init.target_std(entry_shape), None
+        except (ValueError, TypeError) as e:  # e.g. orthogonal for a rank-1 --shape
+            measured = target = None
+            error = " ".join(str(e).split())
         rows.append(
             {
                 "name": entry.name,
@@ -133,13 +138,18 @@ def table(
                 "example": repr(init),
                 "formula": init.formula,
                 "shape": list(entry_shape),
-                "target_std": init.target_std(entry_shape),
+                "target_std": target,
                 "measured_std": measured,
+                "error": error,
                 "equivalents": equivalents.equivalents(entry.name),
             }
         )
         progress(entry.name)
     return rows
+
+
+def _g(value) -> str:
+    return "-" if value is None else f"{value:.6g}"
 
 
 def _print_list(rows: list[dict], args) -> None:
@@ -152,12 +162,15 @@ def _print_list(rows: list[dict], args) -> None:
             r["name"] + "".join(f" / {a}" for a in r["aliases"]),
             r["formula"],
             "x".join(map(str, r["shape"])),
-            f"{r['target_std']:.6g}",
-            f"{r['measured_std']:.6g}",
+            _g(r["target_std"]),
+            _g(r["measured_std"]),
         )
         for r in rows
     ]
     print(diagnostics.format_table(lines))
+    for r in rows:
+        if r["error"]:
+            print(f"  {r['error']}")
     if args.equivalents:
         print(
             "\nEquivalents in other libraries (~: same variance but an untruncated "
@@ -202,7 +215,7 @@ def _cmd_sample(args, parser) -> int:
         plots.plot_histogram(
             values,
             path,
-            density=diagnostics.target_density(init, shape),
+            density=diagnostics.target_density(init, shape, values.dtype),
             bounds=None if stats["lower"] is None else (stats["lower"], stats["upper"]),
             bins=args.bins,
             title=f"{stats['initializer']}  shape {'x'.join(map(str, shape))}  {stats['dtype']}",
@@ -315,14 +328,21 @@ def _cmd_propagate(args, parser) -> int:
 
 
 def _dump(obj) -> None:
-    json.dump(obj, sys.stdout, indent=1, default=_json_default)
+    """Strict JSON on stdout: NaN and infinities (overflowed statistics) become null."""
+    json.dump(_finite(obj), sys.stdout, indent=1, allow_nan=False)
     print()
 
 
-def _json_default(value):
+def _finite(value):
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
     if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    raise TypeError(f"not JSON serializable: {value!r}")
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _hint(name: str, names) -> str:

@@ -116,14 +116,29 @@ def test_sample_text_output_and_default_shape_of_conv_initializers():
     assert "histogram" not in result.stdout
 
 
-def test_progress_bar_goes_to_stderr_only_when_asked():
+def _strict(constant):
+    raise AssertionError(f"{constant} is not JSON")
+
+
+def test_progress_bar_on_stderr_when_asked_and_strict_json_on_stdout():
     result = _run(
-        "propagate", "--depth", "6", "--width", "16", "--batch", "8", "--init", "he_normal",
+        "propagate", "--depth", "40", "--width", "16", "--batch", "8", "--init", "he_normal,ones",
         "--activation", "relu", "--variant", "plain", "--no-plot", "--json", "--progress",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    json.loads(result.stdout)  # stdout is JSON and nothing else
-    assert "propagate [" in result.stderr and "1/1" in result.stderr
+    records = json.loads(result.stdout, parse_constant=_strict)["records"]  # JSON only
+    assert "propagate [" in result.stderr and "2/2" in result.stderr
+    ones = records[1]  # all-ones weights overflow float32: inf/nan become null
+    assert ones["init"] == "ones" and None in ones["forward"] and ones["forward_status"] == "nan"
+
+
+def test_list_shows_a_dash_where_an_initializer_does_not_fit_the_shape():
+    result = _run("list", "--json", "--shape", "8")
+    assert result.returncode == 0, result.stderr
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert rows["orthogonal"]["target_std"] is None
+    assert re.match(r"orthogonal: needs a shape of rank >= 2", rows["orthogonal"]["error"])
+    assert rows["normal"]["target_std"] == 0.01 and rows["normal"]["error"] is None
 
 
 def test_propagate_json_matches_the_library_and_writes_a_plot(tmp_path):

@@ -160,6 +160,14 @@ def test_target_density_integrates_to_one_with_the_target_std(entry):
     assert math.sqrt(((grid - mean) ** 2 * pdf(grid)).sum() * dx) == pytest.approx(std, rel=1e-2)
 
 
+def test_target_density_of_complex_samples_is_the_real_part_reference():
+    init = jax_inits.glorot_normal()
+    pdf, label = diagnostics.target_density(init, (64, 32), jnp.complex64)
+    std = init.target_std((64, 32)) / math.sqrt(2)
+    assert "real part" in label
+    assert float(pdf(np.array(0.0))) == pytest.approx(1 / (std * math.sqrt(2 * math.pi)))
+
+
 def test_summarize_rows_and_targets():
     key = jax.random.key(0)
     params = {
@@ -223,3 +231,9 @@ def test_importing_jax_inits_does_not_import_matplotlib():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=root
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_every_public_object_has_a_doctest():
+    for name in diagnostics.__all__:
+        if name != "ACTIVATIONS":  # a dict of functions
+            assert ">>>" in (getattr(diagnostics, name).__doc__ or ""), name

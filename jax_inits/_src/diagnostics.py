@@ -106,6 +106,12 @@ class Propagation(NamedTuple):
       weight_grad: ``(depth,)``: :math:`\\|\\partial L / \\partial W^l\\|_F` for the
         loss :math:`L = \\langle h^L, v \\rangle`, with ``v`` a standard normal
         direction scaled to unit Frobenius norm.
+
+    Examples:
+      >>> from jax_inits.diagnostics import propagate
+      >>> p = propagate(jax.random.key(0), "he_normal", depth=3, width=8)
+      >>> p._fields, float(p.backward[-1])
+      (('forward', 'backward', 'weight_grad'), 1.0)
     """
 
     forward: jax.Array
@@ -430,10 +436,14 @@ def sample_stats(init: Any, key: jax.Array, shape: Sequence[int], dtype: Any = N
 
 
 def _target_std(init: Any, shape: tuple[int, ...]) -> float | None:
+    """``init.target_std(shape)``, or ``None`` where ``init`` rejects ``shape``."""
     method = getattr(init, "target_std", None)
     if method is None:
         return None
     try:
+        check = getattr(init, "_check_call", None)
+        if check is not None:  # the static shape checks a call would run
+            check(shape, np.dtype(np.float32))
         return float(method(shape))
     except (ValueError, TypeError, IndexError, ZeroDivisionError):
         return None
@@ -453,14 +463,18 @@ def _uniform_pdf(x, lo, hi):
     return np.where((x >= lo) & (x <= hi), 1.0 / (hi - lo), 0.0)
 
 
-def target_density(init: Any, shape: Sequence[int]) -> tuple[Callable, str] | None:
-    """The density of one value of ``init(key, shape)``, and a label for it.
+def target_density(
+    init: Any, shape: Sequence[int], dtype: Any = None
+) -> tuple[Callable, str] | None:
+    """The density of one value of ``init(key, shape, dtype)``, and a label for it.
 
     Exact for the normal, truncated-normal and uniform families and the real
     variance-scaling presets. For other initializers (orthogonal, those of
     other packages) it is the normal density with the target std, labelled as a
     reference: the entries of a Haar orthogonal ``n x n`` matrix are close to
-    :math:`\\mathcal{N}(0, 1/n)` for large ``n``. ``None`` for constants.
+    :math:`\\mathcal{N}(0, 1/n)` for large ``n``. For complex dtypes it is a
+    normal reference for the real part (std ``target / sqrt(2)``). ``None`` for
+    constants.
 
     Examples:
       >>> from jax_inits.diagnostics import target_density
@@ -471,6 +485,12 @@ def target_density(init: Any, shape: Sequence[int]) -> tuple[Callable, str] | No
     shape = tuple(shape)
     if isinstance(init, constant.Constant):
         return None
+    if dtype is not None and jnp.issubdtype(np.dtype(dtype), np.complexfloating):
+        target = _target_std(init, shape)
+        if not target:
+            return None
+        std = target / math.sqrt(2)
+        return (lambda x: _normal_pdf(x, 0.0, std)), f"N(0, {std:.4g}^2) reference, real part"
     if isinstance(init, distributions.Normal):
         return (lambda x: _normal_pdf(x, init.mean, init.stddev)), init.formula
     if isinstance(init, distributions.TruncatedNormal):
@@ -500,7 +520,14 @@ def target_density(init: Any, shape: Sequence[int]) -> tuple[Callable, str] | No
 class LeafSummary(NamedTuple):
     """One leaf of a parameter tree: its path, shape, dtype, measured std and
     the std the named initializer targets for that shape (``None`` when it does
-    not apply to the shape)."""
+    not apply to the shape).
+
+    Examples:
+      >>> from jax_inits.diagnostics import summarize
+      >>> row = summarize({"w": jnp.ones((2, 3))}, "lecun_normal").rows[0]
+      >>> row.path, row.shape, row.dtype, row.std, round(row.target_std, 4)
+      ("['w']", (2, 3), 'float32', 0.0, 0.7071)
+    """
 
     path: str
     shape: tuple[int, ...]
@@ -516,6 +543,14 @@ class Summary:
     Attributes:
       rows: One :class:`LeafSummary` per array leaf, in tree order.
       init: ``repr`` of the initializer the target std refers to, or ``None``.
+
+    Examples:
+      >>> from jax_inits.diagnostics import summarize
+      >>> s = summarize([jnp.zeros((4, 4)), jnp.zeros(4)], jax_inits.orthogonal())
+      >>> s.init, [r.target_std for r in s.rows]
+      ('orthogonal()', [0.5, None])
+      >>> s.to_json()[0]["shape"]
+      [4, 4]
     """
 
     rows: tuple[LeafSummary, ...]
