@@ -104,6 +104,8 @@ def test_propagate_accepts_jax_initializers_and_functions():
         ({"depth": 0}, ValueError, r"propagate: `depth` must be >= 1, got 0"),
         ({"width": 2.5}, TypeError, r"propagate: `width` must be an integer, got 2.5"),
         ({"residual_scale": "x"}, TypeError, r"`residual_scale` must be a real number"),
+        ({"dtype": jnp.complex64}, TypeError, r"`dtype` must be a real floating dtype, got comp"),
+        ({"dtype": jnp.int32}, TypeError, r"`dtype` must be a floating or complex dtype, got int"),
     ],
 )
 def test_propagate_errors(kwargs, error, message):

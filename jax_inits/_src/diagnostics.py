@@ -210,6 +210,7 @@ def propagate(
 
     Raises:
       ValueError: for an unknown activation or initializer name, or a size < 1.
+      TypeError: for a dtype that is not real floating, or a non-integer size.
 
     Examples:
       >>> from jax_inits.diagnostics import propagate
@@ -242,7 +243,9 @@ def propagate(
             f"propagate: `activation` must be a name or a function, got {activation!r}."
         )
     residual_scale = checks.real_number("propagate", "residual_scale", residual_scale)
-    dtype = np.dtype(jnp.float32 if dtype is None else dtype)
+    dtype = checks.dtype("propagate", jnp.float32 if dtype is None else dtype, random=True)
+    if not jnp.issubdtype(dtype, np.floating):
+        raise TypeError(f"propagate: `dtype` must be a real floating dtype, got {dtype.name}.")
     init = _as_initializer(init)
     k_weights, k_inputs, k_direction = jax.random.split(key, 3)
     weights = jax.vmap(lambda k: init(k, (width, width), dtype))(jax.random.split(k_weights, depth))
