@@ -51,9 +51,9 @@ def _ratios(init, activation="relu", depth=8, width=512):
 def test_he_normal_relu_keeps_the_expected_variance():
     """With Var[W] = 2/n and symmetric pre-activations, E[relu(h)^2] = E[h^2]/2, so
     E[q^l | h^{l-1}] = q^{l-1}: q^l / q^0 is a martingale with mean exactly 1
-    (He et al. 2015). A single network fluctuates (log-variance about 5 L / n,
-    Hanin & Rolnick 2018), so the test averages K = 48 independent networks and
-    allows 5 standard errors of that mean."""
+    (He et al. 2015). A single network fluctuates (the spread of log q^L grows
+    like depth / width, Hanin & Rolnick 2018), so the test averages K = 48
+    independent networks and allows 5 standard errors of that mean."""
     ratios, p = _ratios(jax_inits.he_normal())
     stderr = ratios.std(ddof=1) / math.sqrt(K)
     assert abs(ratios.mean() - 1.0) < 5 * stderr
