@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow test-min bench clean
+.PHONY: install demo docs docs-assets test test-slow test-min bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,12 +14,26 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The catalogue, then signal propagation with the defaults: plots go to out/.
 demo: install
-	$(PY) -m jax_inits
+	$(VENV)/bin/jax-inits list
+	$(VENV)/bin/jax-inits propagate
+	$(VENV)/bin/jax-inits sample he_normal
+
+# The documentation site (mkdocs-material + mkdocstrings) into site/; --strict
+# turns every broken link or reference into an error.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -q
+
+# Regenerates the plots and tables the docs and README show (committed).
+docs-assets: install
+	$(PY) -m jax_inits propagate --plot docs/assets/propagate.png > docs/assets/propagate.txt
+	$(PY) -m jax_inits sample he_normal --plot docs/assets/sample-he_normal.png > docs/assets/sample-he_normal.txt
 
 test: install
 	$(PY) -m ruff check jax_inits tests benchmarks examples
 	$(PY) -m pytest
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -q
 
 # High-power statistical runs (n = 2^22 per case), a separate CI step.
 test-slow: install
@@ -38,4 +52,4 @@ test-min:
 	.venv-min/bin/python -m pytest -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) .venv-min out build *.egg-info
+	rm -rf $(VENV) .venv-min out build site *.egg-info

@@ -1,18 +1,41 @@
-"""``python -m jax_inits`` / ``jax-inits``: a table of every initializer.
+"""``jax-inits`` / ``python -m jax_inits``: the command line.
 
-For each one: its formula, and for a default shape the standard deviation it
-targets and the one measured on a single sample.
+Subcommands (each with ``--help`` and ``--json``):
+
+- ``list``: every initializer with its formula, target and measured std for
+  ``--shape``, and its counterparts in torch.nn.init, keras, haiku and flax
+  (the default when no subcommand is given).
+- ``sample NAME``: statistics of one sample and a histogram PNG with the target
+  density.
+- ``propagate``: forward variance and backward gradient norm through a deep MLP
+  for initializers x activations (x plain/residual): a PNG and a table.
+- ``bench``: the benchmark harness (:mod:`jax_inits.bench`).
+
+Progress bars go to stderr, only when stderr is a terminal or ``--progress`` is
+given; ``--json`` output on stdout is JSON and nothing else. Bad arguments and
+errors raised by the library print one line and exit with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from typing import Any
 
 import jax
 import numpy as np
 
-from jax_inits._src import catalog, checks
+from jax_inits._src import catalog, checks, diagnostics, equivalents
+
+SUBCOMMANDS = ("list", "sample", "propagate", "bench")
+DEFAULT_SHAPE = (256, 512)
+DEFAULT_INITS = ("glorot_normal", "he_normal", "orthogonal")
+DEFAULT_ACTIVATIONS = ("tanh", "relu", "gelu")
+
+
+# --------------------------------------------------------------------------- argument types
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -33,15 +56,81 @@ def _dtype(text: str) -> np.dtype:
         ) from error
 
 
-def table(shape: tuple[int, ...], dtype: np.dtype, seed: int) -> list[dict]:
-    """One row per catalogue entry: name, aliases, formula, target and measured std."""
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _kwarg(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"--arg must be KEY=VALUE such as stddev=0.1 or mode=fan_out, got {text!r}"
+        )
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value  # a plain string such as fan_out
+    return key.strip(), parsed
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class Progress:
+    """A one-line progress bar on stderr; silent unless ``enabled``."""
+
+    def __init__(self, total: int, label: str, enabled: bool):
+        self.total, self.label, self.enabled = total, label, enabled
+        self.done, self.start = 0, time.perf_counter()
+
+    def __call__(self, what: str = "") -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        width = 24
+        filled = round(width * self.done / max(self.total, 1))
+        elapsed = time.perf_counter() - self.start
+        bar = "#" * filled + "." * (width - filled)
+        line = f"{self.label} [{bar}] {self.done}/{self.total} {elapsed:5.1f}s {what}"
+        end = "\n" if self.done >= self.total else ""
+        sys.stderr.write("\r" + line[:100].ljust(100) + end)
+        sys.stderr.flush()
+
+
+def _progress_enabled(args) -> bool:
+    return sys.stderr.isatty() if args.progress is None else args.progress
+
+
+# --------------------------------------------------------------------------- list
+
+
+def table(
+    shape: tuple[int, ...], dtype: np.dtype, seed: int, progress=lambda what: None
+) -> list[dict]:
+    """One row per catalogue entry: name, aliases, formula, target and measured std,
+    and the counterparts in other libraries."""
     key = jax.random.key(seed)
     rows = []
     for entry in catalog.ENTRIES:
         entry_shape = entry.shape(shape)
         init = entry.example
-        sample = np.asarray(init(key, entry_shape, entry.dtype(dtype)), dtype=np.complex128)
-        measured = float(np.sqrt(np.mean(np.abs(sample - sample.mean()) ** 2)))
+        try:
+            sample = np.asarray(init(key, entry_shape, entry.dtype(dtype)), dtype=np.complex128)
+            measured = float(np.sqrt(np.mean(np.abs(sample - sample.mean()) ** 2)))
+            target, error = init.target_std(entry_shape), None
+        except (ValueError, TypeError) as e:  # e.g. orthogonal for a rank-1 --shape
+            measured = target = None
+            error = " ".join(str(e).split())
         rows.append(
             {
                 "name": entry.name,
@@ -49,61 +138,383 @@ def table(shape: tuple[int, ...], dtype: np.dtype, seed: int) -> list[dict]:
                 "example": repr(init),
                 "formula": init.formula,
                 "shape": list(entry_shape),
-                "target_std": init.target_std(entry_shape),
+                "target_std": target,
                 "measured_std": measured,
+                "error": error,
+                "equivalents": equivalents.equivalents(entry.name),
             }
         )
+        progress(entry.name)
     return rows
 
 
-def _print_table(rows: list[dict], out) -> None:
+def _g(value) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+def _print_list(rows: list[dict], args) -> None:
+    print(
+        f"jax_inits initializers: shape {args.shape}, dtype {args.dtype.name}, seed {args.seed}\n"
+    )
     header = ("initializer", "formula", "shape", "target std", "measured std")
-    lines = [
+    lines = [header] + [
         (
             r["name"] + "".join(f" / {a}" for a in r["aliases"]),
             r["formula"],
             "x".join(map(str, r["shape"])),
-            f"{r['target_std']:.6g}",
-            f"{r['measured_std']:.6g}",
+            _g(r["target_std"]),
+            _g(r["measured_std"]),
         )
         for r in rows
     ]
-    widths = [max(len(x) for x in col) for col in zip(header, *lines, strict=True)]
-    for i, line in enumerate([header, *lines]):
-        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip(), file=out)
-        if i == 0:
-            print("  ".join("-" * w for w in widths), file=out)
+    print(diagnostics.format_table(lines))
+    for r in rows:
+        if r["error"]:
+            print(f"  {r['error']}")
+    if args.equivalents:
+        print(
+            "\nEquivalents in other libraries (~: same variance but an untruncated "
+            "normal; torch lays a Linear weight out as (out, in)):\n"
+        )
+        libs = equivalents.LIBRARIES
+        lines = [("initializer", *(equivalents.PREFIXES[lib].rstrip(".") for lib in libs))]
+        lines += [
+            (r["name"], *(equivalents.short(lib, r["equivalents"][lib]) for lib in libs))
+            for r in rows
+        ]
+        print(diagnostics.format_table(lines))
+
+
+def _cmd_list(args, parser) -> int:
+    progress = Progress(len(catalog.ENTRIES), "list", _progress_enabled(args))
+    rows = table(args.shape, args.dtype, args.seed, progress)
+    if args.json:
+        _dump(rows)
+    else:
+        _print_list(rows, args)
+    return 0
+
+
+# --------------------------------------------------------------------------- sample
+
+
+def _cmd_sample(args, parser) -> int:
+    init = _lookup(parser, args.name, dict(args.arg or ()))
+    entry = next((e for e in catalog.ENTRIES if args.name in (e.name, *e.aliases)), None)
+    shape = args.shape or (entry.shape(DEFAULT_SHAPE) if entry else DEFAULT_SHAPE)
+    progress = Progress(2 - args.no_plot, "sample", _progress_enabled(args))
+    key = jax.random.key(args.seed)
+    stats = diagnostics.sample_stats(init, key, shape, args.dtype)
+    stats["seed"] = args.seed
+    progress("statistics")
+    if not args.no_plot:
+        from jax_inits._src import plots
+
+        values = init(key, shape, args.dtype)
+        path = args.plot or f"out/sample-{args.name}.png"
+        plots.plot_histogram(
+            values,
+            path,
+            density=diagnostics.target_density(init, shape, values.dtype),
+            bounds=None if stats["lower"] is None else (stats["lower"], stats["upper"]),
+            bins=args.bins,
+            title=f"{stats['initializer']}  shape {'x'.join(map(str, shape))}  {stats['dtype']}",
+        )
+        stats["plot"] = str(path)
+        progress("histogram")
+    if args.json:
+        _dump(stats)
+        return 0
+    print(f"{stats['initializer']}: {stats['formula']}")
+    print(f"shape {'x'.join(map(str, shape))}, dtype {stats['dtype']}, seed {args.seed}\n")
+    for name in ("mean", "std", "target_std", "min", "max", "lower", "upper"):
+        value = stats[name]
+        print(f"  {name:<11} {'-' if value is None else f'{value:.6g}'}")
+    if stats["target_std"]:
+        print(f"  {'std/target':<11} {stats['std'] / stats['target_std']:.6g}")
+    if "plot" in stats:
+        print(f"\nhistogram: {stats['plot']}")
+    return 0
+
+
+# --------------------------------------------------------------------------- propagate
+
+
+def _cmd_propagate(args, parser) -> int:
+    names = catalog.names()
+    inits = args.init
+    if inits == ["all"]:
+        inits = [e.name for e in catalog.ENTRIES if not (e.conv or e.complex)]
+    for name in inits:
+        if name not in names:
+            parser.error(f"unknown initializer {name!r}" + _hint(name, names))
+    for act in args.activation:
+        if act not in diagnostics.ACTIVATIONS:
+            parser.error(
+                f"unknown activation {act!r}"
+                + (
+                    diagnostics.close_names(act, diagnostics.ACTIVATIONS)
+                    or f"; choose from {', '.join(diagnostics.ACTIVATIONS)}"
+                )
+            )
+    for variant in args.variant:
+        if variant not in diagnostics.VARIANTS:
+            parser.error(
+                f"--variant must be a comma-separated subset of "
+                f"{','.join(diagnostics.VARIANTS)}, got {variant!r}"
+            )
+    total = len(inits) * len(args.activation) * len(args.variant)
+    progress = Progress(total, "propagate", _progress_enabled(args))
+    records = diagnostics.sweep(
+        jax.random.key(args.seed),
+        inits,
+        args.activation,
+        variants=args.variant,
+        depth=args.depth,
+        width=args.width,
+        batch=args.batch,
+        residual_scale=args.residual_scale,
+        dtype=args.dtype,
+        progress=progress,
+    )
+    plot = None
+    if not args.no_plot:
+        from jax_inits._src import plots
+
+        plot = str(plots.plot_propagation(records, args.plot))
+    if args.json:
+        _dump({"seed": args.seed, "plot": plot, "records": records})
+        return 0
+    print(
+        f"signal propagation at init: depth {args.depth}, width {args.width}, "
+        f"batch {args.batch}, seed {args.seed}"
+        + (f", residual scale {args.residual_scale:g}" if "residual" in args.variant else "")
+    )
+    print("q^l: mean square pre-activation; grad: |dL/dh^0| / |dL/dh^L|\n")
+    lines = [
+        (
+            "variant",
+            "activation",
+            "init",
+            "q^0",
+            "q^L",
+            "q^L/q^0",
+            "forward",
+            "grad ratio",
+            "backward",
+        )
+    ]
+    for r in records:
+        lines.append(
+            (
+                r["variant"],
+                r["activation"],
+                r["init"],
+                f"{r['forward'][0]:.3g}",
+                f"{r['forward'][-1]:.3g}",
+                f"{r['forward_ratio']:.3g}",
+                r["forward_status"],
+                f"{r['backward_ratio']:.3g}",
+                r["backward_status"],
+            )
+        )
+    print(diagnostics.format_table(lines))
+    if plot:
+        print(f"\nplot: {plot}")
+    return 0
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+def _dump(obj) -> None:
+    """Strict JSON on stdout: NaN and infinities (overflowed statistics) become null."""
+    json.dump(_finite(obj), sys.stdout, indent=1, allow_nan=False)
+    print()
+
+
+def _finite(value):
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (np.floating, np.integer)):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _hint(name: str, names) -> str:
+    return diagnostics.close_names(name, names) or "; `jax-inits list` shows them all"
+
+
+def _lookup(parser, name: str, kwargs: dict):
+    """Builds the initializer a user named (the one place the CLI does it)."""
+    if name not in catalog.names():
+        parser.error(f"unknown initializer {name!r}" + _hint(name, catalog.names()))
+    return diagnostics.lookup(name, **kwargs)
+
+
+def _common(parser, *, shape_default, dtype_default, seed=True) -> None:
+    parser.add_argument(
+        "--shape",
+        type=_shape,
+        default=shape_default,
+        help="comma-separated sizes, e.g. 256,512"
+        + (f" (default {','.join(map(str, shape_default))})" if shape_default else ""),
+    )
+    parser.add_argument(
+        "--dtype",
+        type=_dtype,
+        default=dtype_default,
+        help="floating or complex dtype, e.g. float32, bfloat16, complex64",
+    )
+    if seed:
+        parser.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    _json_and_progress(parser)
+
+
+def _json_and_progress(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON (only JSON) on stdout")
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: only when stderr is a terminal)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``jax-inits`` argument parser with its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="jax-inits",
+        description="jax_inits on the command line: the catalogue of initializers, "
+        "statistics and histograms of samples, and signal propagation through deep MLPs. "
+        "Without a subcommand, runs `list`.",
+    )
+    from jax_inits import __version__
+
+    parser.add_argument("--version", action="version", version=f"jax-inits {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{list,sample,propagate,bench}")
+    parser.set_defaults(subparsers=sub.choices)
+
+    p = sub.add_parser(
+        "list",
+        help="every initializer: formula, target/measured std, equivalents",
+        description="Print every jax_inits initializer with its formula, and for one "
+        "sample of --shape the target and measured standard deviation, then the "
+        "closest initializer of torch.nn.init, keras, haiku and flax.",
+    )
+    _common(p, shape_default=DEFAULT_SHAPE, dtype_default=np.dtype("float32"))
+    p.add_argument(
+        "--no-equivalents",
+        dest="equivalents",
+        action="store_false",
+        help="leave out the table of equivalents in other libraries",
+    )
+
+    p = sub.add_parser(
+        "sample",
+        help="statistics and a histogram of one sample",
+        description="Draw one sample of initializer NAME and print mean, std, min, max, "
+        "the target std and the truncation bounds; write a histogram PNG with the "
+        "target density overlaid.",
+    )
+    p.add_argument("name", metavar="NAME", help="an initializer name (see `jax-inits list`)")
+    _common(p, shape_default=None, dtype_default=None)
+    p.add_argument(
+        "--arg",
+        type=_kwarg,
+        action="append",
+        metavar="KEY=VALUE",
+        help="builder argument, repeatable; VALUE is JSON (0.1, [0,1], null) or a string "
+        "(e.g. --arg mode=fan_out --arg scale=2)",
+    )
+    p.add_argument("--bins", type=_positive, default=100, help="histogram bins (default 100)")
+    p.add_argument("--plot", metavar="PNG", help="histogram file (default out/sample-NAME.png)")
+    p.add_argument("--no-plot", action="store_true", help="statistics only, no PNG")
+
+    p = sub.add_parser(
+        "propagate",
+        help="forward variance and gradient norm through a deep MLP",
+        description="Forward activation variance and backward gradient norm through a "
+        "deep MLP (h^l = phi(h^(l-1)) W^l, and with --variant residual "
+        "h^l = h^(l-1) + s phi(h^(l-1)) W^l) for every initializer x activation: "
+        "a PNG plot and a table. Every run uses the same seed.",
+    )
+    p.add_argument("--depth", type=_positive, default=64, help="layers (default 64)")
+    p.add_argument("--width", type=_positive, default=256, help="units per layer (default 256)")
+    p.add_argument("--batch", type=_positive, default=128, help="inputs (default 128)")
+    p.add_argument(
+        "--init",
+        type=_names,
+        default=list(DEFAULT_INITS),
+        help=f"comma-separated initializer names, or all (default {','.join(DEFAULT_INITS)})",
+    )
+    p.add_argument(
+        "--activation",
+        type=_names,
+        default=list(DEFAULT_ACTIVATIONS),
+        help=f"comma-separated, from {','.join(diagnostics.ACTIVATIONS)} "
+        f"(default {','.join(DEFAULT_ACTIVATIONS)})",
+    )
+    p.add_argument(
+        "--variant",
+        type=_names,
+        default=list(diagnostics.VARIANTS),
+        help="plain, residual or both (default plain,residual)",
+    )
+    p.add_argument(
+        "--residual-scale",
+        type=float,
+        default=1.0,
+        help="branch multiplier s of the residual variant (default 1)",
+    )
+    p.add_argument(
+        "--dtype",
+        type=_dtype,
+        default=np.dtype("float32"),
+        help="dtype of weights and activations (default float32)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    p.add_argument(
+        "--plot", metavar="PNG", default="out/propagate.png", help="default out/propagate.png"
+    )
+    p.add_argument("--no-plot", action="store_true", help="table only, no PNG")
+    _json_and_progress(p)
+
+    sub.add_parser(
+        "bench",
+        help="the benchmark harness (jax-inits bench --help)",
+        add_help=False,
+    )
+    return parser
+
+
+COMMANDS = {"list": _cmd_list, "sample": _cmd_sample, "propagate": _cmd_propagate}
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """Runs the command line with ``argv`` (default ``sys.argv[1:]``); returns the
+    exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
         from jax_inits import bench
 
         return bench.main(argv[1:])
-    parser = argparse.ArgumentParser(
-        prog="jax-inits",
-        description="Print every jax_inits initializer with its formula, and for one "
-        "sample of --shape the target and measured standard deviation. "
-        "`jax-inits bench [--quick]` runs the benchmark harness.",
-    )
-    parser.add_argument("--shape", type=_shape, default=(256, 512), help="default 256,512")
-    parser.add_argument("--dtype", type=_dtype, default=np.dtype("float32"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["list", *argv]  # the original `jax-inits [--shape ...]` table
+    parser = build_parser()
     args = parser.parse_args(argv)
-    rows = table(args.shape, args.dtype, args.seed)
-    if args.json:
-        import json
-
-        json.dump(rows, sys.stdout, indent=1)
-        print()
-    else:
-        print(
-            f"jax_inits initializers: shape {args.shape}, dtype {args.dtype.name}, "
-            f"seed {args.seed}\n"
-        )
-        _print_table(rows, sys.stdout)
+    sub = args.subparsers[args.command]  # errors print its usage line
+    try:
+        return COMMANDS[args.command](args, sub)
+    except (ValueError, TypeError) as error:
+        message = " ".join(str(error).split())
+        sub.exit(2, f"jax-inits {args.command}: error: {message}\n")
+    except ImportError as error:
+        sub.exit(2, f"jax-inits {args.command}: error: {error}\n")
     return 0
 
 

@@ -576,7 +576,17 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, few reps (smoke)")
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("benchmarks/results"))
     parser.add_argument("--tag", default=None, help="file name stem (default: backend)")
+    parser.add_argument(
+        "--json", action="store_true", help="print the JSON result instead of the markdown"
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress lines on stderr (default: only when stderr is a terminal)",
+    )
     args = parser.parse_args(argv)
-    result = run(args.quick, args.out, args.tag)
-    print(markdown(result))
+    show = sys.stderr.isatty() if args.progress is None else args.progress
+    result = run(args.quick, args.out, args.tag, None if show else (lambda msg: None))
+    print(json.dumps(result, indent=1) if args.json else markdown(result))
     return 0

@@ -1,49 +1,205 @@
-"""``python -m jax_inits`` driven as a user would, in a subprocess."""
+"""``python -m jax_inits`` driven as a user would, in a subprocess.
+
+The JSON numbers are checked against the library computing the same thing in
+this process (same key, shape and dtype), and the PNGs are read back.
+"""
 
 import json
+import pathlib
+import re
 import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
 import jax_inits
-from jax_inits._src import catalog
+from jax_inits import diagnostics
+from jax_inits._src import catalog, equivalents
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _run(*args):
     return subprocess.run(
-        [sys.executable, "-m", "jax_inits", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "jax_inits", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
 
 
-def test_table_lists_every_initializer():
+def assert_png(path, min_bytes=10_000):
+    """A real PNG: signature, decodable by matplotlib, a non-trivial image."""
+    image = pytest.importorskip("matplotlib.image")
+    data = pathlib.Path(path).read_bytes()
+    assert data[:8] == PNG_SIGNATURE and len(data) > min_bytes
+    pixels = image.imread(path)
+    assert pixels.ndim == 3 and pixels.shape[0] > 200 and pixels.shape[1] > 200
+    assert pixels.std() > 0.01  # not a blank canvas
+
+
+def test_no_subcommand_lists_every_initializer():
     result = _run()
     assert result.returncode == 0, result.stderr
     for name in catalog.names():
         assert name in result.stdout
     assert "target std" in result.stdout and "measured std" in result.stdout
+    assert "kaiming_normal_" in result.stdout and "HeNormal()" in result.stdout
+    assert result.stderr == ""  # no progress bar when stderr is not a terminal
 
 
-def test_json_numbers_match_the_library():
-    result = _run("--json", "--shape", "64,128", "--seed", "3")
+def test_list_json_numbers_match_the_library():
+    result = _run("list", "--json", "--shape", "64,128", "--seed", "3")
     assert result.returncode == 0, result.stderr
     rows = {r["name"]: r for r in json.loads(result.stdout)}
     assert set(rows) == {e.name for e in catalog.ENTRIES}
+    for entry in catalog.ENTRIES:
+        row = rows[entry.name]
+        assert row["target_std"] == entry.example.target_std(entry.shape((64, 128)))
+        assert row["formula"] == entry.example.formula
+        assert row["equivalents"] == equivalents.equivalents(entry.name)
     he = rows["he_normal"]
     assert he["target_std"] == pytest.approx((2 / 64) ** 0.5)
     w = jax_inits.he_normal()(jax.random.key(3), (64, 128))
     assert he["measured_std"] == pytest.approx(float(w.std()), rel=1e-5)
+    assert he["equivalents"]["keras"] == "keras.initializers.HeNormal()"
+
+
+@pytest.mark.parametrize("command", ["list", "sample", "propagate", "bench"])
+def test_every_subcommand_has_help(command):
+    result = _run(command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: jax-inits {command}")
+    assert "--json" in result.stdout
+
+
+def test_top_level_help_names_the_subcommands():
+    result = _run("--help")
+    assert result.returncode == 0
+    for command in ("list", "sample", "propagate", "bench"):
+        assert command in result.stdout
+
+
+def test_sample_json_matches_the_library_and_writes_a_histogram(tmp_path):
+    png = tmp_path / "h.png"
+    result = _run(
+        "sample", "truncated_normal", "--shape", "300,200", "--dtype", "bfloat16",
+        "--arg", "stddev=0.5", "--arg", "lower=-1", "--seed", "7", "--plot", str(png), "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    stats = json.loads(result.stdout)
+    init = jax_inits.truncated_normal(0.5, lower=-1)  # repr shows the call as given
+    w = init(jax.random.key(7), (300, 200), jnp.bfloat16).astype(jnp.float32)
+    assert stats["initializer"] == repr(init) and stats["dtype"] == "bfloat16"
+    assert stats["mean"] == pytest.approx(float(jnp.mean(w)), rel=1e-4, abs=1e-6)
+    assert stats["std"] == pytest.approx(float(jnp.std(w)), rel=1e-4)
+    assert stats["min"] == float(w.min()) and stats["max"] == float(w.max())
+    assert stats["target_std"] == init.target_std((300, 200))
+    assert (stats["lower"], stats["upper"]) == (-0.5, 1.0)
+    assert stats["lower"] <= stats["min"] and stats["max"] <= stats["upper"]
+    assert stats["plot"] == str(png)
+    assert_png(png)
+
+
+def test_sample_text_output_and_default_shape_of_conv_initializers():
+    result = _run("sample", "delta_orthogonal", "--no-plot")
+    assert result.returncode == 0, result.stderr
+    assert "shape 3x3x256x512, dtype float32" in result.stdout
+    target = jax_inits.delta_orthogonal().target_std((3, 3, 256, 512))
+    assert re.search(rf"target_std\s+{target:.6g}\b", result.stdout)
+    assert "histogram" not in result.stdout
+
+
+def _strict(constant):
+    raise AssertionError(f"{constant} is not JSON")
+
+
+def test_progress_bar_on_stderr_when_asked_and_strict_json_on_stdout():
+    result = _run(
+        "propagate", "--depth", "40", "--width", "16", "--batch", "8", "--init", "he_normal,ones",
+        "--activation", "relu", "--variant", "plain", "--no-plot", "--json", "--progress",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    records = json.loads(result.stdout, parse_constant=_strict)["records"]  # JSON only
+    assert "propagate [" in result.stderr and "2/2" in result.stderr
+    ones = records[1]  # all-ones weights overflow float32: inf/nan become null
+    assert ones["init"] == "ones" and None in ones["forward"] and ones["forward_status"] == "nan"
+
+
+def test_list_shows_a_dash_where_an_initializer_does_not_fit_the_shape():
+    result = _run("list", "--json", "--shape", "8")
+    assert result.returncode == 0, result.stderr
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert rows["orthogonal"]["target_std"] is None
+    assert re.match(r"orthogonal: needs a shape of rank >= 2", rows["orthogonal"]["error"])
+    assert rows["normal"]["target_std"] == 0.01 and rows["normal"]["error"] is None
+
+
+def test_propagate_json_matches_the_library_and_writes_a_plot(tmp_path):
+    png = tmp_path / "p.png"
+    result = _run(
+        "propagate", "--depth", "12", "--width", "32", "--batch", "16", "--seed", "5",
+        "--init", "he_normal,orthogonal", "--activation", "relu",
+        "--residual-scale", "0.5", "--plot", str(png), "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["plot"] == str(png) and out["seed"] == 5
+    records = out["records"]
+    assert [(r["variant"], r["activation"], r["init"]) for r in records] == [
+        (v, a, i)
+        for v in ("plain", "residual")
+        for a in ("relu",)
+        for i in ("he_normal", "orthogonal")
+    ]
+    for r in records:
+        p = diagnostics.propagate(
+            jax.random.key(5), getattr(jax_inits, r["init"])(), depth=12, width=32, batch=16,
+            activation=r["activation"], residual=r["variant"] == "residual", residual_scale=0.5,
+        )  # fmt: skip
+        np.testing.assert_allclose(r["forward"], p.forward, rtol=1e-5)
+        np.testing.assert_allclose(r["backward"], p.backward, rtol=1e-5)
+        np.testing.assert_allclose(r["weight_grad"], p.weight_grad, rtol=1e-5)
+        assert r["forward_ratio"] == pytest.approx(float(p.forward[-1] / p.forward[0]), rel=1e-5)
+        assert r["forward_status"] == diagnostics.status(r["forward_ratio"])
+    assert_png(png)
+
+
+def test_propagate_table():
+    result = _run(
+        "propagate", "--depth", "4", "--width", "8", "--batch", "4", "--init", "he_normal",
+        "--activation", "tanh", "--variant", "residual", "--no-plot",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^residual\s+tanh\s+he_normal\s", result.stdout, re.M)
+    assert "plot:" not in result.stdout
 
 
 @pytest.mark.parametrize(
     "args,message",
     [
-        (("--shape", "3,x"), "--shape must be comma-separated non-negative integers"),
-        (("--shape", "3,-1"), "--shape must be comma-separated non-negative integers"),
-        (("--dtype", "int32"), "--dtype must be a floating or complex dtype"),
+        (("--shape", "3,x"), r"--shape must be comma-separated non-negative integers.*'3,x'"),
+        (("--shape", "3,-1"), r"--shape must be comma-separated non-negative integers"),
+        (("--dtype", "int32"), r"--dtype must be a floating or complex dtype .*'int32'"),
+        (("sample", "he_norml"), r"error: unknown initializer 'he_norml'; did you mean: he_normal"),
+        (("sample", "xyzzy"), r"error: unknown initializer 'xyzzy'; `jax-inits list` shows"),
+        (("sample", "normal", "--arg", "stddev"), r"--arg must be KEY=VALUE .*'stddev'"),
+        (("sample", "normal", "--arg", "stddev=-1"), r"normal: `stddev` must be >= 0, got -1"),
+        (("sample", "zeros", "--arg", "value=1"), r"zeros is a ready initializer"),
+        (("propagate", "--init", "orthogonl"), r"unknown initializer 'orthogonl'; did you mean"),
+        (("propagate", "--activation", "rleu"), r"unknown activation 'rleu'; did you mean: relu"),
+        (("propagate", "--variant", "dense"), r"--variant must be a comma-separated subset"),
+        (("propagate", "--depth", "0"), r"--depth: must be a positive integer, got '0'"),
     ],
 )
-def test_bad_arguments(args, message):
+def test_bad_arguments_exit_2_with_one_clear_line(args, message):
     result = _run(*args)
-    assert result.returncode == 2 and message in result.stderr
+    assert result.returncode == 2, result.stdout
+    assert re.search(message, result.stderr), result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""

@@ -63,7 +63,10 @@ class Constant(InitializerBase):
         return f"{a.item():g}" if a.ndim == 0 else f"array of shape {a.shape}"
 
     def target_std(self, shape) -> float:
-        return float(np.std(np.broadcast_to(self._array(), shape))) if shape else 0.0
+        a = self._array()
+        if a.ndim == 0 or not shape:
+            return 0.0
+        return float(np.std(np.broadcast_to(a, shape)))
 
     def _check_call(self, shape, dtype) -> None:
         value_shape = self._array().shape

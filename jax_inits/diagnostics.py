@@ -1,0 +1,47 @@
+"""Diagnostics: does the signal survive 64 tanh layers with this initializer?
+
+- :func:`propagate`: forward variance and backward gradient norm per layer of a
+  deep MLP (plain or residual) at initialization; :func:`sweep` runs it over
+  initializers x activations x variants.
+- :func:`sample_stats`, :func:`bounds`, :func:`target_density`: statistics of one
+  sample against what the initializer targets.
+- :func:`summarize`: a per-leaf table of a parameter tree (shape, dtype, std and
+  the std a named initializer targets).
+- :func:`plot_propagation`, :func:`plot_histogram`: PNG plots (matplotlib,
+  imported on first use; ``pip install 'jax-inits[cli]'``).
+
+The same diagnostics are on the command line: ``jax-inits sample`` and
+``jax-inits propagate``.
+"""
+
+from jax_inits._src.diagnostics import ACTIVATIONS as ACTIVATIONS
+from jax_inits._src.diagnostics import LeafSummary as LeafSummary
+from jax_inits._src.diagnostics import Propagation as Propagation
+from jax_inits._src.diagnostics import Summary as Summary
+from jax_inits._src.diagnostics import bounds as bounds
+from jax_inits._src.diagnostics import format_table as format_table
+from jax_inits._src.diagnostics import propagate as propagate
+from jax_inits._src.diagnostics import sample_stats as sample_stats
+from jax_inits._src.diagnostics import status as status
+from jax_inits._src.diagnostics import summarize as summarize
+from jax_inits._src.diagnostics import sweep as sweep
+from jax_inits._src.diagnostics import target_density as target_density
+from jax_inits._src.plots import plot_histogram as plot_histogram
+from jax_inits._src.plots import plot_propagation as plot_propagation
+
+__all__ = (
+    "ACTIVATIONS",
+    "LeafSummary",
+    "Propagation",
+    "Summary",
+    "bounds",
+    "format_table",
+    "plot_histogram",
+    "plot_propagation",
+    "propagate",
+    "sample_stats",
+    "status",
+    "summarize",
+    "sweep",
+    "target_density",
+)
