@@ -3,6 +3,7 @@
 Every initializer is a pure ``init(key, shape, dtype=None, out_sharding=None)``.
 """
 
+from jax_inits import recipes as recipes
 from jax_inits._src.base import Initializer as Initializer
 from jax_inits._src.constant import constant as constant
 from jax_inits._src.constant import ones as ones
@@ -50,6 +51,7 @@ __all__ = (
     "normal",
     "ones",
     "orthogonal",
+    "recipes",
     "registered",
     "truncated_normal",
     "uniform",

@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from jax_inits._src import constant, distributions, orthogonal, variance_scaling
+from jax_inits._src import recipes as _recipes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,11 +41,27 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("he_normal", _vs.he_normal(), ("kaiming_normal",)),
     Entry("orthogonal", orthogonal.orthogonal()),
     Entry("delta_orthogonal", orthogonal.delta_orthogonal(), conv=True),
+    # jax_inits.recipes
+    Entry("recipes.small_init", _recipes.small_init(256)),
+    Entry("recipes.wang_init", _recipes.wang_init(256, 12)),
+    Entry("recipes.common_init", _recipes.common_init("wang2", 256, 12)),
+    Entry("recipes.uniform_init", _recipes.uniform_init(-0.1, 0.1)),
+    Entry("recipes.scaled_residual", _recipes.scaled_residual(12)),
+    Entry("recipes.mitchell", _recipes.mitchell(layer_id=2)),
+    Entry("recipes.deepnet", _recipes.deepnet("decoder", decoder_layers=12)),
+    Entry("recipes.fixup", _recipes.fixup(8, 2)),
+    Entry("recipes.t_fixup", _recipes.t_fixup(6)),
+    Entry("recipes.t_fixup_embedding", _recipes.t_fixup_embedding(512)),
+    Entry("recipes.zero_init", _recipes.zero_init()),
+    Entry("recipes.block_orthogonal", _recipes.block_orthogonal(), conv=True),
 )
 
 
 # Public names that are not initializers or builders of one.
-NOT_INITIALIZERS = frozenset({"Initializer", "compute_fans", "from_config", "get", "registered"})
+NOT_INITIALIZERS = frozenset(
+    {"Initializer", "compute_fans", "from_config", "get", "registered"}
+    | {"recipes", "recipes.deepnorm_alpha", "recipes.deepnorm_beta"}
+)
 
 
 def names() -> list[str]:
