@@ -6,6 +6,7 @@ Nothing may segfault, hang or return NaN silently. A test checks that every
 public builder is in the catalogue.
 """
 
+import functools
 import inspect
 import math
 import re
@@ -51,12 +52,63 @@ for _name in [
     "kaiming_normal",
 ]:
     BUILDERS[_name] = {"in_axis": "axes", "out_axis": "axes", "batch_axis": "axes"}
+_AXES = {"in_axis": "axes", "out_axis": "axes", "batch_axis": "axes"}
+BUILDERS.update(
+    {
+        "recipes.small_init": {"dim": "count", "distribution": "choice"},
+        "recipes.wang_init": {"dim": "count", "num_blocks": "count", "distribution": "choice"},
+        "recipes.common_init": {
+            "fn_name": "choice",
+            "dim": "count",
+            "num_blocks": "count?",
+            "distribution": "choice",
+        },
+        "recipes.uniform_init": {"min_val": "real", "max_val": "real"},
+        "recipes.scaled_residual": {
+            "num_layers": "count",
+            "std": "nonneg",
+            "distribution": "choice",
+        },
+        "recipes.mitchell": {"layer_id": "natural?", "cutoff_factor": "positive", **_AXES},
+        "recipes.deepnet": {
+            "architecture": "choice",
+            "encoder_layers": "count?",
+            "decoder_layers": "count?",
+            "part": "choice?",
+            **_AXES,
+        },
+        "recipes.fixup": {"num_branches": "count", "branch_depth": "depth", **_AXES},
+        "recipes.t_fixup": {"num_layers": "count", "part": "choice", **_AXES},
+        "recipes.t_fixup_embedding": {"dim": "count", "num_decoder_layers": "count?"},
+        "recipes.zero_init": {},
+        "recipes.block_orthogonal": {"scale": "real"},
+    }
+)
 READY = {"zeros": ji.zeros, "ones": ji.ones}  # initializers, not builders
 
 _REQUIRED = {
     "variance_scaling": {"scale": 1.0, "mode": "fan_in", "distribution": "normal"},
     "constant": {"value": 0.5},
+    "recipes.small_init": {"dim": 64},
+    "recipes.wang_init": {"dim": 64, "num_blocks": 4},
+    "recipes.common_init": {"fn_name": "wang", "dim": 64, "num_blocks": 4},
+    "recipes.uniform_init": {"min_val": -1.0, "max_val": 1.0},
+    "recipes.scaled_residual": {"num_layers": 4},
+    "recipes.deepnet": {
+        "architecture": "encoder_decoder",
+        "encoder_layers": 6,
+        "decoder_layers": 6,
+        "part": "encoder",
+    },
+    "recipes.fixup": {"num_branches": 4, "branch_depth": 2},
+    "recipes.t_fixup": {"num_layers": 4},
+    "recipes.t_fixup_embedding": {"dim": 64},
 }
+
+
+def _public(name):
+    """``ji.<name>``, also for dotted names such as ``recipes.small_init``."""
+    return functools.reduce(getattr, name.split("."), ji)
 
 
 def _traced_value():
@@ -101,6 +153,17 @@ BAD["positive"] = [b for b in BAD["real"] if b[0] is not None] + [
     (-3, ValueError, "must be > 0"),
 ]
 BAD["bound"] = [(math.nan, ValueError, "must not be NaN")] + BAD["real"][2:]
+# counts (int > 0), "?" where None is allowed, and string choices
+BAD["count"] = BAD["int"] + [(0, ValueError, "must be > 0"), (-3, ValueError, "must be > 0")]
+BAD["count?"] = [b for b in BAD["count"] if b[0] is not None]
+BAD["natural?"] = [b for b in BAD["int"] if b[0] is not None] + [(-1, ValueError, "must be >= 0")]
+BAD["depth"] = BAD["int"] + [(1, ValueError, "must be >= 2"), (0, ValueError, "must be >= 2")]
+BAD["choice?"] = [
+    ("gaussian", ValueError, "must be one of"),
+    ("Normal", ValueError, "must be one of"),
+    (3, ValueError, "must be one of"),
+]
+BAD["choice"] = BAD["choice?"] + [(None, ValueError, "must be one of")]
 
 
 def _cases():
@@ -116,8 +179,10 @@ def _cases():
 def test_bad_builder_argument(name, arg, value, exc, fragment):
     if isinstance(value, str) and value == "tracer":
         value = _traced_value()
-    builder = getattr(ji, name)  # aliases report the name of the builder they alias
-    with pytest.raises(exc, match=rf"^{builder.__name__}: `{arg}` .*{fragment}"):
+    builder = _public(name)  # aliases report the name of the builder they alias
+    module = name.rpartition(".")[0]  # submodule builders report e.g. "recipes.small_init"
+    label = re.escape(f"{module}.{builder.__name__}" if module else builder.__name__)
+    with pytest.raises(exc, match=rf"^{label}: `{arg}` .*{fragment}"):
         builder(**{**_REQUIRED.get(name, {}), arg: value})
 
 
@@ -125,7 +190,7 @@ def test_every_public_builder_is_in_the_catalogue():
     public = set(catalog.names())
     assert public == set(BUILDERS) | set(READY)
     for name, args in BUILDERS.items():
-        params = inspect.signature(getattr(ji, name)).parameters
+        params = inspect.signature(_public(name)).parameters
         assert set(args) <= set(params), name
 
 
@@ -136,10 +201,10 @@ def test_numpy_scalars_are_numbers():
 
 
 INITS = {
-    name: (getattr(ji, name)(**_REQUIRED.get(name, {})) if name in BUILDERS else init)
+    name: (_public(name)(**_REQUIRED.get(name, {})) if name in BUILDERS else init)
     for name, init in {**{n: None for n in BUILDERS}, **READY}.items()
 }
-CONV = {"delta_orthogonal"}
+CONV = {"delta_orthogonal", "recipes.block_orthogonal"}
 # Builders that need a minimum rank (variance scaling: the default in/out axes).
 MIN_RANK = {
     "orthogonal": 2,
@@ -151,6 +216,12 @@ MIN_RANK = {
     "lecun_normal": 2,
     "he_uniform": 2,
     "he_normal": 2,
+    "recipes.mitchell": 2,
+    "recipes.deepnet": 2,
+    "recipes.fixup": 2,
+    "recipes.t_fixup": 2,
+    "recipes.zero_init": 2,
+    "recipes.block_orthogonal": 3,
 }
 
 
