@@ -4,6 +4,7 @@ Every initializer is a pure ``init(key, shape, dtype=None, out_sharding=None)``.
 """
 
 from jax_inits import pytorch as pytorch
+from jax_inits import recipes as recipes
 from jax_inits._src.base import Initializer as Initializer
 from jax_inits._src.complex_valued import complex_glorot as complex_glorot
 from jax_inits._src.complex_valued import complex_he as complex_he
@@ -70,6 +71,7 @@ __all__ = (
     "ones",
     "orthogonal",
     "pytorch",
+    "recipes",
     "registered",
     "sparse",
     "stacked",

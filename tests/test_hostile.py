@@ -81,6 +81,38 @@ BUILDERS.update(
         "pytorch.embedding_default": {"layout": "layout"},
     }
 )
+_AXES = {"in_axis": "axes", "out_axis": "axes", "batch_axis": "axes"}
+BUILDERS.update(
+    {
+        "recipes.small_init": {"dim": "count", "distribution": "choice"},
+        "recipes.wang_init": {"dim": "count", "num_blocks": "count", "distribution": "choice"},
+        "recipes.common_init": {
+            "fn_name": "choice",
+            "dim": "count",
+            "num_blocks": "count?",
+            "distribution": "choice",
+        },
+        "recipes.uniform_init": {"min_val": "real", "max_val": "real"},
+        "recipes.scaled_residual": {
+            "num_layers": "count",
+            "std": "nonneg",
+            "distribution": "choice",
+        },
+        "recipes.mitchell": {"layer_id": "natural?", "cutoff_factor": "positive", **_AXES},
+        "recipes.deepnet": {
+            "architecture": "choice",
+            "encoder_layers": "count?",
+            "decoder_layers": "count?",
+            "part": "choice?",
+            **_AXES,
+        },
+        "recipes.fixup": {"num_branches": "count", "branch_depth": "depth", **_AXES},
+        "recipes.t_fixup": {"num_layers": "count", "part": "choice", **_AXES},
+        "recipes.t_fixup_embedding": {"dim": "count", "num_decoder_layers": "count?"},
+        "recipes.zero_init": {},
+        "recipes.block_orthogonal": {"scale": "real"},
+    }
+)
 READY = {"zeros": ji.zeros, "ones": ji.ones}  # initializers, not builders
 
 _REQUIRED = {
@@ -91,6 +123,20 @@ _REQUIRED = {
     "pytorch.constant": {"val": 0.5},
     "pytorch.sparse": {"sparsity": 0.5},
     "pytorch.linear_bias_default": {"fan_in": 16},
+    "recipes.small_init": {"dim": 64},
+    "recipes.wang_init": {"dim": 64, "num_blocks": 4},
+    "recipes.common_init": {"fn_name": "wang", "dim": 64, "num_blocks": 4},
+    "recipes.uniform_init": {"min_val": -1.0, "max_val": 1.0},
+    "recipes.scaled_residual": {"num_layers": 4},
+    "recipes.deepnet": {
+        "architecture": "encoder_decoder",
+        "encoder_layers": 6,
+        "decoder_layers": 6,
+        "part": "encoder",
+    },
+    "recipes.fixup": {"num_branches": 4, "branch_depth": 2},
+    "recipes.t_fixup": {"num_layers": 4},
+    "recipes.t_fixup_embedding": {"dim": 64},
 }
 
 
@@ -141,6 +187,17 @@ BAD["positive"] = [b for b in BAD["real"] if b[0] is not None] + [
     (-3, ValueError, "must be > 0"),
 ]
 BAD["bound"] = [(math.nan, ValueError, "must not be NaN")] + BAD["real"][2:]
+# counts (int > 0), "?" where None is allowed, and string choices
+BAD["count"] = BAD["int"] + [(0, ValueError, "must be > 0"), (-3, ValueError, "must be > 0")]
+BAD["count?"] = [b for b in BAD["count"] if b[0] is not None]
+BAD["natural?"] = [b for b in BAD["int"] if b[0] is not None] + [(-1, ValueError, "must be >= 0")]
+BAD["depth"] = BAD["int"] + [(1, ValueError, "must be >= 2"), (0, ValueError, "must be >= 2")]
+BAD["choice?"] = [
+    ("gaussian", ValueError, "must be one of"),
+    ("Normal", ValueError, "must be one of"),
+    (3, ValueError, "must be one of"),
+]
+BAD["choice"] = BAD["choice?"] + [(None, ValueError, "must be one of")]
 
 
 def _cases():
@@ -200,6 +257,12 @@ MIN_RANK = {
     "pytorch.dirac": 3,
     "pytorch.kaiming_uniform": 2,
     "pytorch.orthogonal": 2,
+    "recipes.mitchell": 2,
+    "recipes.deepnet": 2,
+    "recipes.fixup": 2,
+    "recipes.t_fixup": 2,
+    "recipes.zero_init": 2,
+    "recipes.block_orthogonal": 3,
 }
 
 

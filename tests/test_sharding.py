@@ -29,6 +29,18 @@ CASES = {name: (e.example, e.dtype("float32").name, e.conv) for name, e in ENTRI
 CASES.update({name: (init, dtype, False) for name, (init, dtype) in EXTRA.items()})
 
 
+# Built by matrix products, which XLA partitions (and so rounds) differently from
+# the unsharded computation: equal to float32 rounding (values ~0.07, ulp ~7e-9).
+ROUNDING = {"recipes.block_orthogonal"}
+
+
+def _assert_same_values(name, out, expected):
+    if name in ROUNDING:
+        np.testing.assert_allclose(out, expected, rtol=0, atol=1e-6)
+    else:
+        np.testing.assert_array_equal(out, expected)
+
+
 def _shape_spec(conv):
     return ((3, 3, 16, 24), P(None, None, "x", "y")) if conv else ((16, 24), P("x", "y"))
 
@@ -42,7 +54,7 @@ def test_named_sharding_on_auto_mesh(name, mesh_shape):
     sharding = NamedSharding(mesh, spec)
     out = init(KEY, shape, dtype, out_sharding=sharding)
     assert out.sharding.is_equivalent_to(sharding, len(shape))
-    np.testing.assert_array_equal(out, init(KEY, shape, dtype))
+    _assert_same_values(name, out, init(KEY, shape, dtype))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -56,8 +68,8 @@ def test_partition_spec_on_explicit_mesh(name):
         assert jax.typeof(jitted).sharding.spec == spec
     assert out.sharding.is_equivalent_to(NamedSharding(mesh, spec), len(shape))
     expected = init(KEY, shape, dtype)
-    np.testing.assert_array_equal(out, expected)
-    np.testing.assert_array_equal(jitted, expected)
+    _assert_same_values(name, out, expected)
+    _assert_same_values(name, jitted, expected)
 
 
 def test_jax_rejects_named_sharding_on_auto_mesh():

@@ -14,6 +14,7 @@ from jax_inits._src import (
     distributions,
     orthogonal,
     pytorch,
+    recipes,
     structural,
     variance_scaling,
 )
@@ -86,6 +87,19 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("pytorch.conv_default", pytorch.conv_default(), conv=True),
     Entry("pytorch.linear_bias_default", pytorch.linear_bias_default(64)),
     Entry("pytorch.embedding_default", pytorch.embedding_default()),
+    # jax_inits.recipes
+    Entry("recipes.small_init", recipes.small_init(256)),
+    Entry("recipes.wang_init", recipes.wang_init(256, 12)),
+    Entry("recipes.common_init", recipes.common_init("wang2", 256, 12)),
+    Entry("recipes.uniform_init", recipes.uniform_init(-0.1, 0.1)),
+    Entry("recipes.scaled_residual", recipes.scaled_residual(12)),
+    Entry("recipes.mitchell", recipes.mitchell(layer_id=2)),
+    Entry("recipes.deepnet", recipes.deepnet("decoder", decoder_layers=12)),
+    Entry("recipes.fixup", recipes.fixup(8, 2)),
+    Entry("recipes.t_fixup", recipes.t_fixup(6)),
+    Entry("recipes.t_fixup_embedding", recipes.t_fixup_embedding(512)),
+    Entry("recipes.zero_init", recipes.zero_init()),
+    Entry("recipes.block_orthogonal", recipes.block_orthogonal(), conv=True),
 )
 
 
@@ -100,6 +114,9 @@ NOT_INITIALIZERS = frozenset(
         "get",
         "pytorch",
         "pytorch.calculate_gain",
+        "recipes",
+        "recipes.deepnorm_alpha",
+        "recipes.deepnorm_beta",
         "registered",
     }
 )
