@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec, Sharding
 
-from jax_inits._src import base, checks
+from jax_inits._src import base, checks, placement
 
 Pattern = str | re.Pattern | Callable[[str, Any], bool]
 Rules = Mapping[Any, Any] | Sequence[tuple[Any, Any]]
@@ -216,29 +216,9 @@ def _resolve(fn: str, sharding: Any) -> Any:
     )
 
 
-def _sample(init: Any, key: jax.Array, shape: tuple[int, ...], dtype: Any, sharding: Any):
-    """Calls ``init`` so that its result is laid out as ``sharding``.
-
-    jax_inits initializers sample straight into a NamedSharding (each device
-    computes only its shard); other initializers (jax.nn, haiku, your own) are
-    sampled and then constrained, which XLA partitions only when it can.
-    """
-    if isinstance(init, base.InitializerBase) and isinstance(sharding, NamedSharding):
-        explicit = tuple(sharding.mesh.explicit_axes)
-        if not explicit:
-            return init(key, shape, dtype, out_sharding=sharding)
-        # The derived key is typed on the explicit mesh; entering auto mode with the
-        # key as an argument gives the initializer an auto-typed key and mesh.
-        spec = sharding.spec
-        return jax.sharding.auto_axes(
-            lambda k: init(k, shape, dtype, out_sharding=spec), out_sharding=sharding, axes=explicit
-        )(key)
-    x = init(key, shape, dtype)
-    if isinstance(sharding, NamedSharding):
-        if sharding.mesh.explicit_axes:
-            return jax.sharding.reshard(x, sharding)
-        return jax.lax.with_sharding_constraint(x, sharding)
-    return x
+def _named(sharding: Any) -> NamedSharding | None:
+    """The sharding to sample into; other shardings only place the jit's output."""
+    return sharding if isinstance(sharding, NamedSharding) else None
 
 
 def _concrete(sharding: Any) -> Any:
@@ -254,7 +234,7 @@ def _build(plan: tuple, donate: bool):
     def create(key, old):
         del old  # only donated, so that the outputs can reuse its buffers
         return tuple(
-            _sample(init, _fold(key, words), shape, dtype, sharding)
+            placement.sample_into(init, _fold(key, words), shape, dtype, _named(sharding))
             for words, init, shape, dtype, sharding in plan
         )
 

@@ -1,0 +1,44 @@
+"""Sampling any initializer so that its result has a given sharding.
+
+jax_inits initializers take the sharding as ``out_sharding``, so each device
+computes only its own shard of the same global values. Other initializers
+(jax.nn, haiku, your own) are sampled whole and then constrained: under
+``jax.jit`` XLA partitions the sampling when it can; eagerly the full value
+exists once before it is sharded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+from jax.sharding import NamedSharding, PartitionSpec
+
+from jax_inits._src import base
+
+
+def sample_into(
+    init: Any, key: Any, shape: Any, dtype: Any, sharding: NamedSharding | PartitionSpec | None
+) -> jax.Array:
+    """Calls ``init(key, shape, dtype)`` laid out as ``sharding`` (``None``: unsharded).
+
+    A ``PartitionSpec`` is resolved against the mesh of ``jax.set_mesh``. On
+    meshes with explicit axes a jax_inits initializer runs in auto mode with the
+    key passed in as an argument: a key derived inside ``jax.set_mesh`` carries
+    the explicit mesh in its type, which the sampler's auto mode would reject.
+    """
+    if sharding is None:
+        return init(key, shape, dtype)
+    named = base.resolve_sharding(getattr(init, "name", "init"), sharding)
+    explicit = tuple(named.mesh.explicit_axes)
+    if isinstance(init, base.InitializerBase):
+        if not explicit:
+            return init(key, shape, dtype, out_sharding=named)
+        spec = named.spec
+        return jax.sharding.auto_axes(
+            lambda k: init(k, shape, dtype, out_sharding=spec), out_sharding=named, axes=explicit
+        )(key)
+    x = init(key, shape, dtype)
+    if explicit:
+        return jax.sharding.reshard(x, named)
+    return jax.lax.with_sharding_constraint(x, named)
