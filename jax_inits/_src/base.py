@@ -105,7 +105,10 @@ class InitializerBase:
             key = None
         self._check_call(shape, dtype)
         sharding = resolve_sharding(self.name, out_sharding)
-        return _run(self, key, shape, dtype, sharding)
+        # Under an outer jax.jit the caller may shard the result (out_shardings):
+        # draw in the shaped layout, which the partitioner can split per device.
+        flat = sharding is None and not isinstance(key, jax.core.Tracer)
+        return _run(self, key, shape, dtype, sharding, flat)
 
     @property
     def formula(self) -> str:
@@ -168,9 +171,14 @@ def _constrain(sample, sharding: NamedSharding | None):
     return jax.lax.with_sharding_constraint(sample(), sharding)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2, 3, 4))
+@functools.partial(jax.jit, static_argnums=(0, 2, 3, 4, 5))
 def _run(
-    init: InitializerBase, key: Any, shape: Shape, dtype: np.dtype, sharding: NamedSharding | None
+    init: InitializerBase,
+    key: Any,
+    shape: Shape,
+    dtype: np.dtype,
+    sharding: NamedSharding | None,
+    flat: bool,
 ) -> jax.Array:
     def sample():
         if math.prod(shape) == 0:
@@ -184,5 +192,5 @@ def _run(
             x = jnp.clip(x, lo, hi)
         return x
 
-    with sampling.flat_layout(sharding is None):
+    with sampling.flat_layout(flat):
         return _constrain(sample, sharding)
