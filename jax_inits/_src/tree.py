@@ -2,8 +2,8 @@
 
 A leaf's path is its pytree key path written as a string, the keys joined with
 "/" (``{"dense": {"kernel": w}}`` -> ``"dense/kernel"``, list items by index,
-attributes by name). Rules map paths to initializers; the first rule that
-matches a leaf decides it.
+attributes by name; a Flax nnx ``Variable`` is named by its own path). Rules
+map paths to initializers; the first rule that matches a leaf decides it.
 
 Each leaf draws from its own key, derived from the root key and the path string
 alone (never from the leaf's position), so adding, removing or reordering other
@@ -25,6 +25,7 @@ import functools
 import hashlib
 import math
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -52,6 +53,31 @@ def _key_name(entry: Any) -> str:
 def path_string(path: Sequence[Any]) -> str:
     """The "/"-joined string of a pytree key path (dict keys, attributes, indices)."""
     return "/".join(_key_name(entry) for entry in path)
+
+
+def _is_nnx_variable(node: Any) -> bool:
+    nnx = sys.modules.get("flax.nnx")  # never imported here: only seen if the user has it
+    return nnx is not None and isinstance(node, nnx.Variable)
+
+
+def flatten(tree: Any) -> tuple[list[str], list[Any], Any]:
+    """(paths, leaves, treedef) of ``tree``; leaves in ``jax.tree.flatten`` order.
+
+    A Flax nnx ``Variable`` (the leaves of an ``nnx.State``) holding one array
+    is named by its own path, ``"layers/0/kernel"``, not ``"layers/0/kernel/value"``.
+    """
+    paths, leaves = [], []
+    for path, node in jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_nnx_variable)[0]:
+        prefix = path_string(path)
+        inner = jax.tree_util.tree_flatten_with_path(node)[0] if _is_nnx_variable(node) else None
+        if inner is None or len(inner) == 1:
+            paths.append(prefix)
+            leaves.append(node if inner is None else inner[0][1])
+        else:
+            for sub, leaf in inner:
+                paths.append(f"{prefix}/{path_string(sub)}")
+                leaves.append(leaf)
+    return paths, leaves, jax.tree_util.tree_structure(tree)
 
 
 def path_words(path: str) -> tuple[np.uint32, np.uint32]:
@@ -113,7 +139,7 @@ def leaf_paths(tree: Any) -> list[str]:
       >>> jax_inits.tree.leaf_paths({"dense": {"kernel": 1, "bias": 2}, "scale": [3, 4]})
       ['dense/bias', 'dense/kernel', 'scale/0', 'scale/1']
     """
-    return [path_string(p) for p, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
+    return flatten(tree)[0]
 
 
 def _check_key(fn: str, key: Any) -> None:
@@ -334,13 +360,12 @@ def init(key: jax.Array, spec: Any, rules: Rules, *, out_shardings: Any = None) 
     """
     _check_key("tree.init", key)
     rule_list = _rule_list("tree.init", rules, allow_keep=False)
-    flat, treedef = jax.tree_util.tree_flatten_with_path(spec)
-    leaves = [leaf for _, leaf in flat]
-    for path, leaf in flat:
+    paths, leaves, treedef = flatten(spec)
+    for path, leaf in zip(paths, leaves, strict=True):
         if not _is_array_like(leaf):
             raise TypeError(
                 f"tree.init: `spec` leaves must be jax.ShapeDtypeStruct or arrays, got "
-                f"{leaf!r} at path {path_string(path)!r}."
+                f"{leaf!r} at path {path!r}."
             )
     shardings = _sharding_leaves(
         "tree.init", out_shardings, treedef, leaves, lambda leaf: getattr(leaf, "sharding", None)
@@ -348,7 +373,7 @@ def init(key: jax.Array, spec: Any, rules: Rules, *, out_shardings: Any = None) 
     steps = _plan(
         "tree.init",
         rule_list,
-        [(path_string(p), leaf) for p, leaf in flat],
+        list(zip(paths, leaves, strict=True)),
         shardings,
     )
     out = _run(tuple(steps), key, (), donate=False)
@@ -393,8 +418,7 @@ def reinit(
     """
     _check_key("tree.reinit", key)
     rule_list = _rule_list("tree.reinit", rules, allow_keep=True)
-    flat, treedef = jax.tree_util.tree_flatten_with_path(params)
-    leaves = [leaf for _, leaf in flat]
+    paths, leaves, treedef = flatten(params)
 
     def current(leaf):
         # Single-device placements are restored after the call: one jit cannot lay
@@ -406,7 +430,7 @@ def reinit(
     steps = _plan(
         "tree.reinit",
         rule_list,
-        [(path_string(p), leaf) for p, leaf in flat],
+        list(zip(paths, leaves, strict=True)),
         shardings,
     )
     # Kept leaves (rule -> None) and non-arrays never enter the jitted call.
@@ -497,9 +521,7 @@ def lsuv(
         raise TypeError(
             f"lsuv: `weights` must be a sequence of patterns, one per layer, got {weights!r}."
         )
-    flat, treedef = jax.tree_util.tree_flatten_with_path(params)
-    paths = [path_string(p) for p, _ in flat]
-    leaves = [leaf for _, leaf in flat]
+    paths, leaves, treedef = flatten(params)
     targets = []
     for pattern in weights:
         _rule_list("lsuv", [(pattern, None)], allow_keep=True)
