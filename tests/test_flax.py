@@ -21,6 +21,7 @@ nn = pytest.importorskip("flax.linen")
 
 import jax_inits as ji  # noqa: E402
 import jax_inits.flax as jflax  # noqa: E402
+import jax_inits.tree as jt  # noqa: E402
 from jax_inits._src import catalog, constant, distributions  # noqa: E402
 
 ENTRIES = {e.name: e for e in catalog.ENTRIES}
@@ -246,3 +247,53 @@ def test_errors():
         r"\(str or None\), got P\(None, 'model'\)\.",
     ):
         jflax.linen_with_partitioning(ji.he_normal(), P(None, "model"))
+
+
+# ----------------------------------------------------------------------------- jax_inits.tree
+
+
+class _MLP(nnx.Module):
+    def __init__(self, rngs):
+        self.layers = nnx.List([nnx.Linear(8, 16, rngs=rngs), nnx.Linear(16, 4, rngs=rngs)])
+
+    def __call__(self, x):
+        return self.layers[1](jax.nn.relu(self.layers[0](x)))
+
+
+def test_tree_paths_of_an_nnx_state_name_the_variables():
+    _, state = nnx.split(_MLP(nnx.Rngs(0)))
+    assert jt.leaf_paths(state) == [
+        "layers/0/bias",
+        "layers/0/kernel",
+        "layers/1/bias",
+        "layers/1/kernel",
+    ]
+
+
+def test_tree_reinit_of_an_nnx_state():
+    model = _MLP(nnx.Rngs(0))
+    _, state = nnx.split(model, nnx.Param)
+    bias = model.layers[0].bias[...]
+    new = jt.reinit(state, KEY, [("*/kernel", ji.orthogonal()), ("*/bias", None)])
+    nnx.update(model, new)
+    expected = ji.orthogonal()(jt.leaf_key(KEY, "layers/1/kernel"), (16, 4))
+    np.testing.assert_array_equal(model.layers[1].kernel[...], expected)
+    np.testing.assert_array_equal(model.layers[0].bias[...], bias)
+
+
+def test_tree_init_of_an_abstract_nnx_model_sharded():
+    # The model is never materialised unsharded: eval_shape, then one jitted init
+    # straight into the shardings of the (abstract) parameters.
+    mesh = _auto_mesh()
+    graphdef, abstract = nnx.split(nnx.eval_shape(lambda: _MLP(nnx.Rngs(0))))
+    shardings = jax.tree.map(lambda _: NamedSharding(mesh, P()), abstract)
+    kernel = NamedSharding(mesh, P(None, "model"))
+    shardings["layers"][0]["kernel"] = nnx.Param(kernel)
+    state = jt.init(
+        KEY, abstract, [("*/kernel", ji.he_normal()), ("*", ji.zeros)], out_shardings=shardings
+    )
+    model = nnx.merge(graphdef, state)
+    assert model.layers[0].kernel[...].sharding.is_equivalent_to(kernel, 2)
+    expected = ji.he_normal()(jt.leaf_key(KEY, "layers/0/kernel"), (8, 16))
+    np.testing.assert_array_equal(model.layers[0].kernel[...], expected)
+    assert model(jnp.ones((2, 8))).shape == (2, 4)
