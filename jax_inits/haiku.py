@@ -45,7 +45,7 @@ class _FromHaiku:
         dtype = checks.dtype("from_haiku", dtype, random=False)
         dtype = base.default_float_dtype() if dtype is None else np.dtype(dtype)
         checks.key("from_haiku", key)
-        return placement.sample_into(self._draw, key, shape, dtype, out_sharding)
+        return placement.sample_into(self._draw, key, shape, dtype, out_sharding, "from_haiku")
 
     def _draw(self, key: Any, shape: tuple[int, ...], dtype: Any) -> jax.Array:
         import haiku as hk

@@ -297,3 +297,8 @@ def test_tree_init_of_an_abstract_nnx_model_sharded():
     expected = ji.he_normal()(jt.leaf_key(KEY, "layers/0/kernel"), (8, 16))
     np.testing.assert_array_equal(model.layers[0].kernel[...], expected)
     assert model(jnp.ones((2, 8))).shape == (2, 4)
+
+
+@pytest.mark.parametrize("name", jflax.__all__)
+def test_public_functions_have_doctests(name):
+    assert ">>>" in getattr(jflax, name).__doc__

@@ -112,3 +112,16 @@ def test_errors():
         init(KEY, "2x2")
     with pytest.raises(TypeError, match=r"from_haiku: `dtype` must be a numeric dtype"):
         init(KEY, (2,), "U4")
+
+
+def test_from_haiku_partition_spec_without_mesh():
+    init = jhk.from_haiku(hk.initializers.RandomNormal())
+    with pytest.raises(
+        ValueError, match=r"from_haiku: `out_sharding` P\('x',?\) is a PartitionSpec"
+    ):
+        init(KEY, (8,), out_sharding=P("x"))
+
+
+@pytest.mark.parametrize("name", jhk.__all__)
+def test_public_functions_have_doctests(name):
+    assert ">>>" in getattr(jhk, name).__doc__

@@ -398,3 +398,23 @@ def test_lsuv_on_a_flax_mlp_with_digits():
         assert abs(v - 1.0) < 0.1
     for v in (float(jnp.var(y)) for y in apply(out, held_out)):
         assert abs(v - 1.0) < 0.2
+
+
+def test_partition_spec_without_mesh():
+    with pytest.raises(
+        ValueError,
+        match=r"tree\.init: the sharding P\('x',?\) of the leaf at path 'w' is a PartitionSpec, "
+        r"which needs a mesh",
+    ):
+        jt.init(KEY, {"w": _sds(8)}, [("*", ji.ones)], out_shardings=P("x"))
+
+
+def test_raw_uint32_keys():
+    raw = jax.random.PRNGKey(3)
+    out = jt.init(raw, {"w": _sds(4, 4)}, [("*", ji.normal())])
+    np.testing.assert_array_equal(out["w"], ji.normal()(jt.leaf_key(raw, "w"), (4, 4)))
+
+
+@pytest.mark.parametrize("name", jt.__all__)
+def test_public_functions_have_doctests(name):
+    assert ">>>" in getattr(jt, name).__doc__

@@ -18,18 +18,24 @@ from jax_inits._src import base
 
 
 def sample_into(
-    init: Any, key: Any, shape: Any, dtype: Any, sharding: NamedSharding | PartitionSpec | None
+    init: Any,
+    key: Any,
+    shape: Any,
+    dtype: Any,
+    sharding: NamedSharding | PartitionSpec | None,
+    caller: str | None = None,
 ) -> jax.Array:
     """Calls ``init(key, shape, dtype)`` laid out as ``sharding`` (``None``: unsharded).
 
-    A ``PartitionSpec`` is resolved against the mesh of ``jax.set_mesh``. On
+    A ``PartitionSpec`` is resolved against the mesh of ``jax.set_mesh``; errors
+    name ``caller`` (default: the initializer's name). On
     meshes with explicit axes a jax_inits initializer runs in auto mode with the
     key passed in as an argument: a key derived inside ``jax.set_mesh`` carries
     the explicit mesh in its type, which the sampler's auto mode would reject.
     """
     if sharding is None:
         return init(key, shape, dtype)
-    named = base.resolve_sharding(getattr(init, "name", "init"), sharding)
+    named = base.resolve_sharding(caller or getattr(init, "name", "init"), sharding)
     explicit = tuple(named.mesh.explicit_axes)
     if isinstance(init, base.InitializerBase):
         if not explicit:

@@ -228,12 +228,18 @@ def _is_array_like(leaf: Any) -> bool:
     return hasattr(leaf, "shape") and hasattr(leaf, "dtype")
 
 
-def _resolve(fn: str, sharding: Any) -> Any:
+def _resolve(fn: str, path: str, sharding: Any) -> Any:
     """A leaf's sharding as given to the initializer: NamedSharding, other Sharding or None."""
     if sharding is None or isinstance(sharding, NamedSharding):
         return sharding
     if isinstance(sharding, PartitionSpec):
-        return base.resolve_sharding(f"{fn}", sharding)
+        if jax.sharding.get_abstract_mesh().empty:
+            raise ValueError(
+                f"{fn}: the sharding {sharding!r} of the leaf at path {path!r} is a "
+                "PartitionSpec, which needs a mesh: call inside `with jax.set_mesh(mesh):` "
+                "or give a NamedSharding."
+            )
+        return base.resolve_sharding(fn, sharding)
     if isinstance(sharding, Sharding):
         return sharding
     raise TypeError(
@@ -302,7 +308,7 @@ def _plan(fn, rules, paths_leaves, shardings):
         seen[path] = index
         init = _first_match(fn, rules, path, leaf)
         dtype = np.dtype(leaf.dtype)
-        sharding = _resolve(fn, shardings[index])
+        sharding = _resolve(fn, path, shardings[index])
         steps.append((path_words(path), init, tuple(leaf.shape), dtype, sharding))
     return steps
 
