@@ -1,6 +1,7 @@
 """One process of tests/test_distributed.py: 4 virtual CPU devices of an 8-device job.
 
-Run as ``python tests/_distributed_worker.py PORT PROCESS_ID OUT.npz``. It joins
+Run as ``python tests/_distributed_worker.py PORT PROCESS_ID OUT.npz AXIS_TYPE``
+(``Auto`` or ``Explicit`` mesh axes). It joins
 a 2-process ``jax.distributed`` job on localhost, creates the parameter tree of
 :func:`spec_and_rules` sharded over all 8 devices with ``jax_inits.tree.init``
 and saves the shards it holds, keyed ``"<path>|<start>:<stop>,...|<device id>"``.
@@ -42,7 +43,7 @@ def spec_and_rules(mesh=None):
     return spec, rules
 
 
-def main(port: str, process_id: int, out: str) -> None:
+def main(port: str, process_id: int, out: str, axis_type: str) -> None:
     jax.config.update("jax_num_cpu_devices", 4)
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(
@@ -51,7 +52,7 @@ def main(port: str, process_id: int, out: str) -> None:
     import jax_inits.tree as jt
 
     assert jax.device_count() == 8 and jax.local_device_count() == 4
-    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Auto,) * 2)
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(getattr(AxisType, axis_type),) * 2)
     spec, rules = spec_and_rules(mesh)
     params = jt.init(jax.random.key(SEED), spec, rules)
     shards = {}
@@ -70,4 +71,4 @@ def main(port: str, process_id: int, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), sys.argv[3])
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4])

@@ -10,6 +10,7 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 import jax_inits.tree as jt
 from tests import _distributed_worker as worker
@@ -24,7 +25,7 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def _launch(tmp_path):
+def _launch(tmp_path, axis_type):
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
     env.pop("XLA_FLAGS", None)
@@ -37,6 +38,7 @@ def _launch(tmp_path):
                 str(port),
                 str(i),
                 str(outs[i]),
+                axis_type,
             ],
             env=env,
             stdout=subprocess.PIPE,
@@ -60,8 +62,9 @@ def _launch(tmp_path):
     return outs
 
 
-def test_two_processes_hold_the_single_process_values(tmp_path):
-    outs = _launch(tmp_path)
+@pytest.mark.parametrize("axis_type", ["Auto", "Explicit"])
+def test_two_processes_hold_the_single_process_values(tmp_path, axis_type):
+    outs = _launch(tmp_path, axis_type)
     spec, rules = worker.spec_and_rules()
     expected = dict(
         zip(
