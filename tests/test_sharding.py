@@ -7,6 +7,7 @@ PartitionSpec under ``jax.set_mesh`` (what jax accepts).
 """
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax.sharding import AxisType, NamedSharding
@@ -93,3 +94,86 @@ def test_elementwise_sharded_init_has_no_collective():
     text = hlo.as_text()
     for op in ("all-gather", "all-reduce", "all-to-all", "collective-permute"):
         assert op not in text
+
+
+# ----------------------------------------------------------------------------- per-device work
+# Every catalogue entry under jax.jit(..., out_shardings=...) and with out_sharding=,
+# meshes 1x8, 2x4, 8x1. Elementwise initializers (all but the orthogonal family,
+# which runs a QR of the whole matrix) must compile to per-device programs without
+# collectives whose output is one shard and whose temporaries are (nearly) nothing.
+# A new builder that is not elementwise belongs in NOT_ELEMENTWISE.
+NOT_ELEMENTWISE = {"orthogonal", "delta_orthogonal"}
+COLLECTIVES = ("all-gather", "all-reduce", "all-to-all", "collective-permute", "reduce-scatter")
+BIG = (256, 512)  # 512 KiB of float32: a whole copy per device would show in the temp size
+
+
+def _big_case(entry, mesh_shape):
+    mesh = jax.make_mesh(mesh_shape, ("x", "y"), axis_types=(AxisType.Auto,) * 2)
+    spec = P(None, None, "x", "y") if entry.conv else P("x", "y")
+    # The QR of the orthogonal family is slow to compile sharded; a small shape shows its values.
+    shape = (16, 24) if entry.name in NOT_ELEMENTWISE else BIG
+    return entry.shape(shape), NamedSharding(mesh, spec)
+
+
+def _check_per_device(compiled, entry, shape):
+    text = compiled.as_text()
+    assert not [op for op in COLLECTIVES if op in text]
+    memory = compiled.memory_analysis()
+    shard_bytes = 4 * int(np.prod(shape)) // 8
+    assert memory.output_size_in_bytes == shard_bytes
+    assert memory.temp_size_in_bytes <= 1024  # a few scalars, never an array
+
+
+@pytest.mark.parametrize("mesh_shape", MESHES, ids=["1x8", "2x4", "8x1"])
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+def test_jit_out_shardings(name, mesh_shape):
+    entry = ENTRIES[name]
+    shape, sharding = _big_case(entry, mesh_shape)
+    f = jax.jit(lambda k: entry.example(k, shape), out_shardings=sharding)
+    out = f(KEY)
+    assert out.sharding.is_equivalent_to(sharding, len(shape))
+    np.testing.assert_array_equal(out, entry.example(KEY, shape))
+    if name not in NOT_ELEMENTWISE:
+        _check_per_device(f.lower(KEY).compile(), entry, shape)
+
+
+@pytest.mark.parametrize("mesh_shape", MESHES, ids=["1x8", "2x4", "8x1"])
+@pytest.mark.parametrize("name", sorted(set(ENTRIES) - NOT_ELEMENTWISE))
+def test_out_sharding_is_one_shard_per_device(name, mesh_shape):
+    entry = ENTRIES[name]
+    shape, sharding = _big_case(entry, mesh_shape)
+    f = jax.jit(lambda k: entry.example(k, shape, out_sharding=sharding))
+    _check_per_device(f.lower(KEY).compile(), entry, shape)
+
+
+def test_whole_copy_would_be_caught():
+    # The check above can fail: sampling whole and slicing keeps a full-size temporary.
+    entry = ENTRIES["he_normal"]
+    shape, sharding = _big_case(entry, (2, 4))
+    f = jax.jit(
+        lambda k: jax.lax.with_sharding_constraint(
+            entry.example(k, shape) + jnp.flip(entry.example(k, shape)), sharding
+        )
+    )
+    with pytest.raises(AssertionError):
+        _check_per_device(f.lower(KEY).compile(), entry, shape)
+
+
+def test_out_sharding_with_a_key_derived_inside_an_explicit_mesh():
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
+    with jax.set_mesh(mesh):
+        key = jax.random.fold_in(KEY, 1)
+        out = ji.he_normal()(key, (16, 24), out_sharding=P("x", "y"))
+    assert out.sharding.is_equivalent_to(NamedSharding(mesh, P("x", "y")), 2)
+    np.testing.assert_array_equal(out, ji.he_normal()(jax.random.fold_in(KEY, 1), (16, 24)))
+
+
+def test_placement_works_around_keys_derived_inside_an_explicit_mesh():
+    from jax_inits._src import placement
+
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
+    with jax.set_mesh(mesh):
+        key = jax.random.fold_in(KEY, 1)
+        out = placement.sample_into(ji.he_normal(), key, (16, 24), None, P("x", "y"))
+    assert out.sharding.is_equivalent_to(NamedSharding(mesh, P("x", "y")), 2)
+    np.testing.assert_array_equal(out, ji.he_normal()(jax.random.fold_in(KEY, 1), (16, 24)))

@@ -108,7 +108,10 @@ class InitializerBase:
             key = None
         self._check_call(shape, dtype)
         sharding = resolve_sharding(self.name, out_sharding)
-        return _run(self, key, shape, dtype, sharding)
+        # Under an outer jax.jit the caller may shard the result (out_shardings):
+        # draw in the shaped layout, which the partitioner can split per device.
+        flat = sharding is None and not isinstance(key, jax.core.Tracer)
+        return _run(self, key, shape, dtype, sharding, flat)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -169,27 +172,34 @@ def resolve_sharding(builder: str, out_sharding: Any) -> NamedSharding | None:
     )
 
 
-def _constrain(sample, sharding: NamedSharding | None):
-    """Runs ``sample()`` so that its result is laid out as ``sharding``.
+def _constrain(sample, key, sharding: NamedSharding | None):
+    """Runs ``sample(key)`` so that its result is laid out as ``sharding``.
 
     On meshes with explicit axes the sampling runs in auto mode with the output
     sharding fixed (as jax.random does); on auto meshes a sharding constraint on
     the result lets XLA partition the elementwise sampling. Either way each device
-    computes its own shard of the same global values.
+    computes its own shard of the same global values. The key is an argument,
+    not a closure: a key derived inside ``jax.set_mesh`` of an explicit mesh
+    carries that mesh in its type, which auto mode accepts only as an input.
     """
     if sharding is None:
-        return sample()
+        return sample(key)
     explicit = tuple(sharding.mesh.explicit_axes)
     if explicit:
-        return jax.sharding.auto_axes(sample, out_sharding=sharding, axes=explicit)()
-    return jax.lax.with_sharding_constraint(sample(), sharding)
+        return jax.sharding.auto_axes(sample, out_sharding=sharding, axes=explicit)(key)
+    return jax.lax.with_sharding_constraint(sample(key), sharding)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2, 3, 4))
+@functools.partial(jax.jit, static_argnums=(0, 2, 3, 4, 5))
 def _run(
-    init: InitializerBase, key: Any, shape: Shape, dtype: np.dtype, sharding: NamedSharding | None
+    init: InitializerBase,
+    key: Any,
+    shape: Shape,
+    dtype: np.dtype,
+    sharding: NamedSharding | None,
+    flat: bool,
 ) -> jax.Array:
-    def sample():
+    def sample(key):
         if math.prod(shape) == 0:
             return jnp.zeros(shape, dtype)
         work = work_dtype(dtype)
@@ -201,5 +211,5 @@ def _run(
             x = jnp.clip(x, lo, hi)
         return x
 
-    with sampling.flat_layout(sharding is None):
-        return _constrain(sample, sharding)
+    with sampling.flat_layout(flat):
+        return _constrain(sample, key, sharding)
