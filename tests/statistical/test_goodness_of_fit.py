@@ -104,6 +104,34 @@ CASES = {
         ji.variance_scaling(1.0, "fan_in", "uniform", fan_in=100.0),
         st.uniform(-math.sqrt(3 / 100), 2 * math.sqrt(3 / 100)),
     ),
+    # torch semantics; samples (n/256, 256) read as torch (out, in): fan_in = 256.
+    "pytorch.trunc_normal": (
+        ji.pytorch.trunc_normal(0.1, 0.5, -0.3, 1.2),
+        st.truncnorm(-0.8, 2.2, loc=0.1, scale=0.5),
+    ),
+    "pytorch.linear_default": (
+        ji.pytorch.linear_default(layout="torch"),
+        st.uniform(-1 / 16, 2 / 16),
+    ),
+    "pytorch.kaiming_normal": (
+        ji.pytorch.kaiming_normal(nonlinearity="relu", layout="torch"),
+        st.norm(0, math.sqrt(2 / 256)),
+    ),
+    # Recipes: std is the std of the result whatever the distribution.
+    "recipes.small_init": (ji.recipes.small_init(1000), st.norm(0, math.sqrt(2 / 5000))),
+    "recipes.small_init_truncated": (
+        ji.recipes.small_init(1000, "truncated_normal"),
+        st.truncnorm(-2, 2, scale=math.sqrt(2 / 5000) / TN),
+    ),
+    "recipes.wang_init_uniform": (
+        ji.recipes.wang_init(1000, 4, "uniform"),
+        st.uniform(-math.sqrt(3) * 0.5 / math.sqrt(1000), 2 * math.sqrt(3) * 0.5 / math.sqrt(1000)),
+    ),
+    "recipes.mitchell": (  # OLMo: std 1/sqrt(fan_in) before truncation at 3 std
+        ji.recipes.mitchell(in_axis=-1, out_axis=-2),
+        st.truncnorm(-3, 3, scale=1 / 16),
+    ),
+    "stacked": (ji.stacked(ji.normal(0.3)), st.norm(0, 0.3)),
 }
 
 
@@ -180,6 +208,9 @@ COMPLEX = {
         ji.variance_scaling(2.0, "fan_in", "truncated_normal", **FAN_IN_256),
         _TruncExp(a=0.0, b=4.0)(scale=(math.sqrt(2.0 / 256) / C) ** 2),
     ),
+    # Trabelsi: Rayleigh modulus with E|w|^2 = 2 / fan_in, so |w|^2 ~ Exp(mean 2/256).
+    "complex_he": (ji.complex_he(**FAN_IN_256), st.expon(scale=2.0 / 256)),
+    "complex_uniform_disk": (ji.complex_uniform(0.7), st.uniform(0, 0.49)),
 }
 
 
