@@ -24,7 +24,8 @@ import jax_inits.flax as jflax  # noqa: E402
 import jax_inits.tree as jt  # noqa: E402
 from jax_inits._src import catalog, constant, distributions  # noqa: E402
 
-ENTRIES = {e.name: e for e in catalog.ENTRIES}
+# Real-valued layers: the complex-only initializers are for complex param dtypes.
+ENTRIES = {e.name: e for e in catalog.ENTRIES if not e.complex}
 # Builders whose initializers take 1-D shapes (no fans, no orthogonality): bias inits.
 BIAS = [
     n

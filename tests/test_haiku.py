@@ -14,7 +14,8 @@ import jax_inits.haiku as jhk  # noqa: E402
 import jax_inits.tree as jt  # noqa: E402
 from jax_inits._src import catalog  # noqa: E402
 
-ENTRIES = {e.name: e for e in catalog.ENTRIES}
+# Real-valued layers: the complex-only initializers are for complex param dtypes.
+ENTRIES = {e.name: e for e in catalog.ENTRIES if not e.complex}
 KEY = jax.random.key(0)
 
 

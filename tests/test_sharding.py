@@ -102,9 +102,21 @@ def test_elementwise_sharded_init_has_no_collective():
 # which runs a QR of the whole matrix) must compile to per-device programs without
 # collectives whose output is one shard and whose temporaries are (nearly) nothing.
 # A new builder that is not elementwise belongs in NOT_ELEMENTWISE.
-NOT_ELEMENTWISE = {"orthogonal", "delta_orthogonal"}
-COLLECTIVES = ("all-gather", "all-reduce", "all-to-all", "collective-permute", "reduce-scatter")
 BIG = (256, 512)  # 512 KiB of float32: a whole copy per device would show in the temp size
+# sparse sorts random keys along a whole row; the orthogonal family runs a QR.
+NOT_ELEMENTWISE = {
+    "orthogonal",
+    "delta_orthogonal",
+    "haar_unitary",
+    "pytorch.orthogonal",
+    "recipes.block_orthogonal",
+    "sparse",
+    "pytorch.sparse",
+}
+# stacked keeps the keys of its slices (8 bytes each plus index copies): O(slices),
+# never an array of the output's size.
+TEMP_ALLOWANCE = {"stacked": 16 * BIG[0]}
+COLLECTIVES = ("all-gather", "all-reduce", "all-to-all", "collective-permute", "reduce-scatter")
 
 
 def _big_case(entry, mesh_shape):
@@ -119,9 +131,11 @@ def _check_per_device(compiled, entry, shape):
     text = compiled.as_text()
     assert not [op for op in COLLECTIVES if op in text]
     memory = compiled.memory_analysis()
-    shard_bytes = 4 * int(np.prod(shape)) // 8
+    itemsize = entry.dtype("float32").itemsize  # complex-only entries: complex64
+    shard_bytes = itemsize * int(np.prod(shape)) // 8
     assert memory.output_size_in_bytes == shard_bytes
-    assert memory.temp_size_in_bytes <= 1024  # a few scalars, never an array
+    # A few scalars and keys (<= 2 KiB), never an array (one shard is >= 64 KiB here).
+    assert memory.temp_size_in_bytes <= max(2048, TEMP_ALLOWANCE.get(entry.name, 0))
 
 
 @pytest.mark.parametrize("mesh_shape", MESHES, ids=["1x8", "2x4", "8x1"])
@@ -132,7 +146,7 @@ def test_jit_out_shardings(name, mesh_shape):
     f = jax.jit(lambda k: entry.example(k, shape), out_shardings=sharding)
     out = f(KEY)
     assert out.sharding.is_equivalent_to(sharding, len(shape))
-    np.testing.assert_array_equal(out, entry.example(KEY, shape))
+    _assert_same_values(name, out, entry.example(KEY, shape))
     if name not in NOT_ELEMENTWISE:
         _check_per_device(f.lower(KEY).compile(), entry, shape)
 

@@ -112,8 +112,9 @@ def test_whole_tree_is_one_jit():
 def test_every_initializer_through_tree_init(name):
     entry = {e.name: e for e in catalog.ENTRIES}[name]
     shape = entry.shape((6, 10))
-    out = jt.init(KEY, {"p": _sds(*shape)}, [("p", entry.example)])
-    expected = entry.example(jt.leaf_key(KEY, "p"), shape)
+    dtype = entry.dtype(F32)
+    out = jt.init(KEY, {"p": _sds(*shape, dtype=dtype)}, [("p", entry.example)])
+    expected = entry.example(jt.leaf_key(KEY, "p"), shape, dtype)
     np.testing.assert_array_equal(out["p"], expected)
 
 

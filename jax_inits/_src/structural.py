@@ -110,15 +110,18 @@ class Dirac(InitializerBase):
             )
 
     def _sample(self, key, shape, dtype):
-        n_in, n_out, spatial = self._channels(shape)
-        per_group = n_out // self.groups
-        group, d = np.meshgrid(
-            np.arange(self.groups), np.arange(min(per_group, n_in)), indexing="ij"
-        )
-        out_idx, in_idx = (group * per_group + d).ravel(), d.ravel()
-        centre = tuple(k // 2 for k in spatial)  # torch's centre: size // 2
-        index = (*centre, in_idx, out_idx) if self.layout == "jax" else (out_idx, in_idx, *centre)
-        return jnp.zeros(shape, dtype).at[index].set(jnp.array(self.gain, dtype))
+        # Elementwise from iotas (no scatter), so a sharded call computes only its
+        # shard: entry = gain where in == out mod (out / groups) at the centre tap.
+        _, n_out, spatial = self._channels(shape)
+        if self.layout == "jax":
+            in_axis, out_axis, spatial_axes = len(shape) - 2, len(shape) - 1, range(len(shape) - 2)
+        else:
+            in_axis, out_axis, spatial_axes = 1, 0, range(2, len(shape))
+        iota = lambda axis: jax.lax.broadcasted_iota(np.int32, shape, axis)  # noqa: E731
+        hit = iota(in_axis) == iota(out_axis) % (n_out // self.groups)
+        for axis, k in zip(spatial_axes, spatial, strict=True):
+            hit &= iota(axis) == k // 2  # torch's centre: size // 2
+        return jnp.where(hit, jnp.array(self.gain, dtype), jnp.zeros((), dtype))
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
