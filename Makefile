@@ -32,12 +32,12 @@ docs-assets: install
 
 test: install
 	$(PY) -m ruff check jax_inits tests benchmarks examples
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -q
 
 # High-power statistical runs (n = 2^22 per case), a separate CI step.
 test-slow: install
-	$(PY) -m pytest -m slow tests/statistical
+	$(PY) -m pytest -n auto -m slow tests/statistical
 
 # Full benchmark (about 15 minutes on 2 cores): writes benchmarks/results/cpu.{json,md,png}.
 bench: install
@@ -49,7 +49,7 @@ test-min:
 	test -x .venv-min/bin/python || $(PYTHON) -m venv .venv-min
 	.venv-min/bin/python -m pip install -q --upgrade pip
 	.venv-min/bin/python -m pip install -q -e '.[test]' 'jax==0.9.0' 'jaxlib==0.9.0'
-	.venv-min/bin/python -m pytest -p no:cacheprovider
+	.venv-min/bin/python -m pytest -n auto -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .venv-min out build site *.egg-info
