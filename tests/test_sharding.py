@@ -189,7 +189,7 @@ def test_out_sharding_with_a_key_derived_inside_an_explicit_mesh():
     np.testing.assert_array_equal(out, ji.he_normal()(jax.random.fold_in(KEY, 1), (16, 24)))
 
 
-def test_placement_works_around_keys_derived_inside_an_explicit_mesh():
+def test_placement_with_a_key_derived_inside_an_explicit_mesh():
     from jax_inits._src import placement
 
     mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
