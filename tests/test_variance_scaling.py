@@ -158,3 +158,12 @@ def test_einsum_axes_operand_and_errors():
         ji.einsum_axes("bi,io->bo", operand=2)
     with pytest.raises(TypeError, match=r"^einsum_axes: `equation` must be a string"):
         ji.einsum_axes(None)
+
+
+def test_compute_fans_takes_an_einsum_equation():
+    assert ji.compute_fans((8, 64, 512), einsum="bthk,hkd->btd") == (512.0, 512.0)
+    assert ji.compute_fans((4, 256, 1024), einsum="ebd,edf->ebf") == (256.0, 1024.0)
+    with pytest.raises(ValueError, match=r"^compute_fans: give either `einsum` or axis arguments"):
+        ji.compute_fans((3, 5), 0, einsum="bi,io->bo")
+    with pytest.raises(ValueError, match=r"^einsum_axes: `equation` must be explicit"):
+        ji.compute_fans((3, 5), einsum="bi,io")

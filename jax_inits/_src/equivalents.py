@@ -63,7 +63,33 @@ EQUIVALENTS: dict[str, dict[str, str]] = {
     "orthogonal": {"torch": _T + "orthogonal_(w, gain)", "keras": _K + "Orthogonal(gain)",
                    "haiku": _H + "Orthogonal(scale)", "flax": _F + "orthogonal(scale)"},
     "delta_orthogonal": {"flax": _F + "delta_orthogonal(scale)"},
+    "identity": {"torch": _T + "eye_ (2-D)", "keras": _K + "Identity(gain)",
+                 "haiku": _H + "Identity(gain)"},
+    "dirac": {"torch": _T + "dirac_(w, groups)"},
+    "sparse": {"torch": _T + "sparse_(w, sparsity, std)"},
 }  # fmt: skip
+# jax_inits.pytorch reproduces torch.nn.init: its builders' counterparts are exact.
+_TORCH_NAMES = {
+    "uniform": "uniform_(w, a, b)",
+    "normal": "normal_(w, mean, std)",
+    "trunc_normal": "trunc_normal_(w, mean, std, a, b)",
+    "constant": "constant_(w, val)",
+    "ones": "ones_",
+    "zeros": "zeros_",
+    "eye": "eye_",
+    "dirac": "dirac_(w, groups)",
+    "xavier_uniform": "xavier_uniform_(w, gain)",
+    "xavier_normal": "xavier_normal_(w, gain)",
+    "kaiming_uniform": "kaiming_uniform_(w, a, mode, nonlinearity)",
+    "kaiming_normal": "kaiming_normal_(w, a, mode, nonlinearity)",
+    "orthogonal": "orthogonal_(w, gain)",
+    "sparse": "sparse_(w, sparsity, std)",
+    "linear_default": "kaiming_uniform_(w, a=sqrt(5)) (nn.Linear)",
+    "conv_default": "kaiming_uniform_(w, a=sqrt(5)) (nn.Conv*)",
+    "linear_bias_default": "uniform_(b, -1/sqrt(fan_in), 1/sqrt(fan_in))",
+    "embedding_default": "normal_ (nn.Embedding)",
+}
+EQUIVALENTS.update({f"pytorch.{k}": {"torch": _T + v} for k, v in _TORCH_NAMES.items()})
 
 
 def equivalents(name: str) -> dict[str, str]:

@@ -34,7 +34,12 @@ def _fans(
 
 
 def compute_fans(
-    shape: Sequence[int], in_axis: AxisArg = -2, out_axis: AxisArg = -1, batch_axis: AxisArg = ()
+    shape: Sequence[int],
+    in_axis: AxisArg = -2,
+    out_axis: AxisArg = -1,
+    batch_axis: AxisArg = (),
+    *,
+    einsum: str | None = None,
 ) -> tuple[float, float]:
     r"""Computes ``(fan_in, fan_out)`` of a weight shape.
 
@@ -49,6 +54,9 @@ def compute_fans(
       in_axis: Input axis or axes.
       out_axis: Output axis or axes.
       batch_axis: Axis or axes ignored by the fans (e.g. a stack of layers).
+      einsum: Keyword-only: the einsum equation that applies the kernel; its
+        axes then come from :func:`einsum_axes` (the kernel is the last input)
+        and the axis arguments must be left at their defaults.
 
     Returns:
       ``(fan_in, fan_out)`` as floats.
@@ -63,8 +71,18 @@ def compute_fans(
       (576.0, 1152.0)
       >>> jax_inits.compute_fans((8, 512, 256), batch_axis=0)
       (512.0, 256.0)
+      >>> jax_inits.compute_fans((512, 8, 64), einsum="btd,dhk->bthk")  # attention Q
+      (512.0, 512.0)
     """
     builder = "compute_fans"
+    if einsum is not None:
+        if (in_axis, out_axis, batch_axis) != (-2, -1, ()):
+            raise ValueError(
+                f"{builder}: give either `einsum` or axis arguments, got einsum={einsum!r} "
+                f"with in_axis={in_axis!r}, out_axis={out_axis!r}, batch_axis={batch_axis!r}."
+            )
+        axes = einsum_axes(einsum)
+        in_axis, out_axis, batch_axis = axes["in_axis"], axes["out_axis"], axes["batch_axis"]
     return _fans(
         builder,
         checks.shape(builder, shape),
