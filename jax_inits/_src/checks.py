@@ -68,6 +68,19 @@ def real_number(
     return number
 
 
+def interval(
+    builder: str, lo_arg: str, lo: Any, hi_arg: str, hi: Any, *, allow_inf: bool = False
+) -> tuple[float, float]:
+    """Returns the bounds ``(lo, hi)`` as floats, or raises unless ``lo < hi``."""
+    lo_f = real_number(builder, lo_arg, lo, allow_inf=allow_inf)
+    hi_f = real_number(builder, hi_arg, hi, allow_inf=allow_inf)
+    if not lo_f < hi_f:
+        raise ValueError(
+            f"{builder}: `{lo_arg}` must be < `{hi_arg}`, got {lo_arg}={lo!r}, {hi_arg}={hi!r}."
+        )
+    return lo_f, hi_f
+
+
 def integer(builder: str, arg: str, value: Any) -> int:
     """Returns ``value`` as a Python int; bools, floats and tracers are rejected."""
     if isinstance(value, (bool, np.bool_)) or _is_tracer(value):

@@ -171,12 +171,7 @@ def uniform_range(minval: float = -1.0, maxval: float = 1.0, dtype=None) -> Unif
       >>> round(float(w.std()), 1)
       1.7
     """
-    lo = checks.real_number("uniform_range", "minval", minval)
-    hi = checks.real_number("uniform_range", "maxval", maxval)
-    if not lo < hi:
-        raise ValueError(
-            f"uniform_range: `minval` must be < `maxval`, got minval={minval!r}, maxval={maxval!r}."
-        )
+    lo, hi = checks.interval("uniform_range", "minval", minval, "maxval", maxval)
     return UniformRange(lo, hi, checks.dtype("uniform_range", dtype, random=True))
 
 
@@ -253,12 +248,7 @@ def truncated_normal(
       True
     """
     builder = "truncated_normal"
-    lo = checks.real_number(builder, "lower", lower, allow_inf=True)
-    hi = checks.real_number(builder, "upper", upper, allow_inf=True)
-    if not lo < hi:
-        raise ValueError(
-            f"truncated_normal: `lower` must be < `upper`, got lower={lower!r}, upper={upper!r}."
-        )
+    lo, hi = checks.interval(builder, "lower", lower, "upper", upper, allow_inf=True)
     return TruncatedNormal(
         checks.real_number(builder, "stddev", stddev, minimum=0.0),
         checks.dtype(builder, dtype, random=True),

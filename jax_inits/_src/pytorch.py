@@ -71,10 +71,7 @@ def uniform(a: float = 0.0, b: float = 1.0, *, layout: str = "jax", dtype=None) 
     """
     builder = "pytorch.uniform"
     structural.check_layout(builder, layout)
-    lo = checks.real_number(builder, "a", a)
-    hi = checks.real_number(builder, "b", b)
-    if not lo < hi:
-        raise ValueError(f"{builder}: `a` must be < `b`, got a={a!r}, b={b!r}.")
+    lo, hi = checks.interval(builder, "a", a, "b", b)
     return UniformRange(lo, hi, _dtype(builder, dtype))
 
 
@@ -153,10 +150,7 @@ def trunc_normal(
     structural.check_layout(builder, layout)
     mean = checks.real_number(builder, "mean", mean)
     std = checks.real_number(builder, "std", std, minimum=0.0, strict=True)
-    lo = checks.real_number(builder, "a", a, allow_inf=True)
-    hi = checks.real_number(builder, "b", b, allow_inf=True)
-    if not lo < hi:
-        raise ValueError(f"{builder}: `a` must be < `b`, got a={a!r}, b={b!r}.")
+    lo, hi = checks.interval(builder, "a", a, "b", b, allow_inf=True)
     return TruncatedNormal(std, _dtype(builder, dtype), (lo - mean) / std, (hi - mean) / std, mean)
 
 

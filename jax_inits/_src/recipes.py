@@ -231,13 +231,7 @@ def uniform_init(min_val: float, max_val: float) -> InitializerBase:
       <https://arxiv.org/abs/2405.04517>`_, 2024 (xlstm_jax).
     """
     builder = "recipes.uniform_init"
-    lo = checks.real_number(builder, "min_val", min_val)
-    hi = checks.real_number(builder, "max_val", max_val)
-    if not lo < hi:
-        raise ValueError(
-            f"{builder}: `min_val` must be < `max_val`, got min_val={min_val!r}, "
-            f"max_val={max_val!r}."
-        )
+    lo, hi = checks.interval(builder, "min_val", min_val, "max_val", max_val)
     return UniformRange(lo, hi)
 
 
