@@ -98,10 +98,7 @@ class InitializerBase:
         self, key: Any, shape: Any, dtype: Any = None, out_sharding: OutSharding = None
     ) -> jax.Array:
         shape = checks.shape(self.name, shape)
-        dtype = checks.dtype(self.name, dtype, random=self.random)
-        if dtype is None:
-            dtype = getattr(self, "dtype", None)
-        dtype = self._default_dtype() if dtype is None else np.dtype(dtype)
+        dtype = self.resolve_dtype(checks.dtype(self.name, dtype, random=self.random))
         if self.random:
             checks.key(self.name, key)
         else:
@@ -132,6 +129,13 @@ class InitializerBase:
         """The standard deviation (complex: root mean square modulus) that the values
         of an array of ``shape`` have by construction."""
         raise NotImplementedError
+
+    def resolve_dtype(self, dtype: Any = None) -> np.dtype:
+        """The dtype a call with ``dtype`` returns: ``dtype``, else the builder's
+        ``dtype``, else the default (float32, or complex64 for complex-only ones)."""
+        if dtype is None:
+            dtype = getattr(self, "dtype", None)
+        return self._default_dtype() if dtype is None else np.dtype(dtype)
 
     def _default_dtype(self) -> np.dtype:
         """The dtype when neither the call nor the builder names one."""

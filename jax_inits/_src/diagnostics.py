@@ -442,10 +442,8 @@ def _target_std(init: Any, shape: tuple[int, ...]) -> float | None:
     if method is None:
         return None
     try:
-        check = getattr(init, "_check_call", None)
-        if check is not None:  # the static shape checks a call would run
-            default = getattr(init, "_default_dtype", lambda: np.dtype(np.float32))
-            check(shape, getattr(init, "dtype", None) or default())
+        if isinstance(init, InitializerBase):  # the static shape checks a call would run
+            init._check_call(shape, init.resolve_dtype())
         return float(method(shape))
     except (ValueError, TypeError, IndexError, ZeroDivisionError):
         return None
@@ -488,7 +486,7 @@ def target_density(
     if isinstance(init, constant.Constant):
         return None
     if dtype is None and isinstance(init, InitializerBase):
-        dtype = getattr(init, "dtype", None) or init._default_dtype()
+        dtype = init.resolve_dtype()
     if dtype is not None and jnp.issubdtype(np.dtype(dtype), np.complexfloating):
         target = _target_std(init, shape)
         if not target:
