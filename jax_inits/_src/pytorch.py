@@ -39,7 +39,7 @@ class TorchFans(VarianceScaling):
 
 
 def _fan_scaled(builder: str, variance: float, mode: str, distribution: str, layout: str, dtype):
-    in_axis, out_axis = structural._in_out_axes(structural.check_layout(builder, layout))
+    in_axis, out_axis = structural.layout_axes(builder, layout)
     vs = _build(builder, variance, mode, distribution, in_axis, out_axis, (), dtype)
     return TorchFans(**{f.name: getattr(vs, f.name) for f in dataclasses.fields(vs)})
 
@@ -460,7 +460,7 @@ def orthogonal(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> Orthogo
       linear neural networks <https://arxiv.org/abs/1312.6120>`_, 2014.
     """
     builder = "pytorch.orthogonal"
-    row_axis = structural._in_out_axes(structural.check_layout(builder, layout))[1]
+    row_axis = structural.layout_axes(builder, layout)[1]
     return Orthogonal(checks.real_number(builder, "gain", gain), row_axis, _dtype(builder, dtype))
 
 

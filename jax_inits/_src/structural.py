@@ -30,9 +30,9 @@ def check_layout(builder: str, layout: Any) -> str:
     return layout
 
 
-def _in_out_axes(layout: str) -> tuple[int, int]:
-    """``(in_axis, out_axis)`` of a weight in ``layout``."""
-    return (-2, -1) if layout == "jax" else (1, 0)
+def layout_axes(builder: str, layout: Any) -> tuple[int, int]:
+    """``(in_axis, out_axis)`` of a weight in ``layout``, after :func:`check_layout`."""
+    return (-2, -1) if check_layout(builder, layout) == "jax" else (1, 0)
 
 
 def _fraction_std(gain: float, fraction: float) -> float:
@@ -342,11 +342,10 @@ def make_sparse(builder: str, sparsity, stddev, dtype, layout, std_arg="stddev")
     fraction = checks.real_number(builder, "sparsity", sparsity, minimum=0.0)
     if fraction > 1:
         raise ValueError(f"{builder}: `sparsity` must be <= 1, got {sparsity!r}.")
-    layout = check_layout(builder, layout)
     return Sparse(
         fraction,
         checks.real_number(builder, std_arg, stddev, minimum=0.0),
-        _in_out_axes(layout)[1],
+        layout_axes(builder, layout)[1],
         checks.dtype(builder, dtype, random=True),
     )
 
