@@ -177,6 +177,37 @@ def test_float64_under_x64():
     assert jax_inits.he_normal()(jax.random.key(0), (4, 4)).dtype == jnp.float32
 
 
+def test_a_repeated_eager_call_is_checked_like_the_first():
+    """The second call of a signature skips the checks; nothing that would fail
+    them may share its signature."""
+    init, key = jax_inits.he_normal(), jax.random.key(0)
+    init(key, (6, 5))
+    init(key, (6, 5))
+    with pytest.raises(TypeError, match="he_normal"):
+        init(key, (6.0, 5))
+    with pytest.raises(TypeError, match="he_normal"):
+        init(key, (6, 5), jnp.int32)
+    with pytest.raises(TypeError, match="key"):
+        init(jax.random.split(key, 2), (6, 5))
+    with pytest.raises(TypeError, match="key"):
+        init(jax.random.key_data(key).astype(jnp.int32), (6, 5))
+    with jax.enable_x64(True):
+        assert init(key, (6, 5)).dtype == jnp.float64
+    assert init(key, (6, 5)).dtype == jnp.float32
+    assert init(key, [6, 5]).shape == (6, 5)  # a list is checked in full every time
+
+
+def test_closed_over_keys_and_committed_keys():
+    init, key = jax_inits.glorot_uniform(), jax.random.key(5)
+    eager = init(key, (9, 4))
+    np.testing.assert_array_equal(jax.jit(lambda: init(key, (9, 4)))(), eager)
+    np.testing.assert_array_equal(jax.vmap(lambda k: init(k, (9, 4)))(key[None])[0], eager)
+    committed = jax.device_put(key, jax.devices()[-1])
+    out = init(committed, (9, 4))
+    assert out.devices() == committed.devices()
+    np.testing.assert_array_equal(out, eager)
+
+
 def test_traced_shape_inside_jit_user_code():
     @jax.jit
     def make(key):

@@ -8,6 +8,7 @@ import pytest
 
 import jax_inits
 from jax_inits import sampling
+from jax_inits._src import catalog
 from jax_inits._src import sampling as internals
 
 SHAPES = [(1,), (7,), (33, 65), (2, 3, 4, 5), (0, 3), ()]
@@ -114,14 +115,155 @@ def test_eager_call_is_one_executable(name):
 
 
 def test_equal_initializers_share_the_compiled_executable():
-    from jax_inits._src.base import _run
+    from jax_inits._src.base import _EAGER, _bucket_runner, _run
 
     key = jax.random.key(0)
-    jax_inits.he_normal()(key, (40, 24))
-    before = _run._cache_size()
-    jax_inits.variance_scaling(2.0, "fan_in", "truncated_normal")(key, (40, 24))
-    jax_inits.kaiming_normal()(key, (40, 24))
-    assert _run._cache_size() == before
+    builders = [
+        jax_inits.he_normal,
+        lambda: jax_inits.variance_scaling(2.0, "fan_in", "truncated_normal"),
+        jax_inits.kaiming_normal,
+    ]
+    builders[0]()(key, (40, 24))  # first call of the shape: a bucket kernel
+    buckets = _bucket_runner.cache_info().currsize
+    builders[1]()(key, (40, 24))  # second: compiles the shape's own executable
+    eager = len(_EAGER)
+    for build in builders:
+        build()(key, (40, 24))
+    assert len(_EAGER) == eager and _bucket_runner.cache_info().currsize == buckets
+    jax_inits.he_normal()(key, (24, 40))  # same bucket, no new executable
+    assert len(_EAGER) == eager and _bucket_runner.cache_info().currsize == buckets
+
+    traced = jax.jit(lambda init, k: init(k, (40, 24)), static_argnums=0)
+    traced(jax_inits.he_normal(), key)
+    traced_before = _run._cache_size()
+    traced(jax_inits.variance_scaling(2.0, "fan_in", "truncated_normal"), key)
+    assert _run._cache_size() == traced_before
+
+
+BUCKETED = [
+    e.name
+    for e in catalog.ENTRIES
+    if not e.complex and e.example._scalars(e.shape((8, 8)), np.dtype(np.float32)) is not None
+]
+
+
+@pytest.mark.parametrize("name", BUCKETED)
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_bucket_kernels_give_the_bits_of_the_shapes_own_executable(name, dtype):
+    """A first eager call of a small shape draws from a shared flat kernel of the
+    next power-of-two size; its values equal the second call's (own executable)
+    and the jitted call's."""
+    from jax_inits._src.base import _SEEN, _eager_signature
+
+    entry = next(e for e in catalog.ENTRIES if e.name == name)
+    init, key = entry.example, jax.random.key(11)
+    for shape in [entry.shape((37, 29)), entry.shape((5, 64)), entry.shape((129, 2))]:
+        first = init(key, shape, dtype)
+        assert _eager_signature(init, key, shape, dtype) in _SEEN, "not bucketed"
+        np.testing.assert_array_equal(init(key, shape, dtype), first)
+        np.testing.assert_array_equal(jax.jit(lambda k, s=shape: init(k, s, dtype))(key), first)
+
+
+def test_fifty_new_shapes_compile_a_handful_of_executables():
+    from jax_inits._src.base import _bucket_runner
+
+    init = jax_inits.lecun_uniform(dtype=jnp.float16)
+    before = _bucket_runner.cache_info().currsize
+    for i in range(50):
+        init(jax.random.key(i), (32 + 8 * i, 48 + 4 * i))
+    assert _bucket_runner.cache_info().currsize - before <= 7  # 2^11 ... 2^17
+
+
+def test_eager_call_compiles_once_into_one_executable():
+    """From the second call of a shape on (the first may run in a bucket kernel)."""
+    from jax_inits._src.base import _EAGER, _eager_signature
+
+    init, key, shape = jax_inits.lecun_normal(), jax.random.key(3), (24, 56)
+    first = init(key, shape)
+    np.testing.assert_array_equal(init(key, shape), first)
+    run = _EAGER[_eager_signature(init, key, shape, None)]
+    np.testing.assert_array_equal(init(key, shape), first)
+    assert run._cache_size() == 1
+    hlo = run.lower(key).compile().as_text()
+    assert hlo.count("ENTRY") == 1 and "while" not in hlo
+
+
+on_cpu = pytest.mark.skipif(jax.default_backend() != "cpu", reason="the CPU erf_inv")
+
+
+@on_cpu
+def test_fast_erf_inv_passes_its_check_on_the_cpu_only():
+    assert internals.fast_erf_inv_exact("cpu")
+    assert not internals.fast_erf_inv_exact("gpu")
+    assert not internals.fast_erf_inv_exact("tpu")
+
+
+@on_cpu
+def test_a_fast_erf_inv_that_differs_is_not_used(monkeypatch):
+    """The check guards the bits: a wrong form fails it and lax.erf_inv runs."""
+    monkeypatch.setattr(internals, "_erf_inv_f32", lambda x: x * np.float32(1.0000001))
+    internals.fast_erf_inv_exact.cache_clear()
+    jax.clear_caches()
+    try:
+        assert not internals.fast_erf_inv_exact("cpu")
+        key = jax.random.key(17)
+        ours = jax.jit(lambda k: sampling.normal(k, (257, 3), jnp.float32))(key)
+        np.testing.assert_array_equal(ours, jax.random.normal(key, (257, 3)))
+    finally:
+        internals.fast_erf_inv_exact.cache_clear()
+        jax.clear_caches()
+
+
+def _erf_inv_mismatches(options, start, count):
+    """Positions in [start, start + count) of float32 bit patterns (either sign)
+    where the fast erf_inv differs from lax.erf_inv, compiled with ``options``."""
+
+    def mismatches(first):
+        bits = jax.lax.iota(jnp.uint32, count) + first
+        x = jax.lax.bitcast_convert_type(jnp.minimum(bits, np.uint32(0x3F800000)), jnp.float32)
+        x = jnp.concatenate([x, -x])
+        fast = jax.lax.bitcast_convert_type(internals._erf_inv_f32(x), jnp.uint32)
+        return jnp.sum(fast != jax.lax.bitcast_convert_type(jax.lax.erf_inv(x), jnp.uint32))
+
+    compiled = jax.jit(mismatches).lower(np.uint32(start)).compile(options)
+    return sum(int(compiled(np.uint32(s))) for s in range(start, 0x3F800001, count))
+
+
+@on_cpu
+@pytest.mark.slow
+@pytest.mark.parametrize("options", [{}, internals.COMPILER_OPTIONS["cpu"]], ids=["jit", "eager"])
+def test_fast_erf_inv_equals_lax_on_every_float_in_the_domain(options):
+    """All 2 x 2^30 float32 values in [-1, 1], about 10 s per compiler setting."""
+    assert _erf_inv_mismatches(options, 0, 1 << 26) == 0
+
+
+def _bfloat16_mismatches(bits):
+    x = jax.lax.bitcast_convert_type(bits, jnp.float32)
+    ours = jax.lax.bitcast_convert_type(internals.convert(x, jnp.bfloat16), jnp.uint16)
+    return jnp.sum(ours != jax.lax.bitcast_convert_type(x.astype(jnp.bfloat16), jnp.uint16))
+
+
+def test_bfloat16_conversion_has_xla_bits():
+    """Every 4099th float32 bit pattern (1M, both signs, every exponent) plus
+    ties, NaNs, infinities, subnormals and the largest finite values."""
+    comb = np.arange(0, 2**32, 4099, dtype=np.uint64).astype(np.uint32)
+    special = np.array(
+        [0, 0x80000000, 0x00000001, 0x007FFFFF, 0x00008000, 0x00018000, 0x3F808000,
+         0x3F818000, 0x7F7FFFFF, 0xFF7FFFFF, 0x7F800000, 0xFF800000, 0x7FC00000,
+         0x7F800001, 0xFFFFFFFF, 0x7F7F8000],
+        dtype=np.uint32,
+    )  # fmt: skip
+    bits = jnp.asarray(np.concatenate([comb, special]))
+    assert int(jax.jit(_bfloat16_mismatches)(bits)) == 0
+    assert internals.convert(jnp.ones(3), jnp.float16).dtype == jnp.float16
+
+
+@pytest.mark.slow
+def test_bfloat16_conversion_has_xla_bits_for_every_float():
+    """All 2^32 float32 bit patterns, about 15 s."""
+    step = 1 << 27
+    count = jax.jit(lambda first: _bfloat16_mismatches(jax.lax.iota(jnp.uint32, step) + first))
+    assert sum(int(count(np.uint32(s))) for s in range(0, 2**32, step)) == 0
 
 
 def test_complex_samplers_split_the_key_as_documented():

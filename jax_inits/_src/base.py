@@ -22,6 +22,11 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from jax_inits._src import checks, registry, sampling
 
+try:  # private, but stable since jax 0.4; without it every call counts as traced
+    from jax._src.core import trace_state_clean as _trace_state_clean
+except ImportError:  # pragma: no cover
+    _trace_state_clean = None
+
 Shape = tuple[int, ...]
 OutSharding = NamedSharding | PartitionSpec | None
 
@@ -97,6 +102,12 @@ class InitializerBase:
     def __call__(
         self, key: Any, shape: Any, dtype: Any = None, out_sharding: OutSharding = None
     ) -> jax.Array:
+        eager = out_sharding is None and _top_level()
+        signature = _eager_signature(self, key, shape, dtype) if eager else None
+        if signature is not None:
+            run = _EAGER.get(signature)
+            if run is not None:  # the same call passed every check before
+                return run(key)
         shape = checks.shape(self.name, shape)
         dtype = self.resolve_dtype(checks.dtype(self.name, dtype, random=self.random))
         if self.random:
@@ -105,6 +116,16 @@ class InitializerBase:
             key = None
         self._check_call(shape, dtype)
         sharding = resolve_sharding(self.name, out_sharding)
+        if eager:
+            if signature not in _SEEN:
+                bucketed = _bucketed(self, key, shape, dtype)
+                if bucketed is not None:
+                    _SEEN.add(signature)  # later calls compile their own executable
+                    return bucketed
+            run = _eager_runner(self, shape, dtype, _platform_of(key))
+            if signature is not None:
+                _EAGER[signature] = run
+            return run(key)
         # Under an outer jax.jit the caller may shard the result (out_shardings):
         # draw in the shaped layout, which the partitioner can split per device.
         flat = sharding is None and not isinstance(key, jax.core.Tracer)
@@ -151,6 +172,20 @@ class InitializerBase:
     def _sample(self, key: jax.Array, shape: Shape, dtype: np.dtype) -> jax.Array:
         raise NotImplementedError
 
+    def _scalars(self, shape: Shape, dtype: np.dtype) -> tuple[float, ...] | None:
+        """The numbers through which ``shape`` enters the draw, for draws that are
+        otherwise elementwise in the flat element index; ``None`` for the rest.
+
+        Such a draw of ``shape`` is the first ``prod(shape)`` values of a flat draw
+        of any larger size given the same numbers, which lets eager calls share
+        one executable per size bucket (see :func:`_bucket_runner`).
+        """
+        return None
+
+    def _draw(self, key: jax.Array, shape: Shape, dtype: np.dtype, scalars: tuple) -> jax.Array:
+        """:meth:`_sample` with :meth:`_scalars` given (traced in bucket kernels)."""
+        return self._sample(key, shape, dtype)
+
 
 def resolve_sharding(builder: str, out_sharding: Any) -> NamedSharding | None:
     """Turns ``out_sharding`` into a NamedSharding, or ``None``.
@@ -194,26 +229,138 @@ def _constrain(sample, key, sharding: NamedSharding | None):
     return jax.lax.with_sharding_constraint(sample(key), sharding)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 2, 3, 4, 5))
-def _run(
+def _sample(
     init: InitializerBase,
     key: Any,
     shape: Shape,
     dtype: np.dtype,
     sharding: NamedSharding | None,
     flat: bool,
+    platform: str | None = None,
 ) -> jax.Array:
+    """The traced body of every call: draw, cast, clip to the bounds, lay out."""
+
     def sample(key):
         if math.prod(shape) == 0:
             return jnp.zeros(shape, dtype)
         work = work_dtype(dtype)
         x = init._sample(key, shape, work)
         bounds = init._bounds(shape, work)
-        x = x.astype(dtype)
         if bounds is not None:
+            # Bounds representable in ``dtype`` commute with rounding to it (rounding
+            # is monotonic), so clip in the work dtype, where the CPU has min/max.
             lo, hi = inner_bounds(*bounds, dtype)
-            x = jnp.clip(x, lo, hi)
-        return x
+            x = jax.lax.clamp(lo.astype(x.dtype), x, hi.astype(x.dtype))
+        return sampling.convert(x, dtype)
 
-    with sampling.flat_layout(flat):
+    with sampling.flat_layout(flat), sampling.target_platform(platform):
         return _constrain(sample, key, sharding)
+
+
+#: Calls traced inside jax.jit (or with an output sharding): one jit for all,
+#: keyed by its static arguments.
+_run = jax.jit(_sample, static_argnums=(0, 2, 3, 4, 5))
+
+#: Eager calls: call signature -> the compiled call. See :func:`_eager_signature`.
+_EAGER: dict[tuple, Any] = {}
+#: Signatures whose first call ran in a bucket kernel.
+_SEEN: set[tuple | None] = {None}
+#: Largest flat size drawn by a bucket kernel (4 MiB of float32).
+BUCKET_LIMIT = 1 << 20
+
+
+def _top_level() -> bool:
+    """Whether this call runs eagerly (not traced by jit, vmap, grad, ...)."""
+    return _trace_state_clean is not None and _trace_state_clean()
+
+
+def _eager_signature(init: InitializerBase, key: Any, shape: Any, dtype: Any) -> tuple | None:
+    """What an eager call's result depends on, as a hashable tuple, or ``None``
+    where the arguments are not plainly hashable (then the call is checked in full).
+
+    Equal initializers have equal signatures, so they share one compiled call.
+    The config flags that change a call's dtype or device are part of it.
+    """
+    if type(shape) is not tuple or any(type(d) is not int for d in shape):
+        return None
+    config = (jax.config.jax_enable_x64, jax.config.jax_default_device)
+    if not init.random:
+        signature = (init, shape, dtype, config)
+    elif isinstance(key, jax.Array):
+        device = frozenset(key.devices()) if getattr(key, "_committed", True) else None
+        signature = (init, shape, dtype, key.dtype, key.shape, device, config)
+    else:
+        return None
+    try:
+        hash(signature)
+    except TypeError:  # e.g. an initializer holding an array
+        return None
+    return signature
+
+
+def _platform_of(key: Any) -> str:
+    """The platform an eager call with ``key`` runs on."""
+    if isinstance(key, jax.Array) and getattr(key, "_committed", False):
+        return next(iter(key.devices())).platform
+    return sampling.default_platform()
+
+
+def _eager_runner(init: InitializerBase, shape: Shape, dtype: np.dtype, platform: str):
+    """One jitted function of the key alone for an eager call: a single
+    executable, compiled with the platform's :data:`sampling.COMPILER_OPTIONS`."""
+    body = functools.partial(
+        _sample, init, shape=shape, dtype=dtype, sharding=None, flat=True, platform=platform
+    )
+    return jax.jit(body, compiler_options=sampling.COMPILER_OPTIONS.get(platform))
+
+
+def _bucket_size(n: int) -> int:
+    """The bucket of a flat size: the next power of two, at least 1024."""
+    return max(1024, 1 << (n - 1).bit_length())
+
+
+def _bucketed(init: InitializerBase, key: Any, shape: Shape, dtype: np.dtype) -> jax.Array | None:
+    """The first eager call of a small elementwise draw on the CPU, without
+    compiling for its shape: one executable per (initializer, size bucket, dtype)
+    draws ``_bucket_size(n)`` values with the shape's numbers as arguments, and the
+    first ``n`` are copied out in host memory. ``None`` where this does not apply.
+
+    Compilation (about 80 ms per executable here) dominates a model's first
+    initialization, where every layer shape is new. Threefry's partitionable
+    counters make element ``i`` of a flat draw independent of the draw's size, so
+    the values are the bits of the shape's own executable (tested).
+    """
+    n = math.prod(shape)
+    work = work_dtype(dtype)
+    if not (
+        0 < n <= BUCKET_LIMIT
+        and work == np.float32
+        and isinstance(key, jax.Array)
+        and not getattr(key, "_committed", True)
+        and sampling.default_platform() == "cpu"
+        and sampling.fused(key, (_bucket_size(n),))
+    ):
+        return None
+    scalars = init._scalars(shape, work)
+    if scalars is None:
+        return None
+    bounds = init._bounds(shape, work)
+    if bounds is not None:
+        bounds = tuple(b.astype(work) for b in inner_bounds(*bounds, dtype))
+    run = _bucket_runner(init, _bucket_size(n), dtype, bounds is not None)
+    flat = run(key, tuple(np.float32(v) for v in scalars), bounds)
+    return jnp.array(np.asarray(flat)[:n].reshape(shape))
+
+
+@functools.cache
+def _bucket_runner(init: InitializerBase, size: int, dtype: np.dtype, bounded: bool):
+    """``f(key, scalars, bounds)``: the flat draw of ``size`` values, one executable."""
+
+    def draw(key, scalars, bounds):
+        with sampling.flat_layout(True), sampling.target_platform("cpu"):
+            x = init._draw(key, (size,), work_dtype(dtype), scalars)
+            if bounded:
+                x = jax.lax.clamp(bounds[0], x, bounds[1])
+            return sampling.convert(x, dtype)
+
+    return jax.jit(draw, compiler_options=sampling.COMPILER_OPTIONS["cpu"])

@@ -47,6 +47,9 @@ class Uniform(InitializerBase):
     def _sample(self, key, shape, dtype):
         return sampling.uniform(key, shape, dtype) * jnp.array(self.scale, dtype)
 
+    def _scalars(self, shape, dtype):
+        return ()
+
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class UniformRange(InitializerBase):
@@ -69,6 +72,9 @@ class UniformRange(InitializerBase):
     def _sample(self, key, shape, dtype):
         return sampling.uniform(key, shape, dtype, self.minval, self.maxval)
 
+    def _scalars(self, shape, dtype):
+        return ()
+
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Normal(InitializerBase):
@@ -85,6 +91,9 @@ class Normal(InitializerBase):
     def _sample(self, key, shape, dtype):
         x = sampling.normal(key, shape, dtype) * jnp.array(self.stddev, dtype)
         return x + jnp.array(self.mean, dtype) if self.mean else x
+
+    def _scalars(self, shape, dtype):
+        return None if jnp.issubdtype(dtype, np.complexfloating) else ()
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -116,6 +125,9 @@ class TruncatedNormal(InitializerBase):
         t = sampling.truncated_normal(key, self.lower, self.upper, shape, dtype)
         x = t * jnp.array(self.stddev, dtype)
         return x + jnp.array(self.mean, dtype) if self.mean else x
+
+    def _scalars(self, shape, dtype):
+        return ()
 
 
 @registry.register("uniform")

@@ -315,9 +315,15 @@ class Mitchell(InitializerBase):
         return -bound, bound
 
     def _sample(self, key, shape, dtype):
+        return self._draw(key, shape, dtype, self._scalars(shape, dtype))
+
+    def _scalars(self, shape, dtype):
+        return (self.sigma(shape),)
+
+    def _draw(self, key, shape, dtype, scalars):
         c = self.cutoff_factor
         t = sampling.truncated_normal(key, -c, c, shape, dtype)
-        return t * jnp.array(self.sigma(shape), dtype)
+        return t * jnp.array(scalars[0], dtype)
 
 
 @registry.register("recipes.mitchell")

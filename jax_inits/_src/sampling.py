@@ -23,6 +23,7 @@ Reference: Salmon et al., `Parallel random numbers: as easy as 1, 2, 3
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 
@@ -42,6 +43,16 @@ _F32 = np.dtype(np.float32)
 
 
 @contextlib.contextmanager
+def _tracing_setting(name: str, value):
+    """Sets ``name`` for the samplers traced in this thread, within the context."""
+    previous = getattr(_layout, name, None)
+    setattr(_layout, name, value)
+    try:
+        yield
+    finally:
+        setattr(_layout, name, previous)
+
+
 def flat_layout(enabled: bool):
     """While tracing inside this context, elementwise samplers draw a flat array.
 
@@ -51,12 +62,32 @@ def flat_layout(enabled: bool):
     for sharded outputs, where the partitioner needs the shaped graph to give each
     device only its own shard.
     """
-    previous = getattr(_layout, "flat", False)
-    _layout.flat = enabled
-    try:
-        yield
-    finally:
-        _layout.flat = previous
+    return _tracing_setting("flat", enabled)
+
+
+def target_platform(platform: str | None):
+    """While tracing inside this context, kernels are built for ``platform``
+    (``"cpu"``, ``"gpu"``, ...); ``None`` means jax's default device."""
+    return _tracing_setting("platform", platform)
+
+
+def default_platform() -> str:
+    """The platform an uncommitted computation runs on: the default device's."""
+    device = jax.config.jax_default_device
+    if isinstance(device, str):
+        return device
+    return device.platform if device is not None else jax.default_backend()
+
+
+def _platform() -> str:
+    return getattr(_layout, "platform", None) or default_platform()
+
+
+#: XLA options the eager kernels are compiled with, by platform. On the CPU the
+#: fused sampling loop is latency bound (threefry's 20 rounds, then erf_inv);
+#: 512-bit vectors carry twice the elements per dependency chain. LLVM caps the
+#: width at what the CPU has, so AVX2 machines keep 256 bits.
+COMPILER_OPTIONS: dict[str, dict[str, int]] = {"cpu": {"xla_cpu_prefer_vector_width": 512}}
 
 
 def _draw(sampler, shape: Shape):
@@ -82,37 +113,47 @@ def fused(key: jax.Array, shape: Shape, dtype=_F32) -> bool:
     )
 
 
+# The kernels below are written with lax functions, not operators: an operator on
+# a tracer goes through a jitted jnp ufunc, which makes tracing a new shape ~3x
+# slower (an eager call of a new shape traces once).
+_add, _sub, _mul, _div = lax.add, lax.sub, lax.mul, lax.div
+_and, _or, _xor = lax.bitwise_and, lax.bitwise_or, lax.bitwise_xor
+
+
 def _threefry2x32(k0, k1, x0, x1):
     """The Threefry-2x32 block function, 20 rounds unrolled (uint32 arithmetic)."""
-    ks = (k0, k1, k0 ^ k1 ^ _PARITY)
-    x0, x1 = x0 + ks[0], x1 + ks[1]
+    ks = (k0, k1, _xor(_xor(k0, k1), _PARITY))
+    x0, x1 = _add(x0, ks[0]), _add(x1, ks[1])
     for block in range(5):
         for r in _ROTATIONS[block % 2]:
-            x0 = x0 + x1
-            x1 = lax.shift_left(x1, np.uint32(r)) | lax.shift_right_logical(x1, np.uint32(32 - r))
-            x1 = x0 ^ x1
-        x0 = x0 + ks[(block + 1) % 3]
-        x1 = x1 + ks[(block + 2) % 3] + np.uint32(block + 1)
+            x0 = _add(x0, x1)
+            x1 = _or(
+                lax.shift_left(x1, np.uint32(r)), lax.shift_right_logical(x1, np.uint32(32 - r))
+            )
+            x1 = _xor(x0, x1)
+        x0 = _add(x0, ks[(block + 1) % 3])
+        x1 = _add(_add(x1, ks[(block + 2) % 3]), np.uint32(block + 1))
     return x0, x1
 
 
 def _counters(shape: Shape) -> jax.Array:
     """The row-major element index of ``shape`` as uint32 (size < 2^32)."""
-    index = jnp.zeros(shape, np.uint32)
-    stride = 1
+    index, stride = None, 1
     for axis in reversed(range(len(shape))):
         iota = lax.broadcasted_iota(np.uint32, shape, axis)
-        index = index + iota * np.uint32(stride) if stride != 1 else index + iota
+        term = iota if stride == 1 else _mul(iota, np.uint32(stride))
+        index = term if index is None else _add(index, term)
         stride *= shape[axis]
-    return index
+    return lax.full(shape, 0, np.uint32) if index is None else index
 
 
 def _bits32(key: jax.Array, shape: Shape) -> jax.Array:
     data = (
         jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
     )
-    hi, lo = _threefry2x32(data[0], data[1], np.uint32(0), _counters(shape))
-    return hi ^ lo
+    k0, k1 = lax.index_in_dim(data, 0, keepdims=False), lax.index_in_dim(data, 1, keepdims=False)
+    hi, lo = _threefry2x32(k0, k1, np.uint32(0), _counters(shape))
+    return _xor(hi, lo)
 
 
 def bits(key: jax.Array, shape: Shape) -> jax.Array:
@@ -130,41 +171,204 @@ def bits(key: jax.Array, shape: Shape) -> jax.Array:
     return _draw(lambda s: _bits32(key, s), shape)
 
 
-def _unit_floats(key: jax.Array, shape: Shape) -> jax.Array:
-    """Floats in [0, 1) from the top 23 bits, as jax.random.uniform makes them."""
-    mantissa = lax.shift_right_logical(_bits32(key, shape), np.uint32(32 - 23))
+def _unit_floats(bits: jax.Array) -> jax.Array:
+    """Floats in [0, 1) from the top 23 of 32 bits, as jax.random.uniform makes them."""
+    mantissa = lax.shift_right_logical(bits, np.uint32(32 - 23))
     one = np.array(1.0, _F32)
-    return lax.bitcast_convert_type(mantissa | one.view(np.uint32), _F32) - one
+    return _sub(lax.bitcast_convert_type(_or(mantissa, one.view(np.uint32)), _F32), one)
+
+
+def _scale_unit(unit: jax.Array, minval, maxval) -> jax.Array:
+    minval = lax.convert_element_type(minval, _F32)
+    maxval = lax.convert_element_type(maxval, _F32)
+    return lax.max(minval, _add(_mul(unit, _sub(maxval, minval)), minval))
 
 
 def _uniform_f32(key, shape, minval, maxval) -> jax.Array:
-    minval = lax.convert_element_type(minval, _F32)
-    maxval = lax.convert_element_type(maxval, _F32)
-    return lax.max(minval, _unit_floats(key, shape) * (maxval - minval) + minval)
+    return _scale_unit(_unit_floats(_bits32(key, shape)), minval, maxval)
+
+
+def _f32(*values: float) -> tuple[np.float32, ...]:
+    return tuple(np.float32(v) for v in values)
+
+
+# Cephes (Moshier) logf: log(m) = x - x^2/2 + x^3 P(x) for x = m - 1, sqrt(1/2) <= m < sqrt(2).
+_LOG_P = _f32(0.070376836, -0.1151461, 0.116769984, -0.12420141, 0.14249323, -0.16668057,
+              0.20000714, -0.24999994, 0.3333333)  # fmt: skip
+_LN2_HI, _LN2_LO = _f32(0.6933594, -0.00021219444)
+# Cephes log1p for |x| < sqrt(2) - 1: x - x^2/2 + x^3 N(x) / D(x).
+_LOG1P_N = _f32(4.527e-05, 0.49854103, 6.5787325, 29.911919, 60.94967, 57.112965, 20.039553)
+_LOG1P_D = _f32(15.062909, 83.04757, 221.7624, 309.09872, 216.42789, 60.11866)
+# Giles (2010) single-precision erfinv: degree-8 polynomials in w - 2.5 (w < 5)
+# and sqrt(w) - 3 (w >= 5), where w = -log(1 - x^2).
+_ERF_INV_CENTRAL = _f32(
+    2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+    -0.00125372503, -0.00417768164, 0.246640727, 1.50140941,
+)  # fmt: skip
+_ERF_INV_TAIL = _f32(
+    -0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+    -0.0076224613, 0.00943887047, 1.00167406, 2.83297682,
+)  # fmt: skip
+_ONE, _HALF = _f32(1.0, 0.5)
+
+
+def _select(pred, on_true, on_false):
+    """``lax.select`` that broadcasts scalar branches to ``pred``'s shape."""
+    on_true, on_false = (
+        lax.full(pred.shape, v, _F32) if np.ndim(v) == 0 else v for v in (on_true, on_false)
+    )
+    return lax.select(pred, on_true, on_false)
+
+
+def _log_f32(y):
+    """Natural log of ``y`` in [2^-126, 1]: Cephes logf, step for step as XLA's CPU
+    backend computes it (exponent and mantissa by bit masks)."""
+    y = lax.max(y, np.float32(np.finfo(_F32).tiny))
+    bits = lax.bitcast_convert_type(y, np.uint32)
+    biased = lax.convert_element_type(lax.shift_right_logical(bits, np.uint32(23)), np.int32)
+    exponent = lax.convert_element_type(_sub(biased, np.int32(127)), _F32)
+    mantissa = _or(_and(bits, np.uint32(0x807FFFFF)), np.uint32(0x3F000000))
+    m = lax.bitcast_convert_type(mantissa, _F32)  # in [1/2, 1)
+    low = lax.lt(m, np.float32(np.sqrt(0.5)))
+    x = _add(_sub(m, _ONE), _select(low, m, np.float32(0)))
+    e = _sub(_add(exponent, _ONE), _select(low, _ONE, np.float32(0)))
+    z = _mul(x, x)
+    z3 = _mul(z, x)
+
+    def horner(*c):  # ((x c0 + c1) x + c2)
+        return _add(_mul(_add(_mul(x, c[0]), c[1]), x), c[2])
+
+    a, b, c = horner(*_LOG_P[0:3]), horner(*_LOG_P[3:6]), horner(*_LOG_P[6:9])
+    tail = _mul(_add(_mul(_add(b, _mul(a, z3)), z3), c), z3)
+    tail = _add(tail, _mul(e, _LN2_LO))
+    return _add(_add(_sub(x, _mul(z, _HALF)), tail), _mul(e, _LN2_HI))
+
+
+def _log1p_f32(a):
+    """``log1p(a)`` for ``a`` in (-1, 0]: Cephes, as XLA's CPU backend computes it."""
+    n, d = _add(_mul(_LOG1P_N[0], a), _LOG1P_N[1]), _add(a, _LOG1P_D[0])
+    for coefficient in _LOG1P_N[2:]:
+        n = _add(_mul(n, a), coefficient)
+    for coefficient in _LOG1P_D[1:]:
+        d = _add(_mul(d, a), coefficient)
+    a2 = _mul(a, a)
+    small = _sub(a, _sub(_mul(a2, _HALF), _mul(_mul(a, a2), _div(n, d))))
+    near_zero = lax.lt(lax.abs(a), np.float32(np.sqrt(2) - 1))
+    return _select(near_zero, small, _log_f32(_add(a, _ONE)))
+
+
+def _erf_inv_f32(x):
+    """``lax.erf_inv`` of float32 ``x`` in [-1, 1], bit for bit on XLA's CPU backend.
+
+    The same operations as XLA's expansion of erf_inv (Giles 2010) and its
+    log1p (Cephes), written as plain vector arithmetic. XLA's own log1p is an
+    8-lane intrinsic, which caps the whole fused sampling loop at 8 lanes; this
+    form vectorizes at 16 lanes on AVX-512. :func:`fast_erf_inv_exact` checks the
+    bits against ``lax.erf_inv`` before any kernel uses it.
+
+    References:
+      Giles, `Approximating the erfinv function
+      <https://people.maths.ox.ac.uk/gilesm/files/gems_erfinv.pdf>`_, GPU
+      Computing Gems Jade Edition, 2011. Moshier, Cephes Mathematical Library
+      (logf, log1p), 1984-1992.
+    """
+    w = _log1p_f32(_mul(x, lax.neg(x)))  # log(1 - x^2) <= 0
+    central = lax.gt(w, np.float32(-5))
+    arg = _select(central, _sub(np.float32(-2.5), w), _add(lax.sqrt(lax.neg(w)), np.float32(-3)))
+    p = _select(central, _ERF_INV_CENTRAL[0], _ERF_INV_TAIL[0])
+    for c_central, c_tail in zip(_ERF_INV_CENTRAL[1:], _ERF_INV_TAIL[1:], strict=True):
+        p = _add(_select(central, c_central, c_tail), _mul(p, arg))
+    return _mul(x, _select(lax.eq(lax.abs(x), _ONE), np.float32(np.inf), p))
+
+
+#: jax.random.normal draws uniform values in [-1 + 2^-24, 1) for erf_inv.
+_NORMAL_RANGE = (np.nextafter(np.array(-1.0, _F32), np.array(0.0, _F32)), np.array(1.0, _F32))
+
+
+def _probe_inputs() -> jax.Array:
+    """Every value the normal sampler can pass to erf_inv (one per 23-bit mantissa),
+    and every 512th float32 in [-1, 1] with either sign."""
+    mantissas = lax.shift_left(lax.iota(np.uint32, 1 << 23), np.uint32(32 - 23))
+    grid = _scale_unit(_unit_floats(mantissas), *_NORMAL_RANGE)
+    comb = lax.bitcast_convert_type(
+        lax.iota(np.uint32, 0x3F800000 // 512 + 1) * np.uint32(512), _F32
+    )
+    return lax.concatenate([grid, comb, -comb], 0)
+
+
+def _erf_inv_mismatches() -> jax.Array:
+    x = _probe_inputs()
+    fast = lax.bitcast_convert_type(_erf_inv_f32(x), np.uint32)
+    reference = lax.bitcast_convert_type(lax.erf_inv(x), np.uint32)
+    return jnp.sum(fast != reference)
+
+
+@functools.cache
+def fast_erf_inv_exact(platform: str) -> bool:
+    """Whether :func:`_erf_inv_f32` gives the bits of ``lax.erf_inv`` on ``platform``.
+
+    Checked once per process on the CPU, on every input the normal sampler can
+    produce (so normal draws are exact by exhaustion) and a comb over [-1, 1], in
+    both compiler settings the kernels use (jax's defaults under an outer jit,
+    :data:`COMPILER_OPTIONS` for eager calls). GPUs and TPUs compute erf_inv with
+    their own log1p, so there and wherever the check fails ``lax.erf_inv`` runs.
+    """
+    if platform != "cpu":
+        return False
+    on_cpu = jax.sharding.SingleDeviceSharding(jax.local_devices(backend="cpu")[0])
+    for options in ({}, COMPILER_OPTIONS["cpu"]):
+        lowered = jax.jit(_erf_inv_mismatches, out_shardings=on_cpu).lower()
+        if int(lowered.compile(options)()) != 0:
+            return False
+    return True
+
+
+def _erf_inv(x):
+    """erf_inv for the fused kernels: the vectorizable form where it is exact."""
+    if fast_erf_inv_exact(_platform()):
+        return _erf_inv_f32(x)
+    return lax.erf_inv(x)
 
 
 def _normal_f32(key, shape) -> jax.Array:
-    lo = np.nextafter(np.array(-1.0, _F32), np.array(0.0, _F32))
-    u = _uniform_f32(key, shape, lo, np.array(1.0, _F32))
-    return lax.mul(np.array(np.sqrt(2), _F32), lax.erf_inv(u))
+    u = _uniform_f32(key, shape, *_NORMAL_RANGE)
+    return _mul(np.array(np.sqrt(2), _F32), _erf_inv(u))
 
 
 def _truncated_normal_f32(key, shape, lower, upper) -> jax.Array:
     sqrt2 = np.array(np.sqrt(2), _F32)
     lower = lax.convert_element_type(lower, _F32)
     upper = lax.convert_element_type(upper, _F32)
-    a, b = lax.erf(lower / sqrt2), lax.erf(upper / sqrt2)
-    return _inside_open(sqrt2 * lax.erf_inv(_uniform_f32(key, shape, a, b)), lower, upper, _F32)
+    a, b = lax.erf(_div(lower, sqrt2)), lax.erf(_div(upper, sqrt2))
+    u = _uniform_f32(key, shape, a, b)
+    return _inside_open(_mul(sqrt2, _erf_inv(u)), lower, upper, _F32)
+
+
+def convert(x: jax.Array, dtype: np.dtype) -> jax.Array:
+    """``x.astype(dtype)``, with float32 to bfloat16 written out in integer ops.
+
+    Same bits (round to nearest even, NaN kept quiet) as XLA's conversion, which
+    the CPU backend emits one element at a time inside a fused loop; in integer
+    ops the whole loop stays vectorized.
+    """
+    dtype = np.dtype(dtype)
+    if x.dtype != _F32 or dtype != jnp.bfloat16:
+        return lax.convert_element_type(x, dtype)
+    bits = lax.bitcast_convert_type(x, np.uint32)
+    lsb = _and(lax.shift_right_logical(bits, np.uint32(16)), np.uint32(1))
+    rounded = _add(bits, _add(np.uint32(0x7FFF), lsb))
+    quiet_nan = _or(_and(bits, np.uint32(0xFF800000)), np.uint32(0x00400000))
+    bits = lax.select(lax.ne(x, x), quiet_nan, rounded)
+    upper = lax.convert_element_type(lax.shift_right_logical(bits, np.uint32(16)), np.uint16)
+    return lax.bitcast_convert_type(upper, dtype)
 
 
 def _inside_open(x, lower, upper, dtype) -> jax.Array:
     """Clamps ``x`` into the open interval ``(lower, upper)``, as jax does:
     rounding can reach the bounds."""
-    return jnp.clip(
-        x,
-        lax.nextafter(lower, np.array(np.inf, dtype)),
-        lax.nextafter(upper, np.array(-np.inf, dtype)),
-    )
+    lo = lax.nextafter(lower, np.array(np.inf, dtype))
+    hi = lax.nextafter(upper, np.array(-np.inf, dtype))
+    return lax.clamp(lo, x, hi)
 
 
 #: Standard deviation of a standard normal truncated to (-2, 2).

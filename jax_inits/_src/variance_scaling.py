@@ -258,14 +258,23 @@ class VarianceScaling(InitializerBase):
             else:
                 unit = sampling.normal(key, shape, dtype)
             return unit * jnp.array(std, dtype)
-        # Real dtypes repeat jax's graph op for op, so that the bits agree.
-        variance = jnp.array(self.scale / self.denominator(shape), dtype)
+        return self._draw(key, shape, dtype, self._scalars(shape, dtype))
+
+    def _scalars(self, shape, dtype):
+        if jnp.issubdtype(dtype, np.complexfloating):
+            return None
+        return (float(self._real_scale(shape, dtype)),)
+
+    def _draw(self, key, shape, dtype, scalars):
+        # The multiplier is computed on the host in ``dtype``, where XLA folds
+        # jax's in-graph constants to the same bits (a runtime division by a
+        # constant would not be correctly rounded).
+        scale = jnp.array(scalars[0], dtype)
         if self.distribution == "truncated_normal":
-            stddev = jnp.sqrt(variance) / jnp.array(sampling.TRUNCATED_NORMAL_STD, dtype)
-            return sampling.truncated_normal(key, -2, 2, shape, dtype) * stddev
+            return sampling.truncated_normal(key, -2, 2, shape, dtype) * scale
         if self.distribution == "uniform":
-            return sampling.uniform(key, shape, dtype, -1) * jnp.sqrt(3 * variance)
-        return sampling.normal(key, shape, dtype) * jnp.sqrt(variance)
+            return sampling.uniform(key, shape, dtype, -1) * scale
+        return sampling.normal(key, shape, dtype) * scale
 
 
 def _build(
