@@ -2,10 +2,19 @@
 
 An initializer is an immutable value: equal hyper-parameters compare and hash
 equal, so it can be a static argument of ``jax.jit`` and equal initializers built
-in different places share compiled code. Calling one checks the static arguments
-(shape, dtype, key, sharding) in Python, then runs a single jitted function keyed
-by ``(initializer, shape, dtype, sharding)``: an eager call is one executable and
-returns exactly what the same call returns under ``jax.jit``.
+in different places share compiled code. A call runs one executable:
+
+* Eager calls are cached by signature (initializer, shape, dtype, key type,
+  device): a repeated call skips the Python checks and runs its own jitted
+  function of the key, compiled with the platform's
+  :data:`~jax_inits._src.sampling.COMPILER_OPTIONS`. The first call of a small
+  elementwise draw on the CPU instead runs in a kernel shared by its size
+  bucket (:func:`_bucketed`), so a model's first initialization does not
+  compile once per layer shape.
+* Calls traced by an outer ``jax.jit`` (or given ``out_sharding``) inline one
+  jitted function keyed by ``(initializer, shape, dtype, sharding)``.
+
+Every path returns the same bits.
 """
 
 from __future__ import annotations
@@ -78,8 +87,9 @@ class InitializerBase:
 
     Subclasses are frozen dataclasses whose fields are the hyper-parameters. They
     implement :meth:`_sample` (traced; returns the array in ``work_dtype``) and may
-    override :meth:`_check_call` (static shape checks) and :meth:`_bounds` (real
-    bounds the result must never cross, enforced in the output dtype).
+    override :meth:`_check_call` (static shape checks), :meth:`_bounds` (real
+    bounds the result must never cross, enforced in the output dtype) and, for
+    draws elementwise in the flat index, :meth:`_scalars` with :meth:`_draw`.
     """
 
     name: ClassVar[str] = "initializer"
@@ -120,10 +130,15 @@ class InitializerBase:
             if signature not in _SEEN:
                 bucketed = _bucketed(self, key, shape, dtype)
                 if bucketed is not None:
+                    if len(_SEEN) >= EAGER_CACHE_SIZE:
+                        _SEEN.clear()
+                        _SEEN.add(None)
                     _SEEN.add(signature)  # later calls compile their own executable
                     return bucketed
             run = _eager_runner(self, shape, dtype, _platform_of(key))
             if signature is not None:
+                if len(_EAGER) >= EAGER_CACHE_SIZE:  # drop the oldest entry
+                    del _EAGER[next(iter(_EAGER))]
                 _EAGER[signature] = run
             return run(key)
         # Under an outer jax.jit the caller may shard the result (out_shardings):
@@ -263,6 +278,8 @@ _run = jax.jit(_sample, static_argnums=(0, 2, 3, 4, 5))
 
 #: Eager calls: call signature -> the compiled call. See :func:`_eager_signature`.
 _EAGER: dict[tuple, Any] = {}
+#: Entries kept in ``_EAGER`` (and signatures in ``_SEEN``); the oldest go first.
+EAGER_CACHE_SIZE = 4096
 #: Signatures whose first call ran in a bucket kernel.
 _SEEN: set[tuple | None] = {None}
 #: Largest flat size drawn by a bucket kernel (4 MiB of float32).
