@@ -35,9 +35,10 @@ test: install
 	$(PY) -m pytest -n auto
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -q
 
-# High-power statistical runs (n = 2^22 per case), a separate CI step.
+# High-power statistical runs (n = 2^22 per case) and exhaustive bit checks of the
+# kernels (every float32 input), a separate CI step.
 test-slow: install
-	$(PY) -m pytest -n auto -m slow tests/statistical
+	$(PY) -m pytest -n auto -m slow tests
 
 # Full benchmark (about 15 minutes on 2 cores): writes benchmarks/results/cpu.{json,md,png}.
 bench: install

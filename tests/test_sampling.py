@@ -192,6 +192,10 @@ on_cpu = pytest.mark.skipif(jax.default_backend() != "cpu", reason="the CPU erf_
 
 
 @on_cpu
+@pytest.mark.skipif(
+    tuple(int(p) for p in jax.__version__.split(".")[:2]) < (0, 10),
+    reason="checked against jax 0.10's XLA; older versions may fall back to lax.erf_inv",
+)
 def test_fast_erf_inv_passes_its_check_on_the_cpu_only():
     assert internals.fast_erf_inv_exact("cpu")
     assert not internals.fast_erf_inv_exact("gpu")
