@@ -198,7 +198,8 @@ on_cpu = pytest.mark.skipif(jax.default_backend() != "cpu", reason="the CPU erf_
 )
 def test_fast_erf_inv_passes_its_check_on_the_cpu_only():
     assert internals.fast_erf_inv_exact("cpu")
-    assert not internals.fast_erf_inv_exact("gpu")
+    assert internals.fast_erf_inv_exact("cpu", tuned=True)
+    assert not internals.fast_erf_inv_exact("gpu", tuned=True)
     assert not internals.fast_erf_inv_exact("tpu")
 
 
@@ -210,9 +211,12 @@ def test_a_fast_erf_inv_that_differs_is_not_used(monkeypatch):
     jax.clear_caches()
     try:
         assert not internals.fast_erf_inv_exact("cpu")
+        assert not internals.fast_erf_inv_exact("cpu", tuned=True)
         key = jax.random.key(17)
         ours = jax.jit(lambda k: sampling.normal(k, (257, 3), jnp.float32))(key)
         np.testing.assert_array_equal(ours, jax.random.normal(key, (257, 3)))
+        eager = jax_inits.normal(1.0)(key, (257, 3))  # tuned options, bucket kernel
+        np.testing.assert_array_equal(eager, jax.random.normal(key, (257, 3)))
     finally:
         internals.fast_erf_inv_exact.cache_clear()
         jax.clear_caches()

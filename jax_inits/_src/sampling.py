@@ -67,7 +67,9 @@ def flat_layout(enabled: bool):
 
 def target_platform(platform: str | None):
     """While tracing inside this context, kernels are built for ``platform``
-    (``"cpu"``, ``"gpu"``, ...); ``None`` means jax's default device."""
+    (``"cpu"``, ``"gpu"``, ...) and compiled with its :data:`COMPILER_OPTIONS`;
+    ``None`` means jax's default device and jax's default options (a call traced
+    inside the caller's jit)."""
     return _tracing_setting("platform", platform)
 
 
@@ -79,8 +81,10 @@ def default_platform() -> str:
     return device.platform if device is not None else jax.default_backend()
 
 
-def _platform() -> str:
-    return getattr(_layout, "platform", None) or default_platform()
+def _target() -> tuple[str, bool]:
+    """The platform kernels are traced for, and whether :data:`COMPILER_OPTIONS` apply."""
+    platform = getattr(_layout, "platform", None)
+    return (default_platform(), False) if platform is None else (platform, True)
 
 
 #: XLA options the eager kernels are compiled with, by platform. On the CPU the
@@ -304,28 +308,26 @@ def _erf_inv_mismatches() -> jax.Array:
 
 
 @functools.cache
-def fast_erf_inv_exact(platform: str) -> bool:
-    """Whether :func:`_erf_inv_f32` gives the bits of ``lax.erf_inv`` on ``platform``.
+def fast_erf_inv_exact(platform: str, tuned: bool = False) -> bool:
+    """Whether :func:`_erf_inv_f32` gives the bits of ``lax.erf_inv`` on ``platform``,
+    compiled with jax's default options or (``tuned``) with :data:`COMPILER_OPTIONS`.
 
-    Checked once per process on the CPU, on every input the normal sampler can
-    produce (so normal draws are exact by exhaustion) and a comb over [-1, 1], in
-    both compiler settings the kernels use (jax's defaults under an outer jit,
-    :data:`COMPILER_OPTIONS` for eager calls). GPUs and TPUs compute erf_inv with
-    their own log1p, so there and wherever the check fails ``lax.erf_inv`` runs.
+    Checked once per process and setting (about 0.1 s) on the CPU, on every input
+    the normal sampler can produce (so normal draws are exact by exhaustion) and a
+    comb over [-1, 1]. GPUs and TPUs compute erf_inv with their own log1p, so
+    there and wherever the check fails ``lax.erf_inv`` runs.
     """
     if platform != "cpu":
         return False
     on_cpu = jax.sharding.SingleDeviceSharding(jax.local_devices(backend="cpu")[0])
-    for options in ({}, COMPILER_OPTIONS["cpu"]):
-        lowered = jax.jit(_erf_inv_mismatches, out_shardings=on_cpu).lower()
-        if int(lowered.compile(options)()) != 0:
-            return False
-    return True
+    lowered = jax.jit(_erf_inv_mismatches, out_shardings=on_cpu).lower()
+    options = COMPILER_OPTIONS["cpu"] if tuned else {}
+    return int(lowered.compile(options)()) == 0
 
 
 def _erf_inv(x):
     """erf_inv for the fused kernels: the vectorizable form where it is exact."""
-    if fast_erf_inv_exact(_platform()):
+    if fast_erf_inv_exact(*_target()):
         return _erf_inv_f32(x)
     return lax.erf_inv(x)
 
