@@ -11,6 +11,10 @@ whole initializer into one loop-free elementwise fusion:
 * The counters are what jax uses with ``jax_threefry_partitionable=True`` (the
   default): the 64-bit row-major element index as (hi, lo) words, hashed with the
   key, the two output words xor-ed. For arrays under 2^32 elements hi is 0.
+* On the CPU, ``erf_inv`` (:func:`_erf_inv_f32`) and the rounding to bfloat16
+  (:func:`convert`) are written as plain vector arithmetic with XLA's bits, so
+  the loop vectorizes at full width; :func:`fast_erf_inv_exact` checks the bits
+  before any kernel uses that form.
 
 Keys of other implementations (rbg, unsafe_rbg, custom), the non-partitionable
 mode, float64 and arrays of 2^32 or more elements use ``jax.random`` itself, so
