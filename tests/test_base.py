@@ -197,6 +197,21 @@ def test_a_repeated_eager_call_is_checked_like_the_first():
     assert init(key, [6, 5]).shape == (6, 5)  # a list is checked in full every time
 
 
+def test_calls_that_differ_only_in_spelling_share_one_executable():
+    from jax_inits._src.base import _eager_runner
+
+    init, key = jax_inits.lecun_uniform(), jax.random.key(1)
+    init(key, (7, 3))
+    init(key, (7, 3))  # compiles the shape's own executable
+    runners = _eager_runner.cache_info().currsize
+    for shape, dtype in [([7, 3], None), ((7, 3), jnp.float32), ([7, 3], "float32")]:
+        init(key, shape, dtype)
+        init(key, shape, dtype)
+    assert _eager_runner.cache_info().currsize == runners
+    run = _eager_runner(init, (7, 3), np.dtype(np.float32), jax.default_backend())
+    assert run._cache_size() == 1  # compiled once for all spellings
+
+
 def test_closed_over_keys_and_committed_keys():
     init, key = jax_inits.glorot_uniform(), jax.random.key(5)
     eager = init(key, (9, 4))

@@ -322,9 +322,12 @@ def _platform_of(key: Any) -> str:
     return sampling.default_platform()
 
 
+@functools.lru_cache(maxsize=EAGER_CACHE_SIZE)
 def _eager_runner(init: InitializerBase, shape: Shape, dtype: np.dtype, platform: str):
     """One jitted function of the key alone for an eager call: a single
-    executable, compiled with the platform's :data:`sampling.COMPILER_OPTIONS`."""
+    executable, compiled with the platform's :data:`sampling.COMPILER_OPTIONS`.
+    Cached by the checked arguments, so calls whose raw arguments differ (a list
+    shape, ``dtype=None`` or the dtype itself) share it."""
     body = functools.partial(
         _sample, init, shape=shape, dtype=dtype, sharding=None, flat=True, platform=platform
     )
