@@ -280,7 +280,9 @@ _run = jax.jit(_sample, static_argnums=(0, 2, 3, 4, 5))
 _EAGER: dict[tuple, Any] = {}
 #: Entries kept in ``_EAGER`` (and signatures in ``_SEEN``); the oldest go first.
 EAGER_CACHE_SIZE = 4096
-#: Signatures whose first call ran in a bucket kernel.
+#: Signatures whose first call ran in a bucket kernel. ``None`` (a call without a
+#: hashable signature, e.g. a list shape) is always in it: such calls cannot be
+#: recognised again, so they never take the bucket path.
 _SEEN: set[tuple | None] = {None}
 #: Largest flat size drawn by a bucket kernel (4 MiB of float32).
 BUCKET_LIMIT = 1 << 20
