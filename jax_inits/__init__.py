@@ -6,6 +6,7 @@ Every initializer is a pure ``init(key, shape, dtype=None, out_sharding=None)``.
 from jax_inits import pytorch as pytorch
 from jax_inits import recipes as recipes
 from jax_inits._src.base import Initializer as Initializer
+from jax_inits._src.caches import clear_caches as clear_caches
 from jax_inits._src.complex_valued import complex_glorot as complex_glorot
 from jax_inits._src.complex_valued import complex_he as complex_he
 from jax_inits._src.complex_valued import complex_uniform as complex_uniform
@@ -47,6 +48,7 @@ xavier_uniform = glorot_uniform
 __all__ = (
     "Initializer",
     "calculate_gain",
+    "clear_caches",
     "complex_glorot",
     "complex_he",
     "complex_uniform",

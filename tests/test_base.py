@@ -198,7 +198,7 @@ def test_a_repeated_eager_call_is_checked_like_the_first():
 
 
 def test_calls_that_differ_only_in_spelling_share_one_executable():
-    from jax_inits._src.base import _eager_runner
+    from jax_inits._src.dispatch import _eager_runner
 
     init, key = jax_inits.lecun_uniform(), jax.random.key(1)
     init(key, (7, 3))

@@ -115,7 +115,7 @@ def test_eager_call_is_one_executable(name):
 
 
 def test_equal_initializers_share_the_compiled_executable():
-    from jax_inits._src.base import _EAGER, _bucket_runner, _run
+    from jax_inits._src.dispatch import _EAGER, _bucket_runner, _traced
 
     key = jax.random.key(0)
     builders = [
@@ -130,14 +130,14 @@ def test_equal_initializers_share_the_compiled_executable():
     for build in builders:
         build()(key, (40, 24))
     assert len(_EAGER) == eager and _bucket_runner.cache_info().currsize == buckets
-    jax_inits.he_normal()(key, (24, 40))  # same bucket, no new executable
-    assert len(_EAGER) == eager and _bucket_runner.cache_info().currsize == buckets
+    jax_inits.he_normal()(key, (24, 40))  # same bucket, no new bucket kernel
+    assert _bucket_runner.cache_info().currsize == buckets
 
     traced = jax.jit(lambda init, k: init(k, (40, 24)), static_argnums=0)
     traced(jax_inits.he_normal(), key)
-    traced_before = _run._cache_size()
+    traced_before = _traced._cache_size()
     traced(jax_inits.variance_scaling(2.0, "fan_in", "truncated_normal"), key)
-    assert _run._cache_size() == traced_before
+    assert _traced._cache_size() == traced_before
 
 
 BUCKETED = [
@@ -147,25 +147,43 @@ BUCKETED = [
 ]
 
 
+def _bucketed(monkeypatch):
+    """Records the shapes whose call ran a bucket kernel."""
+    from jax_inits._src import dispatch
+
+    seen = []
+    real = dispatch._first_call
+
+    def spy(init, key, shape, dtype):
+        out = real(init, key, shape, dtype)
+        if out is not None:
+            seen.append(shape)
+        return out
+
+    monkeypatch.setattr(dispatch, "_first_call", spy)
+    return seen
+
+
 @pytest.mark.parametrize("name", BUCKETED)
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
-def test_bucket_kernels_give_the_bits_of_the_shapes_own_executable(name, dtype):
+def test_bucket_kernels_give_the_bits_of_the_shapes_own_executable(name, dtype, monkeypatch):
     """A first eager call of a small shape draws from a shared flat kernel of the
     next power-of-two size; its values equal the second call's (own executable)
     and the jitted call's."""
-    from jax_inits._src.base import _SEEN, _eager_signature
-
+    seen = _bucketed(monkeypatch)
     entry = next(e for e in catalog.ENTRIES if e.name == name)
     init, key = entry.example, jax.random.key(11)
+    jax_inits.clear_caches()
     for shape in [entry.shape((37, 29)), entry.shape((5, 64)), entry.shape((129, 2))]:
         first = init(key, shape, dtype)
-        assert _eager_signature(init, key, shape, dtype) in _SEEN, "not bucketed"
+        assert seen[-1:] == [shape], "not bucketed"
         np.testing.assert_array_equal(init(key, shape, dtype), first)
+        assert seen[-1:] == [shape] and len(seen) == len(set(seen)), "bucketed twice"
         np.testing.assert_array_equal(jax.jit(lambda k, s=shape: init(k, s, dtype))(key), first)
 
 
-def test_fifty_new_shapes_compile_a_handful_of_executables():
-    from jax_inits._src.base import _bucket_runner
+def test_fifty_new_shapes_compile_a_handful_of_bucket_kernels():
+    from jax_inits._src.dispatch import _bucket_runner
 
     init = jax_inits.lecun_uniform(dtype=jnp.float16)
     before = _bucket_runner.cache_info().currsize
@@ -176,12 +194,12 @@ def test_fifty_new_shapes_compile_a_handful_of_executables():
 
 def test_eager_call_compiles_once_into_one_executable():
     """From the second call of a shape on (the first may run in a bucket kernel)."""
-    from jax_inits._src.base import _EAGER, _eager_signature
+    from jax_inits._src.dispatch import _EAGER, _signature
 
     init, key, shape = jax_inits.lecun_normal(), jax.random.key(3), (24, 56)
     first = init(key, shape)
     np.testing.assert_array_equal(init(key, shape), first)
-    run = _EAGER[_eager_signature(init, key, shape, None)]
+    run = _EAGER.get(_signature(init, key, shape, None))
     np.testing.assert_array_equal(init(key, shape), first)
     assert run._cache_size() == 1
     hlo = run.lower(key).compile().as_text()
@@ -196,30 +214,25 @@ on_cpu = pytest.mark.skipif(jax.default_backend() != "cpu", reason="the CPU erf_
     tuple(int(p) for p in jax.__version__.split(".")[:2]) < (0, 10),
     reason="checked against jax 0.10's XLA; older versions may fall back to lax.erf_inv",
 )
-def test_fast_erf_inv_passes_its_check_on_the_cpu_only():
-    assert internals.fast_erf_inv_exact("cpu")
-    assert internals.fast_erf_inv_exact("cpu", tuned=True)
-    assert not internals.fast_erf_inv_exact("gpu", tuned=True)
-    assert not internals.fast_erf_inv_exact("tpu")
+def test_fast_erf_inv_passes_its_check_on_the_cpu():
+    assert internals.fast_erf_inv_exact()
 
 
 @on_cpu
 def test_a_fast_erf_inv_that_differs_is_not_used(monkeypatch):
     """The check guards the bits: a wrong form fails it and lax.erf_inv runs."""
     monkeypatch.setattr(internals, "_erf_inv_f32", lambda x: x * np.float32(1.0000001))
-    internals.fast_erf_inv_exact.cache_clear()
-    jax.clear_caches()
+    jax_inits.clear_caches()
     try:
-        assert not internals.fast_erf_inv_exact("cpu")
-        assert not internals.fast_erf_inv_exact("cpu", tuned=True)
+        assert not internals.fast_erf_inv_exact()
         key = jax.random.key(17)
         ours = jax.jit(lambda k: sampling.normal(k, (257, 3), jnp.float32))(key)
         np.testing.assert_array_equal(ours, jax.random.normal(key, (257, 3)))
         eager = jax_inits.normal(1.0)(key, (257, 3))  # tuned options, bucket kernel
         np.testing.assert_array_equal(eager, jax.random.normal(key, (257, 3)))
+        np.testing.assert_array_equal(jax_inits.normal(1.0)(key, (257, 3)), eager)  # own
     finally:
-        internals.fast_erf_inv_exact.cache_clear()
-        jax.clear_caches()
+        jax_inits.clear_caches()
 
 
 def _erf_inv_mismatches(options, start, count):

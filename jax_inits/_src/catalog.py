@@ -108,6 +108,7 @@ NOT_INITIALIZERS = frozenset(
     {
         "Initializer",
         "calculate_gain",
+        "clear_caches",
         "compute_fans",
         "einsum_axes",
         "from_config",

@@ -8,12 +8,11 @@ through the layer.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
-from jax_inits._src import checks
+from jax_inits._src import caches, checks
 
 # torch.nn.init.calculate_gain's table (torch's conventions, kept exactly).
 _LINEAR = (
@@ -57,7 +56,7 @@ _SECOND_MOMENT = {
 NONLINEARITIES: tuple[str, ...] = (*_TORCH, *_SECOND_MOMENT)
 
 
-@functools.cache
+@caches.lru("gains.second_moment", 1024)
 def second_moment(nonlinearity: str, param: float | None) -> float:
     """:math:`E[\\phi(z)^2]` for :math:`z \\sim N(0, 1)`.
 

@@ -11,7 +11,6 @@ standard deviation of the result. Fan-based recipes (``deepnet``, ``fixup``,
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 from typing import Any, Literal
 
@@ -20,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jax_inits._src import checks, constant, registry, sampling
+from jax_inits._src import caches, checks, constant, registry, sampling
 from jax_inits._src.base import InitializerBase
 from jax_inits._src.distributions import UniformRange, require_real, with_std
 from jax_inits._src.variance_scaling import AxisArg, VarianceScaling, _build, _fans
@@ -763,7 +762,7 @@ def t_fixup_embedding(dim: int, num_decoder_layers: int | None = None) -> Initia
 # --- ZerO ------------------------------------------------------------------------------
 
 
-@functools.cache
+@caches.lru("recipes.hadamard_sum", 4096)
 def _hadamard_sum(m: int, rows: int, cols: int) -> int:
     """Sum of the top-left ``rows x cols`` block of the Sylvester Hadamard ``H_m``."""
     if rows == 0 or cols == 0:

@@ -36,6 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jax_inits._src import caches
+
 Shape = tuple[int, ...]
 
 _layout = threading.local()
@@ -293,52 +295,68 @@ def _erf_inv_f32(x):
 _NORMAL_RANGE = (np.nextafter(np.array(-1.0, _F32), np.array(0.0, _F32)), np.array(1.0, _F32))
 
 
-def _probe_inputs() -> jax.Array:
-    """Every value the normal sampler can pass to erf_inv (one per 23-bit mantissa),
-    and every 512th float32 in [-1, 1] with either sign."""
-    mantissas = lax.shift_left(lax.iota(np.uint32, 1 << 23), np.uint32(32 - 23))
-    grid = _scale_unit(_unit_floats(mantissas), *_NORMAL_RANGE)
-    comb = lax.bitcast_convert_type(
-        lax.iota(np.uint32, 0x3F800000 // 512 + 1) * np.uint32(512), _F32
+def _probe_inputs(stride: int = 1, comb: int = 512) -> jax.Array:
+    """Every ``stride``-th value the normal sampler can pass to erf_inv (there is
+    one per 23-bit mantissa), and every ``comb``-th float32 in [-1, 1] with
+    either sign."""
+    mantissas = lax.shift_left(
+        lax.iota(np.uint32, (1 << 23) // stride) * np.uint32(stride), np.uint32(32 - 23)
     )
-    return lax.concatenate([grid, comb, -comb], 0)
+    grid = _scale_unit(_unit_floats(mantissas), *_NORMAL_RANGE)
+    comb_bits = lax.iota(np.uint32, 0x3F800000 // comb + 1) * np.uint32(comb)
+    floats = lax.bitcast_convert_type(comb_bits, _F32)
+    return lax.concatenate([grid, floats, lax.neg(floats)], 0)
 
 
-def _erf_inv_mismatches() -> jax.Array:
-    x = _probe_inputs()
+def _erf_inv_mismatches(stride: int = 1, comb: int = 512) -> jax.Array:
+    x = _probe_inputs(stride, comb)
     fast = lax.bitcast_convert_type(_erf_inv_f32(x), np.uint32)
     reference = lax.bitcast_convert_type(lax.erf_inv(x), np.uint32)
     return jnp.sum(fast != reference)
 
 
-@functools.cache
-def fast_erf_inv_exact(platform: str, tuned: bool = False) -> bool:
-    """Whether :func:`_erf_inv_f32` gives the bits of ``lax.erf_inv`` on ``platform``,
-    compiled with jax's default options or (``tuned``) with :data:`COMPILER_OPTIONS`.
+#: The runtime check's sample of probe inputs: every 64th input of the normal
+#: sampler (131072 values, the tail's extremes included) and every 2^15-th float32
+#: in [-1, 1]. ``make test-slow`` checks every float32 in both forms.
+_CHECK_STRIDE, _CHECK_COMB = 64, 1 << 15
 
-    Checked once per process and setting (about 0.1 s) on the CPU, on every input
-    the normal sampler can produce (so normal draws are exact by exhaustion) and a
-    comb over [-1, 1]. GPUs and TPUs compute erf_inv with their own log1p, so
-    there and wherever the check fails ``lax.erf_inv`` runs.
+
+@caches.lru("sampling.fast_erf_inv_exact", None)
+def fast_erf_inv_exact() -> bool:
+    """Whether :func:`_erf_inv_f32` gives the bits of ``lax.erf_inv`` on this
+    process's CPU, compiled with :data:`COMPILER_OPTIONS` as the eager kernels are.
+
+    Checked once per process on a sample of inputs (:data:`_CHECK_STRIDE`);
+    the dispatcher runs it outside the caller's context (no mesh; an explicit
+    transfer of one integer) before the first CPU kernel is traced. The fast form
+    is used only in the kernels jax_inits compiles itself (eager calls): a call
+    traced inside the user's ``jax.jit`` is compiled with the user's options and
+    context, where ``lax.erf_inv`` runs. GPUs and TPUs compute erf_inv with their
+    own log1p, so there ``lax.erf_inv`` runs too.
     """
-    if platform != "cpu":
-        return False
     on_cpu = jax.sharding.SingleDeviceSharding(jax.local_devices(backend="cpu")[0])
-    lowered = jax.jit(_erf_inv_mismatches, out_shardings=on_cpu).lower()
-    options = COMPILER_OPTIONS["cpu"] if tuned else {}
-    return int(lowered.compile(options)()) == 0
+    check = functools.partial(_erf_inv_mismatches, _CHECK_STRIDE, _CHECK_COMB)
+    lowered = jax.jit(check, out_shardings=on_cpu).lower()
+    return int(jax.device_get(lowered.compile(COMPILER_OPTIONS["cpu"])())) == 0
 
 
 def _erf_inv(x):
-    """erf_inv for the fused kernels: the vectorizable form where it is exact."""
-    if fast_erf_inv_exact(*_target()):
+    """erf_inv for the fused kernels: the vectorizable form in the CPU kernels
+    jax_inits compiles itself, where its check passed; ``lax.erf_inv`` elsewhere."""
+    if _target() == ("cpu", True) and fast_erf_inv_exact():
         return _erf_inv_f32(x)
     return lax.erf_inv(x)
 
 
-def _normal_f32(key, shape) -> jax.Array:
+def _normal_f32(key, shape, scale=None) -> jax.Array:
     u = _uniform_f32(key, shape, *_NORMAL_RANGE)
-    return _mul(np.array(np.sqrt(2), _F32), _erf_inv(u))
+    sqrt2 = np.array(np.sqrt(2), _F32)
+    if scale is None:
+        return _mul(sqrt2, _erf_inv(u))
+    # erf_inv(u) * (sqrt2 * scale): the product XLA makes of sqrt2 * erf_inv(u) * scale
+    # when it folds the constants outside a mesh. Written out, no pipeline can
+    # reassociate it differently (inside a mesh XLA does not fold).
+    return _mul(_erf_inv(u), _mul(sqrt2, lax.convert_element_type(scale, _F32)))
 
 
 def _truncated_normal_f32(key, shape, lower, upper) -> jax.Array:
@@ -424,8 +442,12 @@ def uniform(
     return _draw(lambda s: _uniform_f32(key, s, minval, maxval), shape)
 
 
-def normal(key: jax.Array, shape: Shape, dtype: np.dtype) -> jax.Array:
+def normal(key: jax.Array, shape: Shape, dtype: np.dtype, scale=None) -> jax.Array:
     """Standard normal values; the bits of ``jax.random.normal`` for real dtypes.
+
+    With ``scale`` (a scalar of ``dtype``, traced or constant), the bits of
+    ``jax.random.normal(key, shape, dtype) * scale`` as XLA computes it outside
+    a mesh context, in every context.
 
     Complex dtypes draw the real and imaginary parts from the two halves of
     ``jax.random.split(key)``, each with variance 1/2, so that E|z|^2 = 1.
@@ -441,10 +463,28 @@ def normal(key: jax.Array, shape: Shape, dtype: np.dtype) -> jax.Array:
         real = np.finfo(dtype).dtype
         key_re, key_im = jax.random.split(key)
         half = np.array(np.sqrt(0.5), real)
-        return lax.complex(normal(key_re, shape, real) * half, normal(key_im, shape, real) * half)
+        z = lax.complex(normal(key_re, shape, real) * half, normal(key_im, shape, real) * half)
+        return z if scale is None else scale_complex(z, scale)
     if not fused(key, shape, dtype):
-        return _draw(lambda s: jax.random.normal(key, s, dtype), shape)
-    return _draw(lambda s: _normal_f32(key, s), shape)
+        x = _draw(lambda s: jax.random.normal(key, s, dtype), shape)
+        return x if scale is None else x * scale
+    return _draw(lambda s: _normal_f32(key, s, scale), shape)
+
+
+def scale_complex(z: jax.Array, scale) -> jax.Array:
+    """``z * scale`` for a real (or real-valued complex) ``scale``, as the real and
+    imaginary parts each times ``scale``.
+
+    The same value as the complex product, but in a form no XLA pipeline can
+    reassociate: a complex product by a constant is folded differently inside and
+    outside a mesh context, which would make values depend on the context.
+    """
+    real = jnp.finfo(z.dtype).dtype
+    scale = jnp.asarray(scale)
+    if jnp.issubdtype(scale.dtype, np.complexfloating):
+        scale = lax.real(scale)
+    scale = lax.convert_element_type(scale, real)
+    return lax.complex(_mul(lax.real(z), scale), _mul(lax.imag(z), scale))
 
 
 def _tails_need_care(lower: float, upper: float) -> bool:

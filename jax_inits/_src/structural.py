@@ -158,7 +158,7 @@ class Sparse(InitializerBase):
 
     def _sample(self, key, shape, dtype):
         values_key, mask_key = jax.random.split(key)
-        values = sampling.normal(values_key, shape, dtype) * jnp.array(self.stddev, dtype)
+        values = sampling.normal(values_key, shape, dtype, jnp.array(self.stddev, dtype))
         # Ranks of i.i.d. random bits along the axis form a uniform random
         # permutation (stable sorts make ties harmless); the lowest ranks are zeroed.
         bits = sampling.bits(mask_key, shape)

@@ -257,7 +257,7 @@ class VarianceScaling(InitializerBase):
                 unit = sampling.complex_uniform_disk(key, shape, dtype)
             else:
                 unit = sampling.normal(key, shape, dtype)
-            return unit * jnp.array(std, dtype)
+            return sampling.scale_complex(unit, np.array(std, jnp.finfo(dtype).dtype))
         return self._draw(key, shape, dtype, self._scalars(shape, dtype))
 
     def _scalars(self, shape, dtype):
@@ -274,7 +274,7 @@ class VarianceScaling(InitializerBase):
             return sampling.truncated_normal(key, -2, 2, shape, dtype) * scale
         if self.distribution == "uniform":
             return sampling.uniform(key, shape, dtype, -1) * scale
-        return sampling.normal(key, shape, dtype) * scale
+        return sampling.normal(key, shape, dtype, scale)
 
 
 def _build(

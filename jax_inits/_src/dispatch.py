@@ -1,0 +1,318 @@
+"""The one call path of every initializer: checks, the context-keyed cache, one executable.
+
+``InitializerBase.__call__`` is :func:`call`. A call is *eager* when nothing
+traces it (no ``jax.jit``, ``vmap``, ``eval_shape``, ...) and it asks for no
+``out_sharding``; every other call is *traced*.
+
+* A traced call checks its arguments and inlines :data:`_traced`, one jitted
+  function of the key keyed by ``(initializer, shape, dtype, sharding)``: the
+  caller's transformation decides placement, as for any jax function.
+* An eager call is keyed by its *signature* (:func:`_signature`): the
+  initializer, the raw shape and dtype, the key's type and committed placement,
+  and the context that changes a result -- the mesh set with ``jax.set_mesh``,
+  the default device, x64, the threefry-partitionable flag and the default PRNG
+  implementation. A signature seen before skips the checks and runs its cached
+  function of the key. A new one is checked in full, then runs its own
+  executable (:func:`_eager_runner`), compiled outside any mesh context so its
+  values never depend on the context. Inside a mesh the result is then laid out
+  replicated over the mesh, as ``jax.nn.initializers`` places it.
+* The *first* eager call of a small elementwise draw on the CPU, outside a mesh
+  with an uncommitted key, skips the per-shape compile of the sampler: a kernel
+  shared by the shape's power-of-two size bucket draws the flat values (the
+  shape's numbers passed as a device array) and a small per-shape executable
+  slices them into shape, on the device (:func:`_first_call`). Later calls of
+  the signature run the shape's own executable.
+
+Every path returns the same bits and jax.nn's placement; the context matrix in
+``tests/test_contexts.py`` checks both in every context a user can be in.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import TYPE_CHECKING, Any
+
+import jax
+import numpy as np
+from jax import lax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jax_inits._src import _jax_compat as compat
+from jax_inits._src import caches, checks, sampling
+from jax_inits._src.dtypes import Shape, inner_bounds, work_dtype
+
+if TYPE_CHECKING:  # the value's class; dispatch imports nothing above it
+    from jax_inits._src.base import InitializerBase
+
+#: Eager signatures kept (the oldest is dropped first).
+EAGER_CACHE_SIZE = 4096
+#: Largest flat size a first call draws from a bucket kernel (4 MiB of float32).
+BUCKET_LIMIT = 1 << 20
+
+#: signature -> the checked call's function of the key.
+_EAGER = caches.Cache("dispatch.eager", EAGER_CACHE_SIZE)
+
+
+def call(
+    init: InitializerBase, key: Any, shape: Any, dtype: Any, out_sharding: Any
+) -> jax.Array:
+    """``init(key, shape, dtype, out_sharding)``: the only call path."""
+    eager = out_sharding is None and compat.top_level()
+    signature = _signature(init, key, shape, dtype) if eager else None
+    if signature is not None:
+        run = _EAGER.get(signature)
+        if run is not None:  # the same call in the same context passed every check
+            return run(key)
+    shape, dtype, key = _checked(init, key, shape, dtype)
+    if not eager:
+        sharding = resolve_sharding(init.name, out_sharding)
+        # Under an outer jax.jit the caller may shard the result (out_shardings):
+        # draw in the shaped layout, which the partitioner can split per device.
+        flat = sharding is None and not isinstance(key, jax.core.Tracer)
+        return _traced(init, key, shape, dtype, sharding, flat)
+    run = _eager_call(init, key, shape, dtype)
+    if signature is None:
+        return run(key)
+    _EAGER.put(signature, run)
+    first = _first_call(init, key, shape, dtype)
+    return run(key) if first is None else first
+
+
+def _checked(init: InitializerBase, key: Any, shape: Any, dtype: Any) -> tuple:
+    """The checked ``(shape, dtype, key)`` of a call; raises for bad arguments."""
+    shape = checks.shape(init.name, shape)
+    dtype = init.resolve_dtype(checks.dtype(init.name, dtype, random=init.random))
+    if init.random:
+        checks.key(init.name, key)
+    else:
+        key = None
+    init._check_call(shape, dtype)
+    return shape, dtype, key
+
+
+def _context() -> tuple:
+    """What, besides the arguments, changes an eager call's result or placement."""
+    config = jax.config
+    return (
+        config.jax_enable_x64,
+        config.jax_default_device,
+        config.jax_threefry_partitionable,
+        config.jax_default_prng_impl,
+        compat.context_mesh(),
+    )
+
+
+def _signature(init: InitializerBase, key: Any, shape: Any, dtype: Any) -> tuple | None:
+    """An eager call's cache key, or ``None`` where the raw arguments are not
+    plainly hashable (such a call is checked in full every time).
+
+    Equal initializers have equal signatures, so they share one compiled call.
+    """
+    if type(shape) is not tuple or any(type(d) is not int for d in shape):
+        return None
+    if not init.random:
+        signature: tuple = (init, shape, dtype, _context())
+    elif isinstance(key, jax.Array):
+        placement = key.sharding if compat.is_committed(key) else None
+        signature = (init, shape, dtype, key.dtype, key.shape, placement, _context())
+    else:
+        return None
+    try:
+        hash(signature)
+    except TypeError:  # e.g. an initializer holding an array
+        return None
+    return signature
+
+
+def _platform_of(key: Any) -> str:
+    """The platform an eager call with ``key`` runs on."""
+    if isinstance(key, jax.Array) and compat.is_committed(key):
+        return next(iter(key.devices())).platform
+    return sampling.default_platform()
+
+
+def _eager_call(init: InitializerBase, key: Any, shape: Shape, dtype: np.dtype):
+    """The function of the key that a checked eager call runs in this context."""
+    platform = _platform_of(key)
+    _self_checks(platform)
+    run = _eager_runner(init, shape, dtype, platform)
+    mesh = compat.context_mesh()
+    if isinstance(mesh, Mesh):
+        return functools.partial(_replicated, run, NamedSharding(mesh, PartitionSpec()))
+    return run
+
+
+def _replicated(run, sharding: NamedSharding, key: Any) -> jax.Array:
+    """``run(key)`` computed outside the mesh context (so with the context-free
+    executable and bits), then laid out replicated over the mesh as jax.nn's
+    eager result is. A key replicated over the mesh gives its local copy; the
+    copies to the other devices are explicit device-to-device transfers."""
+    if isinstance(key, jax.Array) and len(key.devices()) > 1:
+        key = key.addressable_shards[0].data
+    with jax.set_mesh(None):
+        x = run(key)
+    return jax.device_put(x, sharding)
+
+
+def _self_checks(platform: str) -> None:
+    """Runs the kernels' once-per-process checks outside the caller's context."""
+    if platform == "cpu":
+        with jax.set_mesh(None):
+            sampling.fast_erf_inv_exact()
+
+
+def resolve_sharding(builder: str, out_sharding: Any) -> NamedSharding | None:
+    """Turns ``out_sharding`` into a NamedSharding, or ``None``.
+
+    A PartitionSpec is resolved against the mesh set with ``jax.set_mesh``.
+    """
+    if out_sharding is None:
+        return None
+    if isinstance(out_sharding, NamedSharding):
+        return out_sharding
+    if isinstance(out_sharding, PartitionSpec):
+        mesh = jax.sharding.get_abstract_mesh()
+        if mesh.empty:
+            raise ValueError(
+                f"{builder}: `out_sharding` {out_sharding!r} is a PartitionSpec, which "
+                "needs a mesh: call inside `with jax.set_mesh(mesh):` or pass a "
+                "NamedSharding."
+            )
+        return NamedSharding(mesh, out_sharding)
+    raise TypeError(
+        f"{builder}: `out_sharding` must be a NamedSharding, a PartitionSpec or "
+        f"None, got {out_sharding!r}."
+    )
+
+
+def _constrain(sample, key, sharding: NamedSharding | None):
+    """Runs ``sample(key)`` so that its result is laid out as ``sharding``.
+
+    On meshes with explicit axes the sampling runs in auto mode with the output
+    sharding fixed (as jax.random does); on auto meshes a sharding constraint on
+    the result lets XLA partition the elementwise sampling. Either way each device
+    computes its own shard of the same global values. The key is an argument,
+    not a closure: a key derived inside ``jax.set_mesh`` of an explicit mesh
+    carries that mesh in its type, which auto mode accepts only as an input.
+    """
+    if sharding is None:
+        return sample(key)
+    explicit = tuple(sharding.mesh.explicit_axes)
+    if explicit:
+        return jax.sharding.auto_axes(sample, out_sharding=sharding, axes=explicit)(key)
+    return jax.lax.with_sharding_constraint(sample(key), sharding)
+
+
+def _sample(
+    init: InitializerBase,
+    key: Any,
+    shape: Shape,
+    dtype: np.dtype,
+    sharding: NamedSharding | None,
+    flat: bool,
+    platform: str | None = None,
+) -> jax.Array:
+    """The traced body of every call: draw, cast, clip to the bounds, lay out."""
+
+    def sample(key):
+        if math.prod(shape) == 0:
+            return jax.numpy.zeros(shape, dtype)
+        work = work_dtype(dtype)
+        x = init._sample(key, shape, work)
+        bounds = init._bounds(shape, work)
+        if bounds is not None:
+            # Bounds representable in ``dtype`` commute with rounding to it (rounding
+            # is monotonic), so clip in the work dtype, where the CPU has min/max.
+            lo, hi = inner_bounds(*bounds, dtype)
+            x = lax.clamp(lo.astype(x.dtype), x, hi.astype(x.dtype))
+        return sampling.convert(x, dtype)
+
+    with sampling.flat_layout(flat), sampling.target_platform(platform):
+        return _constrain(sample, key, sharding)
+
+
+#: Traced calls (inside jax.jit, vmap, ..., or with an output sharding): one jit
+#: for all, keyed by its static arguments.
+_traced = caches.register_jit(
+    "dispatch.traced", jax.jit(_sample, static_argnums=(0, 2, 3, 4, 5, 6))
+)
+
+
+@caches.lru("dispatch.eager_runner", EAGER_CACHE_SIZE)
+def _eager_runner(init: InitializerBase, shape: Shape, dtype: np.dtype, platform: str):
+    """One jitted function of the key alone for an eager call: a single
+    executable, compiled with the platform's :data:`sampling.COMPILER_OPTIONS`.
+    Cached by the checked arguments, so calls whose raw arguments differ (a list
+    shape, ``dtype=None`` or the dtype itself) share it."""
+    body = functools.partial(
+        _sample, init, shape=shape, dtype=dtype, sharding=None, flat=True, platform=platform
+    )
+    return jax.jit(body, compiler_options=sampling.COMPILER_OPTIONS.get(platform))
+
+
+def _bucket_size(n: int) -> int:
+    """The bucket of a flat size: the next power of two, at least 1024."""
+    return max(1024, 1 << (n - 1).bit_length())
+
+
+def _first_call(init: InitializerBase, key: Any, shape: Shape, dtype: np.dtype):
+    """The first eager call of a small elementwise float draw on the CPU, without
+    compiling the sampler for its shape, or ``None`` where this does not apply.
+
+    One executable per (initializer, size bucket, dtype) draws
+    ``_bucket_size(n)`` values with the shape's numbers (:meth:`_scalars`, and
+    the bounds) passed as one explicitly placed device array; a small per-shape
+    executable takes the first ``n`` and reshapes them, on the device.
+    Compiling the sampler (about 80 ms here) dominates a model's first
+    initialization, where every layer shape is new; the slice compiles several
+    times faster. Threefry's partitionable counters make element ``i`` of a flat
+    draw independent of the draw's size, so the values are the bits of the
+    shape's own executable (tested for every bucketable builder).
+    """
+    n = math.prod(shape)
+    work = work_dtype(dtype)
+    if not (
+        0 < n <= BUCKET_LIMIT
+        and work == np.float32
+        and isinstance(key, jax.Array)
+        and not compat.is_committed(key)
+        and compat.context_mesh() is None
+        and sampling.default_platform() == "cpu"
+        and sampling.fused(key, (_bucket_size(n),))
+    ):
+        return None
+    scalars = init._scalars(shape, work)
+    if scalars is None:
+        return None
+    bounds = init._bounds(shape, work)
+    if bounds is not None:
+        bounds = tuple(b.astype(work) for b in inner_bounds(*bounds, dtype))
+    numbers = np.array(tuple(scalars) + (bounds or ()), np.float32)
+    run = _bucket_runner(init, _bucket_size(n), dtype, len(scalars), bounds is not None)
+    flat = run(key, jax.device_put(numbers))  # explicit: allowed under any transfer guard
+    return _cut(flat, shape)
+
+
+@caches.lru("dispatch.bucket_runner", 256)
+def _bucket_runner(init: InitializerBase, size: int, dtype: np.dtype, k: int, bounded: bool):
+    """``f(key, numbers)``: the flat draw of ``size`` values, one executable;
+    ``numbers`` holds the ``k`` scalars, then the two bounds if ``bounded``."""
+
+    def draw(key, numbers):
+        scalars = tuple(numbers[i] for i in range(k))
+        with sampling.flat_layout(True), sampling.target_platform("cpu"):
+            x = init._draw(key, (size,), work_dtype(dtype), scalars)
+            if bounded:
+                x = lax.clamp(numbers[k], x, numbers[k + 1])
+            return sampling.convert(x, dtype)
+
+    return jax.jit(draw, compiler_options=sampling.COMPILER_OPTIONS["cpu"])
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _cut_jit(flat: jax.Array, shape: Shape) -> jax.Array:
+    return lax.reshape(lax.slice(flat, (0,), (math.prod(shape),)), shape)
+
+
+_cut = caches.register_jit("dispatch.cut", _cut_jit)

@@ -1,0 +1,56 @@
+"""The private jax API lives in one module, and the package works without it."""
+
+import pathlib
+import re
+
+import jax
+import numpy as np
+import pytest
+
+import jax_inits
+from jax_inits._src import _jax_compat as compat
+from jax_inits._src import catalog
+
+ROOT = pathlib.Path(jax_inits.__file__).parent
+
+
+def test_only_the_compat_module_imports_private_jax():
+    private = re.compile(r"jax\._src|\._committed|getattr\([^)]*\"_committed\"")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in ROOT.rglob("*.py")
+        if path.name != "_jax_compat.py" and private.search(path.read_text())
+    ]
+    assert offenders == []
+
+
+@pytest.fixture
+def hidden(monkeypatch):
+    """Every private name the compat module uses, hidden: its fallbacks run."""
+    monkeypatch.setattr(compat, "_trace_state_clean", None)
+    monkeypatch.setattr(compat, "_COMMITTED", "_no_such_attribute")
+    jax_inits.clear_caches()
+    yield
+    jax_inits.clear_caches()
+
+
+def test_fallbacks_are_what_they_say(hidden):
+    assert not compat.top_level()  # every call counts as traced
+    assert compat.is_committed(jax.random.key(0))  # every array stays where it is
+
+
+CORE = ["he_normal", "normal", "truncated_normal", "uniform_range", "orthogonal", "zeros", "sparse"]
+
+
+@pytest.mark.parametrize("name", CORE)
+def test_core_calls_without_the_private_api(hidden, name):
+    entry = next(e for e in catalog.ENTRIES if e.name == name)
+    init, shape, key = entry.example, entry.shape((12, 8)), jax.random.key(3)
+    want = np.asarray(jax.jit(lambda k: init(k, shape))(key))
+    for _ in range(2):
+        got = init(key, shape)
+        np.testing.assert_array_equal(np.asarray(got), want)
+    committed = jax.device_put(key, jax.devices()[2])
+    assert init(committed, shape).devices() == {jax.devices()[2]}
+    with jax.set_mesh(jax.make_mesh((2, 4), ("x", "y"))):
+        np.testing.assert_array_equal(np.asarray(init(key, shape)), want)
