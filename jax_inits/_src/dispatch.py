@@ -54,9 +54,7 @@ BUCKET_LIMIT = 1 << 20
 _EAGER = caches.Cache("dispatch.eager", EAGER_CACHE_SIZE)
 
 
-def call(
-    init: InitializerBase, key: Any, shape: Any, dtype: Any, out_sharding: Any
-) -> jax.Array:
+def call(init: InitializerBase, key: Any, shape: Any, dtype: Any, out_sharding: Any) -> jax.Array:
     """``init(key, shape, dtype, out_sharding)``: the only call path."""
     eager = out_sharding is None and compat.top_level()
     signature = _signature(init, key, shape, dtype) if eager else None
