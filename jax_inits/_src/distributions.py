@@ -89,7 +89,10 @@ class Normal(InitializerBase):
         return self.stddev
 
     def _sample(self, key, shape, dtype):
-        x = sampling.normal(key, shape, dtype, jnp.array(self.stddev, dtype))
+        if jnp.issubdtype(dtype, np.complexfloating):
+            x = sampling.normal(key, shape, dtype, self.stddev)
+        else:
+            x = sampling.normal(key, shape, dtype, jnp.array(self.stddev, dtype))
         return x + jnp.array(self.mean, dtype) if self.mean else x
 
     def _scalars(self, shape, dtype):

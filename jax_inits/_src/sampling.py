@@ -445,9 +445,9 @@ def uniform(
 def normal(key: jax.Array, shape: Shape, dtype: np.dtype, scale=None) -> jax.Array:
     """Standard normal values; the bits of ``jax.random.normal`` for real dtypes.
 
-    With ``scale`` (a scalar of ``dtype``, traced or constant), the bits of
-    ``jax.random.normal(key, shape, dtype) * scale`` as XLA computes it outside
-    a mesh context, in every context.
+    With ``scale`` (a scalar of ``dtype``, traced or constant; a host number for
+    complex dtypes), the bits of ``jax.random.normal(key, shape, dtype) * scale``
+    as XLA computes it outside a mesh context, in every context.
 
     Complex dtypes draw the real and imaginary parts from the two halves of
     ``jax.random.split(key)``, each with variance 1/2, so that E|z|^2 = 1.
@@ -460,11 +460,12 @@ def normal(key: jax.Array, shape: Shape, dtype: np.dtype, scale=None) -> jax.Arr
     """
     shape, dtype = tuple(shape), np.dtype(dtype)
     if jnp.issubdtype(dtype, np.complexfloating):
+        # Each part: N(0, 1/2) times the real ``scale`` (a host number here), one
+        # multiplier computed on the host, so no compiler can reassociate it.
         real = np.finfo(dtype).dtype
+        part = np.array(np.sqrt(0.5) * (1.0 if scale is None else float(np.real(scale))), real)
         key_re, key_im = jax.random.split(key)
-        half = np.array(np.sqrt(0.5), real)
-        z = lax.complex(normal(key_re, shape, real) * half, normal(key_im, shape, real) * half)
-        return z if scale is None else scale_complex(z, scale)
+        return lax.complex(normal(key_re, shape, real, part), normal(key_im, shape, real, part))
     if not fused(key, shape, dtype):
         x = _draw(lambda s: jax.random.normal(key, s, dtype), shape)
         return x if scale is None else x * scale

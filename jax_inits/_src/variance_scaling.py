@@ -256,7 +256,7 @@ class VarianceScaling(InitializerBase):
             elif self.distribution == "uniform":
                 unit = sampling.complex_uniform_disk(key, shape, dtype)
             else:
-                unit = sampling.normal(key, shape, dtype)
+                return sampling.normal(key, shape, dtype, std)
             return sampling.scale_complex(unit, np.array(std, jnp.finfo(dtype).dtype))
         return self._draw(key, shape, dtype, self._scalars(shape, dtype))
 
