@@ -30,13 +30,13 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 from jax_inits._src import checks, registry, sampling
+from jax_inits._src.dtypes import Shape, default_float_dtype, inner_bounds, work_dtype
 
 try:  # private, but stable since jax 0.4; without it every call counts as traced
     from jax._src.core import trace_state_clean as _trace_state_clean
 except ImportError:  # pragma: no cover
     _trace_state_clean = None
 
-Shape = tuple[int, ...]
 OutSharding = NamedSharding | PartitionSpec | None
 
 
@@ -57,28 +57,6 @@ class Initializer(Protocol):
     def __call__(
         self, key: jax.Array, shape: Any, dtype: Any = None, out_sharding: OutSharding = None
     ) -> jax.Array: ...
-
-
-def default_float_dtype() -> np.dtype:
-    """float64 when ``jax_enable_x64`` is on, else float32 (as jax)."""
-    return np.dtype(jax.dtypes.canonicalize_dtype(np.float64))
-
-
-def work_dtype(dtype: np.dtype) -> np.dtype:
-    """The dtype random values are computed in: float32 for 8/16-bit floats."""
-    if jnp.issubdtype(dtype, np.floating) and dtype.itemsize < 4:
-        return np.dtype(np.float32)
-    return dtype
-
-
-def inner_bounds(lo: float, hi: float, dtype: np.dtype) -> tuple[Any, Any]:
-    """The closest values of ``dtype`` inside the real interval ``[lo, hi]``."""
-    lo_d, hi_d = np.array(lo, dtype), np.array(hi, dtype)
-    if float(lo_d) < lo:
-        lo_d = np.nextafter(lo_d, np.array(np.inf, dtype))
-    if float(hi_d) > hi:
-        hi_d = np.nextafter(hi_d, np.array(-np.inf, dtype))
-    return lo_d, hi_d
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

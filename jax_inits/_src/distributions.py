@@ -16,6 +16,7 @@ import numpy as np
 
 from jax_inits._src import checks, registry, sampling
 from jax_inits._src.base import InitializerBase
+from jax_inits._src.dtypes import HALF_OPEN, OPEN, Interval, check_bounds, work_dtype
 
 
 def require_real(builder: str, dtype: np.dtype) -> None:
@@ -40,9 +41,10 @@ class Uniform(InitializerBase):
 
     def _check_call(self, shape, dtype):
         require_real(self.name, dtype)
+        check_bounds(self.name, self._bounds(shape, work_dtype(dtype)), dtype)
 
     def _bounds(self, shape, dtype):
-        return 0.0, self.scale
+        return Interval(0.0, self.scale, HALF_OPEN)
 
     def _sample(self, key, shape, dtype):
         return sampling.uniform(key, shape, dtype) * jnp.array(self.scale, dtype)
@@ -65,9 +67,10 @@ class UniformRange(InitializerBase):
 
     def _check_call(self, shape, dtype):
         require_real(self.name, dtype)
+        check_bounds(self.name, self._bounds(shape, work_dtype(dtype)), dtype)
 
     def _bounds(self, shape, dtype):
-        return self.minval, self.maxval
+        return Interval(self.minval, self.maxval, HALF_OPEN)
 
     def _sample(self, key, shape, dtype):
         return sampling.uniform(key, shape, dtype, self.minval, self.maxval)
@@ -117,9 +120,14 @@ class TruncatedNormal(InitializerBase):
 
     def _check_call(self, shape, dtype):
         require_real(self.name, dtype)
+        check_bounds(self.name, self._bounds(shape, work_dtype(dtype)), dtype)
 
     def _bounds(self, shape, dtype):
-        return self.mean + self.lower * self.stddev, self.mean + self.upper * self.stddev
+        if self.stddev == 0:  # every value is the mean (an infinite bound times 0 is NaN)
+            return Interval(self.mean, self.mean)
+        return Interval(
+            self.mean + self.lower * self.stddev, self.mean + self.upper * self.stddev, OPEN
+        )
 
     def _sample(self, key, shape, dtype):
         t = sampling.truncated_normal(key, self.lower, self.upper, shape, dtype)

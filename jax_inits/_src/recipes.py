@@ -23,6 +23,7 @@ from jax import lax
 from jax_inits._src import checks, constant, registry, sampling
 from jax_inits._src.base import InitializerBase
 from jax_inits._src.distributions import UniformRange, require_real, with_std
+from jax_inits._src.dtypes import OPEN, Interval, check_bounds, work_dtype
 from jax_inits._src.variance_scaling import AxisArg, VarianceScaling, _build, _fans
 
 Distribution = Literal["normal", "truncated_normal", "uniform"]
@@ -309,10 +310,12 @@ class Mitchell(InitializerBase):
     def _check_call(self, shape, dtype):
         require_real(self.name, dtype)
         _fans(self.name, shape, self.in_axis, self.out_axis, self.batch_axis)
+        if math.prod(shape):
+            check_bounds(self.name, self._bounds(shape, work_dtype(dtype)), dtype)
 
     def _bounds(self, shape, dtype):
         bound = self.cutoff_factor * self.sigma(shape)
-        return -bound, bound
+        return Interval(-bound, bound, OPEN)
 
     def _sample(self, key, shape, dtype):
         return self._draw(key, shape, dtype, self._scalars(shape, dtype))
