@@ -143,8 +143,9 @@ def uniform(scale: float = 1e-2, dtype=None) -> Uniform:
     r"""Builds an initializer of uniform values on :math:`[0, \mathrm{scale})`.
 
     Same arguments and, for float32/float64, the same bits as
-    :func:`jax.nn.initializers.uniform`. Rounding to the output dtype may reach
-    ``scale`` itself (jax's float32 result can too), never beyond it.
+    :func:`jax.nn.initializers.uniform`. Values lie in ``[0, scale)`` in every
+    dtype: where rounding to an 8/16-bit dtype would reach ``scale``, the value
+    is that dtype's largest value below it.
 
     Args:
       scale: Upper end of the interval, ``>= 0``.
@@ -237,9 +238,11 @@ def truncated_normal(
     standard normal truncated to :math:`(\mathrm{lower}, \mathrm{upper})`: the
     bounds are in units of ``stddev`` and ``stddev`` is the std *before*
     truncation (as :func:`jax.nn.initializers.truncated_normal`, whose bits this
-    reproduces for float32/float64 and ``mean=0``). No value ever lies outside
-    :math:`[\mathrm{mean} + \mathrm{lower}\,\mathrm{stddev},
-    \mathrm{mean} + \mathrm{upper}\,\mathrm{stddev}]`, in any dtype.
+    reproduces for float32/float64 and ``mean=0``). Every value lies strictly
+    inside :math:`(\mathrm{mean} + \mathrm{lower}\,\mathrm{stddev},
+    \mathrm{mean} + \mathrm{upper}\,\mathrm{stddev})`, in any dtype: where
+    rounding to an 8/16-bit dtype would land on a bound, the value is that
+    dtype's nearest value inside.
 
     Any interval works, including far tails such as ``(5, 6)``, one-sided ones
     such as ``(-inf, -3)`` and very narrow ones: intervals wholly beyond 3
@@ -260,7 +263,8 @@ def truncated_normal(
 
     Raises:
       TypeError: an argument is not a real number, or a complex dtype.
-      ValueError: ``stddev`` negative, a non-finite argument, ``lower >= upper``.
+      ValueError: ``stddev`` negative, a non-finite argument, ``lower >= upper``;
+        at call time, a dtype with no value inside the bounds.
 
     Examples:
       >>> w = jax_inits.truncated_normal(0.02)(jax.random.key(0), (512, 512), jnp.bfloat16)

@@ -351,8 +351,8 @@ def mitchell(
     a=-c*s, b=c*s)``): :math:`\sigma` is the std *before* truncation, so the
     result has std :math:`\sigma\cdot\tau(c)` with :math:`\tau(c)` the std of a
     standard normal truncated to :math:`(-c, c)` (:math:`\tau(3) = 0.98658`,
-    :math:`\tau(2) = 0.87963`); ``target_std`` returns exactly that. No value
-    lies outside :math:`\pm c\sigma`, in any dtype.
+    :math:`\tau(2) = 0.87963`); ``target_std`` returns exactly that. Every value
+    lies strictly inside :math:`(-c\sigma, c\sigma)`, in any dtype.
 
     Args:
       layer_id: ``None`` for input projections; for the output projection of a
