@@ -79,8 +79,7 @@ def to_haiku(init: Any) -> Any:
       >>> params["linear"]["w"].shape
       (64, 32)
     """
-    if not callable(init):
-        raise TypeError(f"to_haiku: `init` must be an initializer, got {init!r}.")
+    checks.initializer("to_haiku", "init", init)
     return _ToHaiku(init)
 
 

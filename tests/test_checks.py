@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import jax_inits as ji
+from jax_inits._src import checks
 
 KEY = jax.random.key(0)
 
@@ -278,6 +279,72 @@ CALL_ERRORS = [
 ]
 
 
+CALL_ERRORS += [
+    (
+        lambda: ji.he_normal()(KEY, ()),
+        ValueError,
+        r"he_normal: shape \(\) of rank 0 has no axis -2 \(`in_axis`\); got in_axis=-2, "
+        r"out_axis=-1, batch_axis=\(\)\. It has no axes\.$",
+    ),
+    (
+        lambda: ji.stacked(ji.he_normal())(KEY, ()),
+        ValueError,
+        r"stacked: shape \(\) of rank 0 has no axis 0 \(`axis`\); got axis=0\. It has no axes\.$",
+    ),
+    (  # init(shape, dtype): a forgotten key, or Haiku's convention
+        lambda: ji.he_normal()((64, 32), jnp.float32),
+        TypeError,
+        r"he_normal: `shape` must be a sequence of non-negative integers, got the dtype "
+        r"float32; the call looks like `init\(shape, dtype\)`, without a key\. Initializers "
+        r"are called as `init\(key, shape, dtype\)`; to use one as a Haiku `w_init`/`b_init`, "
+        r"wrap it: `jax_inits\.haiku\.to_haiku\(init\)`\.",
+    ),
+    (
+        lambda: ji.normal()((64, 32), jnp.bfloat16),
+        TypeError,
+        r"normal: `shape` must be a sequence of non-negative integers, got the dtype bfloat16; "
+        r"the call looks like `init\(shape, dtype\)`, without a key",
+    ),
+    (
+        lambda: checks.key("normal", (64, 32)),
+        TypeError,
+        r"normal: `key` must be a PRNG key from jax.random.key or jax.random.PRNGKey, got the "
+        r"shape \(64, 32\); the call looks like `init\(shape, dtype\)`, without a key",
+    ),
+    (  # a builder used as the initializer
+        lambda: ji.he_normal(KEY, (64, 32)),
+        TypeError,
+        r"^he_normal: `he_normal` is a builder, not an initializer: call it first, `he_normal\(\)` "
+        r"\(with its hyper-parameters\), and pass the result \(e\.g\. "
+        r"`kernel_init=jax_inits\.he_normal\(\)`\); it was called with a PRNG key",
+    ),
+    (
+        lambda: ji.pytorch.kaiming_uniform(jax.random.PRNGKey(0), (64, 32), jnp.float32),
+        TypeError,
+        r"^pytorch\.kaiming_uniform: `pytorch\.kaiming_uniform` is a builder, not an "
+        r"initializer: call it first, `pytorch\.kaiming_uniform\(\)`",
+    ),
+    (
+        lambda: ji.stacked(ji.he_normal),
+        TypeError,
+        r"^stacked: `init` must be an initializer, got the builder `he_normal`: call it first, "
+        r"`he_normal\(\)`\.$",
+    ),
+    (
+        lambda: jax.jit(lambda s: ji.normal()(KEY, s))(jnp.array([4, 4])),
+        TypeError,
+        r"normal: `shape` must hold concrete integers, got a traced value .*; shapes are static "
+        r"under jax\.jit: pass a tuple of ints\.",
+    ),
+    (
+        lambda: ji.normal()(KEY, jnp.ones((2, 2), jnp.int32)),
+        TypeError,
+        r"normal: `shape` must be a sequence of non-negative integers, got an array of shape "
+        r"\(2, 2\)\.",
+    ),
+]
+
+
 @pytest.mark.parametrize("thunk,exc,pattern", CALL_ERRORS, ids=[p[:40] for _, _, p in CALL_ERRORS])
 def test_call_errors(thunk, exc, pattern):
     with pytest.raises(exc, match=pattern):
@@ -287,3 +354,13 @@ def test_call_errors(thunk, exc, pattern):
 def test_constant_accepts_integer_dtypes_like_jax():
     out = ji.constant(3)(None, (2,), jnp.int8)
     assert out.dtype == jnp.int8 and out.tolist() == [3, 3]
+
+
+def test_concrete_array_shapes_are_accepted_as_jax_accepts_them():
+    """jax.nn accepts ``jnp.array([64, 32])`` as a shape; so do we, with the same bits."""
+    for shape in [jnp.array([64, 32]), np.array([64, 32]), [64, 32]]:
+        ours = ji.he_normal()(KEY, shape)
+        np.testing.assert_array_equal(ours, ji.he_normal()(KEY, (64, 32)))
+        theirs = jax.nn.initializers.he_normal()(KEY, shape)
+        assert (ours.shape, ours.dtype) == (theirs.shape, theirs.dtype) == ((64, 32), jnp.float32)
+    assert ji.normal()(KEY, jnp.array(5)).shape == (5,)  # a 0-d array is one size, as an int

@@ -69,10 +69,17 @@ def test_jax_bfloat16_truncated_normal_loses_its_tails():
 
 
 def test_low_precision_is_rounded_float32():
-    """bf16 values are the float32 values rounded once (jax samples in bf16)."""
-    for init in [ji.normal(1.0), ji.uniform_range()]:
-        f32 = init(KEY, (256, 256), jnp.float32)
-        np.testing.assert_array_equal(init(KEY, (256, 256), jnp.bfloat16), f32.astype(jnp.bfloat16))
+    """bf16 values are the float32 values rounded once (jax samples in bf16), except
+    that a uniform value rounding onto maxval = 1 (open) is bf16's value below it, 1 - 2^-8."""
+    f32 = ji.normal(1.0)(KEY, (256, 256), jnp.float32)
+    np.testing.assert_array_equal(
+        ji.normal(1.0)(KEY, (256, 256), jnp.bfloat16), f32.astype(jnp.bfloat16)
+    )
+    f32 = ji.uniform_range()(KEY, (256, 256), jnp.float32)
+    rounded = np.asarray(f32.astype(jnp.bfloat16), np.float64)
+    assert (rounded == 1.0).sum() > 10  # 65,536 draws: about 64 land within 2^-9 of 1
+    ours = np.asarray(ji.uniform_range()(KEY, (256, 256), jnp.bfloat16), np.float64)
+    np.testing.assert_array_equal(ours, np.where(rounded == 1.0, 1 - 2**-8, rounded))
 
 
 def test_low_precision_rounding_is_pulled_inside_the_bounds():

@@ -115,6 +115,26 @@ def test_errors():
         init(KEY, (2,), "U4")
 
 
+def test_initializer_without_to_haiku_says_to_wrap_it():
+    """Haiku calls ``w_init(shape, dtype)``: without to_haiku the shape lands in the
+    key's place and the dtype in the shape's."""
+
+    def forward(x):
+        return hk.Linear(4, w_init=ji.he_normal())(x)
+
+    with pytest.raises(
+        TypeError,
+        match=r"^he_normal: `shape` must be a sequence of non-negative integers, got the dtype "
+        r"float32; the call looks like `init\(shape, dtype\)`, without a key\. .* to use one "
+        r"as a Haiku `w_init`/`b_init`, wrap it: `jax_inits\.haiku\.to_haiku\(init\)`\.",
+    ):
+        hk.transform(forward).init(KEY, jnp.ones((1, 8)))
+    with pytest.raises(
+        TypeError, match=r"^to_haiku: `init` must be an initializer, got the builder `he_normal`"
+    ):
+        jhk.to_haiku(ji.he_normal)
+
+
 def test_from_haiku_partition_spec_without_mesh():
     init = jhk.from_haiku(hk.initializers.RandomNormal())
     with pytest.raises(

@@ -306,3 +306,34 @@ def test_bad_call_arguments(name):
         )
     out = init(key, good)
     assert np.isfinite(np.asarray(out, np.complex64)).all()
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_a_builder_used_as_the_initializer_says_to_call_it(name):
+    """``kernel_init=jax_inits.he_normal`` (no parentheses) is called as
+    ``he_normal(key, shape, dtype)``; the message names the builder and the fix,
+    not the argument the key happened to land in."""
+    canonical, builder = registry.lookup(name)
+    pattern = (
+        rf"^{re.escape(canonical)}: `{re.escape(canonical)}` is a builder, not an initializer: "
+    )
+    pattern += rf"call it first, `{re.escape(canonical)}\(\)`"
+    key = jax.random.key(0)
+    for args in [(key, (4, 4)), (key, (4, 4), jnp.float32), (jax.random.PRNGKey(0), (4, 4))]:
+        with pytest.raises(TypeError, match=pattern):
+            builder(*args)
+    with pytest.raises(TypeError, match=pattern):  # under vmap (stacked of a builder did this)
+        jax.vmap(lambda k: builder(k, (4, 4)))(jax.random.split(key, 2))
+    with pytest.raises(
+        TypeError,
+        match=rf"^stacked: `init` must be an initializer, got the builder `{re.escape(canonical)}`",
+    ):
+        ji.stacked(builder)
+
+
+def test_flax_kernel_init_without_parentheses():
+    nnx = pytest.importorskip("flax.nnx")
+    with pytest.raises(
+        TypeError, match=r"^he_normal: `he_normal` is a builder, not an initializer: call it first"
+    ):
+        nnx.Linear(8, 4, kernel_init=ji.he_normal, rngs=nnx.Rngs(0))

@@ -141,9 +141,10 @@ def normalize_axes(
         for axis in axis_tuple(value):
             if not -rank <= axis < rank:
                 described = ", ".join(f"{k}={v!r}" for k, v in named.items())
+                allowed = f"Axes must lie in [-{rank}, {rank})." if rank else "It has no axes."
                 raise ValueError(
                     f"{builder}: shape {shape} of rank {rank} has no axis {axis} "
-                    f"(`{arg}`); got {described}. Axes must lie in [-{rank}, {rank})."
+                    f"(`{arg}`); got {described}. {allowed}"
                 )
             axis %= rank
             if axis in owner:
@@ -158,10 +159,49 @@ def normalize_axes(
     return out
 
 
+#: What a call ``init(shape, dtype)`` (a forgotten key, or Haiku's calling
+#: convention) most likely meant.
+_NO_KEY = (
+    "the call looks like `init(shape, dtype)`, without a key. Initializers are "
+    "called as `init(key, shape, dtype)`; to use one as a Haiku `w_init`/`b_init`, "
+    "wrap it: `jax_inits.haiku.to_haiku(init)`."
+)
+
+
+def _is_shape(value: Any) -> bool:
+    """Whether ``value`` is a tuple or list of ints (a shape where it should not be)."""
+    return isinstance(value, (tuple, list)) and all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_)) for d in value
+    )
+
+
 def shape(builder: str, value: Any) -> tuple[int, ...]:
-    """Returns ``value`` as a tuple of non-negative ints, or raises."""
+    """Returns ``value`` as a tuple of non-negative ints, or raises.
+
+    Accepts an int, a sequence of ints and a concrete 1-d integer array
+    (``jnp.array([64, 32])``, as jax accepts).
+    """
+    if isinstance(value, (type, np.dtype)) and _is_dtype(value):  # init(shape, dtype)
+        raise TypeError(
+            f"{builder}: `shape` must be a sequence of non-negative integers, got the dtype "
+            f"{np.dtype(value).name}; {_NO_KEY}"
+        )
+    if _is_tracer(value):
+        raise TypeError(
+            f"{builder}: `shape` must hold concrete integers, got a traced value {value!r}; "
+            "shapes are static under jax.jit: pass a tuple of ints."
+        )
+    if isinstance(value, jax.Array):
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         value = (value,)
+    if isinstance(value, np.ndarray) and value.ndim > 1:
+        raise TypeError(
+            f"{builder}: `shape` must be a sequence of non-negative integers, got an array "
+            f"of shape {value.shape}."
+        )
     if not isinstance(value, (Sequence, np.ndarray)) or isinstance(value, (str, bytes)):
         raise TypeError(
             f"{builder}: `shape` must be a sequence of non-negative integers, got {value!r}."
@@ -177,6 +217,14 @@ def shape(builder: str, value: Any) -> tuple[int, ...]:
     if any(d < 0 for d in dims):
         raise ValueError(f"{builder}: `shape` must hold non-negative sizes, got {tuple(dims)}.")
     return tuple(dims)
+
+
+def _is_dtype(value: Any) -> bool:
+    try:
+        np.dtype(value)
+    except TypeError:
+        return False
+    return True
 
 
 def dtype(builder: str, value: Any, *, random: bool) -> np.dtype | None:
@@ -197,6 +245,11 @@ def dtype(builder: str, value: Any, *, random: bool) -> np.dtype | None:
     if not any(jax.numpy.issubdtype(dt, kind) for kind in allowed):
         wanted = "a floating or complex" if random else "a numeric"
         raise TypeError(f"{builder}: `dtype` must be {wanted} dtype, got {dt.name}.")
+    if random and jax.numpy.issubdtype(dt, np.floating) and float(jax.numpy.finfo(dt).min) > 0:
+        raise TypeError(
+            f"{builder}: `dtype` must be a floating dtype with zero and negative values, "
+            f"got {dt.name} (a scale format: powers of two only)."
+        )
     return np.dtype(jax.dtypes.canonicalize_dtype(dt))
 
 
@@ -212,10 +265,52 @@ def key(builder: str, value: Any) -> None:
         return
     if dt is not None and np.dtype(dt) == np.uint32 and np.ndim(value) == 1:
         return
+    if _is_shape(value):
+        raise TypeError(
+            f"{builder}: `key` must be a PRNG key from jax.random.key or "
+            f"jax.random.PRNGKey, got the shape {tuple(value)}; {_NO_KEY}"
+        )
     raise TypeError(
         f"{builder}: `key` must be a PRNG key from jax.random.key or "
         f"jax.random.PRNGKey, got {_describe(value)}."
     )
+
+
+def _is_key(value: Any) -> bool:
+    dt = getattr(value, "dtype", None)
+    return dt is not None and jax.dtypes.issubdtype(dt, jax.dtypes.prng_key)
+
+
+def _is_raw_key(value: Any) -> bool:
+    dt = getattr(value, "dtype", None)
+    return isinstance(value, jax.Array) and dt == np.uint32 and np.shape(value) == (2,)
+
+
+def builder_args(name: str, args: tuple) -> None:
+    """Raises TypeError if a builder's positional arguments are an initializer's:
+    a key first (``he_normal(key, shape)``, or ``kernel_init=he_normal`` without
+    the parentheses, which flax then calls as ``he_normal(key, shape, dtype)``)."""
+    if args and (
+        _is_key(args[0]) or (_is_raw_key(args[0]) and len(args) > 1 and _is_shape(args[1]))
+    ):
+        raise TypeError(
+            f"{name}: `{name}` is a builder, not an initializer: call it first, "
+            f"`{name}()` (with its hyper-parameters), and pass the result (e.g. "
+            f"`kernel_init=jax_inits.{name}()`); it was called with a PRNG key as if it "
+            "were the initializer."
+        )
+
+
+def initializer(builder: str, arg: str, value: Any) -> None:
+    """Raises TypeError unless ``value`` is callable and not a jax_inits builder."""
+    built = getattr(value, "_jax_inits_builder", None)
+    if built is not None:
+        raise TypeError(
+            f"{builder}: `{arg}` must be an initializer, got the builder `{built}`: "
+            f"call it first, `{built}()`."
+        )
+    if not callable(value):
+        raise TypeError(f"{builder}: `{arg}` must be an initializer, got {value!r}.")
 
 
 def _describe(value: Any) -> str:

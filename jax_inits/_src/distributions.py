@@ -16,6 +16,7 @@ import numpy as np
 
 from jax_inits._src import checks, registry, sampling
 from jax_inits._src.base import InitializerBase
+from jax_inits._src.dtypes import HALF_OPEN, OPEN, Interval, check_bounds, work_dtype
 
 
 def require_real(builder: str, dtype: np.dtype) -> None:
@@ -40,9 +41,10 @@ class Uniform(InitializerBase):
 
     def _check_call(self, shape, dtype):
         require_real(self.name, dtype)
+        check_bounds(self.name, self._bounds(shape, work_dtype(dtype)), dtype)
 
     def _bounds(self, shape, dtype):
-        return 0.0, self.scale
+        return Interval(0.0, self.scale, HALF_OPEN)
 
     def _sample(self, key, shape, dtype):
         return sampling.uniform(key, shape, dtype) * jnp.array(self.scale, dtype)
@@ -65,9 +67,10 @@ class UniformRange(InitializerBase):
 
     def _check_call(self, shape, dtype):
         require_real(self.name, dtype)
+        check_bounds(self.name, self._bounds(shape, work_dtype(dtype)), dtype)
 
     def _bounds(self, shape, dtype):
-        return self.minval, self.maxval
+        return Interval(self.minval, self.maxval, HALF_OPEN)
 
     def _sample(self, key, shape, dtype):
         return sampling.uniform(key, shape, dtype, self.minval, self.maxval)
@@ -120,9 +123,14 @@ class TruncatedNormal(InitializerBase):
 
     def _check_call(self, shape, dtype):
         require_real(self.name, dtype)
+        check_bounds(self.name, self._bounds(shape, work_dtype(dtype)), dtype)
 
     def _bounds(self, shape, dtype):
-        return self.mean + self.lower * self.stddev, self.mean + self.upper * self.stddev
+        if self.stddev == 0:  # every value is the mean (an infinite bound times 0 is NaN)
+            return Interval(self.mean, self.mean)
+        return Interval(
+            self.mean + self.lower * self.stddev, self.mean + self.upper * self.stddev, OPEN
+        )
 
     def _sample(self, key, shape, dtype):
         t = sampling.truncated_normal(key, self.lower, self.upper, shape, dtype)
@@ -138,8 +146,9 @@ def uniform(scale: float = 1e-2, dtype=None) -> Uniform:
     r"""Builds an initializer of uniform values on :math:`[0, \mathrm{scale})`.
 
     Same arguments and, for float32/float64, the same bits as
-    :func:`jax.nn.initializers.uniform`. Rounding to the output dtype may reach
-    ``scale`` itself (jax's float32 result can too), never beyond it.
+    :func:`jax.nn.initializers.uniform`. Values lie in ``[0, scale)`` in every
+    dtype: where rounding to an 8/16-bit dtype would reach ``scale``, the value
+    is that dtype's largest value below it.
 
     Args:
       scale: Upper end of the interval, ``>= 0``.
@@ -232,9 +241,11 @@ def truncated_normal(
     standard normal truncated to :math:`(\mathrm{lower}, \mathrm{upper})`: the
     bounds are in units of ``stddev`` and ``stddev`` is the std *before*
     truncation (as :func:`jax.nn.initializers.truncated_normal`, whose bits this
-    reproduces for float32/float64 and ``mean=0``). No value ever lies outside
-    :math:`[\mathrm{mean} + \mathrm{lower}\,\mathrm{stddev},
-    \mathrm{mean} + \mathrm{upper}\,\mathrm{stddev}]`, in any dtype.
+    reproduces for float32/float64 and ``mean=0``). Every value lies strictly
+    inside :math:`(\mathrm{mean} + \mathrm{lower}\,\mathrm{stddev},
+    \mathrm{mean} + \mathrm{upper}\,\mathrm{stddev})`, in any dtype: where
+    rounding to an 8/16-bit dtype would land on a bound, the value is that
+    dtype's nearest value inside.
 
     Any interval works, including far tails such as ``(5, 6)``, one-sided ones
     such as ``(-inf, -3)`` and very narrow ones: intervals wholly beyond 3
@@ -255,7 +266,8 @@ def truncated_normal(
 
     Raises:
       TypeError: an argument is not a real number, or a complex dtype.
-      ValueError: ``stddev`` negative, a non-finite argument, ``lower >= upper``.
+      ValueError: ``stddev`` negative, a non-finite argument, ``lower >= upper``;
+        at call time, a dtype with no value inside the bounds.
 
     Examples:
       >>> w = jax_inits.truncated_normal(0.02)(jax.random.key(0), (512, 512), jnp.bfloat16)

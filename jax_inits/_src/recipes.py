@@ -22,6 +22,7 @@ from jax import lax
 from jax_inits._src import caches, checks, constant, registry, sampling
 from jax_inits._src.base import InitializerBase
 from jax_inits._src.distributions import UniformRange, require_real, with_std
+from jax_inits._src.dtypes import OPEN, Interval, check_bounds, work_dtype
 from jax_inits._src.variance_scaling import AxisArg, VarianceScaling, _build, _fans
 
 Distribution = Literal["normal", "truncated_normal", "uniform"]
@@ -308,10 +309,12 @@ class Mitchell(InitializerBase):
     def _check_call(self, shape, dtype):
         require_real(self.name, dtype)
         _fans(self.name, shape, self.in_axis, self.out_axis, self.batch_axis)
+        if math.prod(shape):
+            check_bounds(self.name, self._bounds(shape, work_dtype(dtype)), dtype)
 
     def _bounds(self, shape, dtype):
         bound = self.cutoff_factor * self.sigma(shape)
-        return -bound, bound
+        return Interval(-bound, bound, OPEN)
 
     def _sample(self, key, shape, dtype):
         return self._draw(key, shape, dtype, self._scalars(shape, dtype))
@@ -347,8 +350,8 @@ def mitchell(
     a=-c*s, b=c*s)``): :math:`\sigma` is the std *before* truncation, so the
     result has std :math:`\sigma\cdot\tau(c)` with :math:`\tau(c)` the std of a
     standard normal truncated to :math:`(-c, c)` (:math:`\tau(3) = 0.98658`,
-    :math:`\tau(2) = 0.87963`); ``target_std`` returns exactly that. No value
-    lies outside :math:`\pm c\sigma`, in any dtype.
+    :math:`\tau(2) = 0.87963`); ``target_std`` returns exactly that. Every value
+    lies strictly inside :math:`(-c\sigma, c\sigma)`, in any dtype.
 
     Args:
       layer_id: ``None`` for input projections; for the output projection of a

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from jax_inits._src import checks
+
 _BUILDERS: dict[str, Callable[..., Any]] = {}
 _READY: dict[str, Any] = {}  # initializers that are values, not builders (zeros, ones)
 _ALIASES: dict[str, str] = {}
@@ -38,6 +40,7 @@ def register(name: str, *, aliases: tuple[str, ...] = ()):
 
         @functools.wraps(fn)
         def build(*args, **kwargs):
+            checks.builder_args(name, args)  # he_normal(key, shape): parentheses forgotten
             init = fn(*args, **kwargs)
             if hasattr(init, "_built"):  # made by another builder, maybe shared: copy
                 init = copy.copy(init)
@@ -45,6 +48,7 @@ def register(name: str, *, aliases: tuple[str, ...] = ()):
             record(init, name, dict(bound.arguments))
             return init
 
+        build._jax_inits_builder = name  # type: ignore[attr-defined]  # read by checks.initializer
         _BUILDERS[name] = build
         for alias in aliases:
             _ALIASES[alias] = name

@@ -379,6 +379,5 @@ def stacked(init: Any, axis: int = 0) -> Stacked:
       1.0
     """
     builder = "stacked"
-    if not callable(init):
-        raise TypeError(f"{builder}: `init` must be an initializer, got {init!r}.")
+    checks.initializer(builder, "init", init)
     return Stacked(init, checks.integer(builder, "axis", axis))

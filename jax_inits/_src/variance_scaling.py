@@ -12,6 +12,7 @@ import numpy as np
 
 from jax_inits._src import checks, registry, sampling
 from jax_inits._src.base import InitializerBase
+from jax_inits._src.dtypes import HALF_OPEN, OPEN, Interval, check_bounds, work_dtype
 
 Mode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
 Distribution = Literal["truncated_normal", "normal", "uniform"]
@@ -230,6 +231,7 @@ class VarianceScaling(InitializerBase):
     def _check_call(self, shape, dtype):
         if math.prod(shape):
             self.denominator(shape)  # raises for axes that do not fit the shape
+            check_bounds(self.name, self._bounds(shape, work_dtype(dtype)), dtype)
 
     def _real_scale(self, shape, dtype) -> np.ndarray:
         """Multiplier of the unit-scale sample, computed in ``dtype`` as jax does."""
@@ -244,8 +246,9 @@ class VarianceScaling(InitializerBase):
         if jnp.issubdtype(dtype, np.complexfloating) or self.distribution == "normal":
             return None
         limit = float(self._real_scale(shape, dtype))
-        limit *= 2.0 if self.distribution == "truncated_normal" else 1.0
-        return -limit, limit
+        if self.distribution == "truncated_normal":  # jax: t in (-2, 2), times the scale
+            return Interval(-2.0 * limit, 2.0 * limit, OPEN)
+        return Interval(-limit, limit, HALF_OPEN)  # jax: u in [-1, 1), times the scale
 
     def _sample(self, key, shape, dtype):
         if jnp.issubdtype(dtype, np.complexfloating):
