@@ -625,6 +625,7 @@ def linear_default(*, layout: str = "jax", dtype=None) -> TorchFans:
       >>> bool(jnp.abs(w).max() <= 1 / 20), round(float(jnp.abs(w).max()) * 20, 2)
       (True, 1.0)
     """
+    structural.check_layout("pytorch.linear_default", layout)  # torch's layouts only
     return _kaiming(
         "pytorch.linear_default", math.sqrt(5.0), "fan_in", "leaky_relu", "uniform", layout, dtype
     )
@@ -649,6 +650,7 @@ def conv_default(*, layout: str = "jax", dtype=None) -> TorchFans:
       >>> bool(jnp.abs(w).max() <= 1 / 12)  # fan_in = 144
       True
     """
+    structural.check_layout("pytorch.conv_default", layout)  # torch's layouts only
     return _kaiming(
         "pytorch.conv_default", math.sqrt(5.0), "fan_in", "leaky_relu", "uniform", layout, dtype
     )
