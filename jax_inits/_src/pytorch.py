@@ -343,8 +343,8 @@ def xavier_uniform(
       gain: Multiplier (e.g. :func:`jax_inits.calculate_gain`), ``>= 0``.
       a: Keyword-only bound-to-std ratio, ``>= 0`` (colossalai's ``a``).
       scale: Keyword-only numerator of the variance, ``>= 0`` (colossalai's ``scale``).
-      layout: Keyword-only ``"jax"``, ``"torch"`` or ``"transformer_lens"``
-        (:class:`TransformerLensFans`).
+      layout: Keyword-only ``"jax"``, ``"torch"`` or ``"transformer_lens"`` (fans
+        ``(1, n)``, ``(d_in, d_out)``, ``(d_model, n_heads * d_head)`` by rank).
       dtype: Keyword-only default dtype.
 
     Returns:
@@ -391,8 +391,8 @@ def xavier_normal(
     Args:
       gain: Multiplier, ``>= 0``.
       scale: Keyword-only numerator of the variance, ``>= 0`` (colossalai's ``scale``).
-      layout: Keyword-only ``"jax"``, ``"torch"`` or ``"transformer_lens"``
-        (:class:`TransformerLensFans`).
+      layout: Keyword-only ``"jax"``, ``"torch"`` or ``"transformer_lens"`` (fans
+        ``(1, n)``, ``(d_in, d_out)``, ``(d_model, n_heads * d_head)`` by rank).
       dtype: Keyword-only default dtype.
 
     Returns:
@@ -457,8 +457,8 @@ def kaiming_uniform(
       mode: ``"fan_in"`` or ``"fan_out"``.
       nonlinearity: A name :func:`jax_inits.calculate_gain` knows.
       gain: Keyword-only extra multiplier, ``>= 0``.
-      layout: Keyword-only ``"jax"``, ``"torch"`` or ``"transformer_lens"``
-        (:class:`TransformerLensFans`).
+      layout: Keyword-only ``"jax"``, ``"torch"`` or ``"transformer_lens"`` (fans
+        ``(1, n)``, ``(d_in, d_out)``, ``(d_model, n_heads * d_head)`` by rank).
       dtype: Keyword-only default dtype.
 
     Returns:
@@ -509,8 +509,8 @@ def kaiming_normal(
       mode: ``"fan_in"`` or ``"fan_out"``.
       nonlinearity: A name :func:`jax_inits.calculate_gain` knows.
       gain: Keyword-only extra multiplier, ``>= 0``.
-      layout: Keyword-only ``"jax"``, ``"torch"`` or ``"transformer_lens"``
-        (:class:`TransformerLensFans`).
+      layout: Keyword-only ``"jax"``, ``"torch"`` or ``"transformer_lens"`` (fans
+        ``(1, n)``, ``(d_in, d_out)``, ``(d_model, n_heads * d_head)`` by rank).
       dtype: Keyword-only default dtype.
 
     Returns:
