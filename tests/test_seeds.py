@@ -23,6 +23,8 @@ and, where a page leaves a case out (transformer_lens's rank-1 fans, colossalai'
 
 import inspect
 import math
+import pathlib
+import re
 import typing
 
 import _stats
@@ -439,3 +441,61 @@ def test_xlstm_dist_from_stddev_equivalents(distribution):
     }[distribution]
     assert equivalent.target_std((256, 256)) == pytest.approx(std, rel=1e-9)
     check_samples(equivalent, (256, 256), std)
+
+
+# --- the migration guide lists every seed function ------------------------------------------
+
+SEED_FUNCTIONS = {  # section of docs/guides/migration.md -> the reference page's functions
+    "transformer_lens": [
+        "calc_fan_in_and_fan_out",
+        "init_kaiming_normal_",
+        "init_kaiming_uniform_",
+        "init_xavier_normal_",
+        "init_xavier_uniform_",
+    ],
+    "colossalai": [
+        "zeros_",
+        "ones_",
+        "uniform_",
+        "normal_",
+        "trunc_normal_",
+        "kaiming_uniform_",
+        "kaiming_normal_",
+        "xavier_uniform_",
+        "xavier_normal_",
+    ],
+    "Kaun": [
+        "zeros",
+        "ones",
+        "constant",
+        "uniform",
+        "normal",
+        "variance_scaling",
+        "glorot_uniform",
+        "glorot_normal",
+        "he_uniform",
+        "he_normal",
+        "lecun_uniform",
+        "lecun_normal",
+    ],
+    "xlstm_jax": [
+        "InitDistribution",
+        "InitFnName",
+        "small_init",
+        "wang_init",
+        "create_common_init_fn",
+        "_dist_from_stddev",
+        "uniform_init",
+    ],
+}
+
+
+@pytest.mark.parametrize("library", SEED_FUNCTIONS)
+def test_migration_guide_has_a_row_per_seed_function(library):
+    guide = (pathlib.Path(__file__).parents[1] / "docs" / "guides" / "migration.md").read_text()
+    section = guide.split(f"\n### {library}\n", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    firsts = [row.split("|")[1].strip() for row in rows]
+    for name in SEED_FUNCTIONS[library]:
+        assert any(re.match(rf"`{re.escape(name)}\b", first) for first in firsts), name
+    assert "```python" in section  # a runnable example per library
