@@ -5,15 +5,22 @@ Every builder is registered as ``"recipes.<name>"``, so
 ``jax_inits.get("recipes.small_init", 512)`` and configs work as for the
 top-level builders. ``distribution`` is always one of ``"normal"``,
 ``"truncated_normal"``, ``"uniform"``, and ``std`` is the standard deviation of
-the *result*.
+the *result*. ``InitDistribution`` and ``InitFnName`` are the ``Literal`` types
+of ``distribution`` and of :func:`common_init`'s ``fn_name``, under xlstm_jax's
+names.
 
 >>> init = jax_inits.get("recipes.small_init", 512)
 >>> init
 recipes.small_init(512)
 >>> init(jax.random.key(0), (512, 2048)).shape
 (512, 2048)
+>>> import typing
+>>> typing.get_args(jax_inits.recipes.InitFnName)
+('small', 'wang', 'wang2', 'zeros')
 """
 
+from jax_inits._src.recipes import InitDistribution as InitDistribution
+from jax_inits._src.recipes import InitFnName as InitFnName
 from jax_inits._src.recipes import block_orthogonal as block_orthogonal
 from jax_inits._src.recipes import common_init as common_init
 from jax_inits._src.recipes import deepnet as deepnet
@@ -30,6 +37,8 @@ from jax_inits._src.recipes import wang_init as wang_init
 from jax_inits._src.recipes import zero_init as zero_init
 
 __all__ = (
+    "InitDistribution",
+    "InitFnName",
     "block_orthogonal",
     "common_init",
     "deepnet",

@@ -69,10 +69,15 @@ BUILDERS.update(
         "pytorch.zeros": {"layout": "layout"},
         "pytorch.eye": {"layout": "layout"},
         "pytorch.dirac": {"groups": "int", "layout": "layout"},
-        "pytorch.xavier_uniform": {"gain": "nonneg", "layout": "layout"},
-        "pytorch.xavier_normal": {"gain": "nonneg", "layout": "layout"},
-        "pytorch.kaiming_uniform": {"layout": "layout"},
-        "pytorch.kaiming_normal": {"layout": "layout"},
+        "pytorch.xavier_uniform": {
+            "gain": "nonneg",
+            "a": "nonneg",
+            "scale": "nonneg",
+            "layout": "fan_layout",
+        },
+        "pytorch.xavier_normal": {"gain": "nonneg", "scale": "nonneg", "layout": "fan_layout"},
+        "pytorch.kaiming_uniform": {"gain": "nonneg", "layout": "fan_layout"},
+        "pytorch.kaiming_normal": {"gain": "nonneg", "layout": "fan_layout"},
         "pytorch.orthogonal": {"gain": "real", "layout": "layout"},
         "pytorch.sparse": {"sparsity": "nonneg", "std": "nonneg", "layout": "layout"},
         "pytorch.linear_default": {"layout": "layout"},
@@ -178,6 +183,10 @@ BAD = {  # kind -> [(value, exception, message fragment)]
         ("JAX", ValueError, "must be one of"),
     ],
 }
+BAD["fan_layout"] = [  # the fan-scaled torch builders also read transformer_lens's layouts
+    ("tf", ValueError, r"must be one of \('jax', 'torch', 'transformer_lens'\)"),
+    *BAD["layout"][1:],
+]
 BAD["nonneg"] = BAD["real"] + [
     (-1.0, ValueError, "must be >= 0"),
     (np.float32(-0.5), ValueError, "must be >= 0"),

@@ -64,6 +64,29 @@ def test_calculate_gain_equals_torch(nonlinearity, param):
     assert tp.calculate_gain(nonlinearity, param) == pytest.approx(expected, rel=1e-15)
 
 
+@pytest.mark.parametrize("param", [True, [1], {"a": "b"}, "0.1"], ids=repr)
+def test_calculate_gain_bad_leaky_relu_param_raises_value_error_as_torch(param):
+    with pytest.raises(ValueError, match="not a valid number"):
+        torch.nn.init.calculate_gain("leaky_relu", param)
+    # ValueError as torch raises it, and TypeError by this package's rule for bad types.
+    for exc in (ValueError, TypeError):
+        with pytest.raises(exc, match=r"^calculate_gain: `param` must be a real"):
+            tp.calculate_gain("leaky_relu", param)
+        with pytest.raises(exc, match=r"^pytorch\.kaiming_normal: `a` must be a real"):
+            tp.kaiming_normal(a=param)
+
+
+@pytest.mark.parametrize("layout", ["torch", "jax"])
+@pytest.mark.parametrize("name", ["kaiming_uniform", "kaiming_normal"])
+def test_kaiming_gain_multiplies_torchs_std(name, layout):
+    shape = (256, 128) if layout == "torch" else (128, 256)  # torch: fan_in = 128
+    std = 0.5 * torch.nn.init.calculate_gain("relu") / math.sqrt(128)
+    init = getattr(tp, name)(nonlinearity="relu", gain=0.5, layout=layout)
+    assert init.target_std(shape) == pytest.approx(std, rel=1e-12)
+    # gain=1 is the default: the same initializer, so the same bits as before the knob.
+    assert getattr(tp, name)(gain=1.0, layout=layout) == getattr(tp, name)(layout=layout)
+
+
 def _torch_std(name, shape, **kw):
     """The std torch's own formula gives for this weight (from its fans and gain)."""
     fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
@@ -227,6 +250,37 @@ def test_sparse_zero_count_per_input_unit_as_torch(layout):
             r"fewer than 2 dimensions, got shape \(5,\)",
         ),
         (lambda: tp.xavier_normal()(KEY, (5,)), ValueError, r"fewer than 2 dimensions"),
+        (
+            lambda: tp.kaiming_uniform(gain=-1.0),
+            ValueError,
+            r"^pytorch\.kaiming_uniform: `gain` must be >= 0, got -1\.0\.$",
+        ),
+        (
+            lambda: tp.kaiming_normal(gain="2"),
+            TypeError,
+            r"^pytorch\.kaiming_normal: `gain` must be a real number, got '2'\.$",
+        ),
+        (
+            lambda: tp.xavier_uniform(a=-1.0),
+            ValueError,
+            r"^pytorch\.xavier_uniform: `a` must be >= 0, got -1\.0\.$",
+        ),
+        (
+            lambda: tp.xavier_normal(scale=math.nan),
+            ValueError,
+            r"^pytorch\.xavier_normal: `scale` must be finite, got nan\.$",
+        ),
+        (
+            lambda: tp.kaiming_normal(layout="tl"),
+            ValueError,
+            r"^pytorch\.kaiming_normal: `layout` must be one of \('jax', 'torch', "
+            r"'transformer_lens'\), got 'tl'\.$",
+        ),
+        (
+            lambda: tp.eye(layout="transformer_lens"),
+            ValueError,
+            r"^pytorch\.eye: `layout` must be one of \('jax', 'torch'\), got 'transformer_lens'",
+        ),
         (lambda: tp.uniform(1.0, 1.0), ValueError, r"pytorch.uniform: `a` must be < `b`"),
         (
             lambda: tp.trunc_normal(a=2.0, b=-2.0),

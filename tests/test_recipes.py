@@ -306,8 +306,8 @@ def test_get_builds_recipes_by_name():
     assert jax_inits.get("recipes.deepnet", "decoder", decoder_layers=4) == recipes.deepnet(
         "decoder", decoder_layers=4
     )
-    for name in recipes.__all__:
-        if not name.startswith("deepnorm_"):
+    for name in recipes.__all__:  # not the helpers and not the Literal types
+        if not name.startswith(("deepnorm_", "Init")):
             assert f"recipes.{name}" in jax_inits.registered()
     with pytest.raises(ValueError, match=r"unknown initializer 'recipes.smal_init'.*small_init"):
         jax_inits.get("recipes.smal_init", 512)

@@ -116,6 +116,8 @@ NOT_INITIALIZERS = frozenset(
         "pytorch",
         "pytorch.calculate_gain",
         "recipes",
+        "recipes.InitDistribution",
+        "recipes.InitFnName",
         "recipes.deepnorm_alpha",
         "recipes.deepnorm_beta",
         "registered",

@@ -28,6 +28,22 @@ _LINEAR = (
 _TORCH: tuple[str, ...] = (*_LINEAR, "tanh", "relu", "leaky_relu", "selu")
 
 
+class ParamTypeError(TypeError, ValueError):
+    """A ``param`` of the wrong type (a bool, a string, a list, ...).
+
+    A TypeError by this package's rule for bad types, and a ValueError as
+    ``torch.nn.init.calculate_gain`` raises it ("negative_slope ... not a valid
+    number"), so code written for either catches it.
+    """
+
+
+def _param(param, **limits) -> float:
+    try:
+        return checks.real_number("calculate_gain", "param", param, **limits)
+    except TypeError as error:
+        raise ParamTypeError(str(error)) from None
+
+
 def _softplus(z, beta):
     return np.logaddexp(0.0, beta * z) / beta
 
@@ -106,7 +122,9 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
     Raises:
       ValueError: unknown nonlinearity, or an invalid ``param``.
-      TypeError: ``param`` is not a real number.
+      ParamTypeError: ``param`` is not a real number (a bool, a string, a
+        list, ...); it derives from both TypeError and ValueError, the
+        exception torch raises there.
 
     Examples:
       >>> jax_inits.calculate_gain("tanh")
@@ -130,7 +148,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "selu":
         return 3.0 / 4
     if nonlinearity == "leaky_relu":
-        slope = 0.01 if param is None else checks.real_number(builder, "param", param)
+        slope = 0.01 if param is None else _param(param)
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity in _SECOND_MOMENT:
         _, default = _SECOND_MOMENT[nonlinearity]
@@ -141,7 +159,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         if param is None:
             param = default
         strict = nonlinearity == "softplus"
-        param = checks.real_number(builder, "param", param, minimum=0.0, strict=strict)
+        param = _param(param, minimum=0.0, strict=strict)
         return 1.0 / math.sqrt(second_moment(nonlinearity, param))
     raise ValueError(
         f"{builder}: `nonlinearity` must be one of {NONLINEARITIES}, got {nonlinearity!r}."

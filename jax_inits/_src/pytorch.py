@@ -7,7 +7,9 @@ torch's: :math:`n_\\mathrm{in} = \\mathrm{in} \\cdot r`,
 :math:`n_\\mathrm{out} = \\mathrm{out} \\cdot r` with :math:`r` the product of the
 kernel sizes, for either layout; eye, dirac, orthogonal and sparse place their
 structure where torch does for the torch shape (for ``"jax"``, transposed to
-the JAX layout).
+the JAX layout). The four fan-scaled builders (``xavier_*``, ``kaiming_*``)
+also take ``layout="transformer_lens"``: that library's weight layouts and fans
+(MLP ``(d_in, d_out)``, attention ``(n_heads, d_model, d_head)``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from jax_inits._src.orthogonal import Orthogonal
 from jax_inits._src.variance_scaling import VarianceScaling, _build
 
 _KAIMING_MODES: tuple[str, ...] = ("fan_in", "fan_out")
+# The fan-scaled builders (xavier_*, kaiming_*) take one layout more than the rest.
+_FAN_LAYOUTS: tuple[str, ...] = (*structural.LAYOUTS, "transformer_lens")
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -38,10 +42,45 @@ class TorchFans(VarianceScaling):
         super()._check_call(shape, dtype)
 
 
+@dataclasses.dataclass(frozen=True, repr=False)
+class TransformerLensFans(VarianceScaling):
+    r"""Variance scaling with the fans of transformer_lens's ``calc_fan_in_and_fan_out``.
+
+    transformer_lens lays weights out its own way and reads the fans by rank:
+    $(1, n)$ for a vector of size $n$; $(d_\mathrm{in}, d_\mathrm{out})$ for an
+    MLP matrix ``(d_in, d_out)``; $(d_\mathrm{model}, n_\mathrm{heads} d_\mathrm{head})$
+    for an attention weight ``(n_heads, d_model, d_head)`` (the rule it applies to
+    every rank-3 weight, ``W_O`` of shape ``(n_heads, d_head, d_model)`` included).
+    Other ranks have no fans there, and raise here.
+    """
+
+    def fans(self, shape: tuple[int, ...]) -> tuple[float, float]:
+        shape = tuple(shape)
+        if len(shape) == 1:
+            return 1.0, float(shape[0])
+        if len(shape) == 2:
+            return float(shape[0]), float(shape[1])
+        if len(shape) == 3:
+            return float(shape[1]), float(shape[0] * shape[2])
+        raise ValueError(
+            f"{self.name}: layout 'transformer_lens' has fans for rank 1, 2 or 3 (as "
+            f"transformer_lens's calc_fan_in_and_fan_out), got shape {shape}."
+        )
+
+    def _check_call(self, shape, dtype):
+        self.fans(shape)  # the rank check, for empty shapes too
+        super()._check_call(shape, dtype)
+
+
 def _fan_scaled(builder: str, variance: float, mode: str, distribution: str, layout: str, dtype):
-    in_axis, out_axis = structural.layout_axes(builder, layout)
+    if layout not in _FAN_LAYOUTS:
+        raise ValueError(f"{builder}: `layout` must be one of {_FAN_LAYOUTS}, got {layout!r}.")
+    if layout == "transformer_lens":
+        cls, (in_axis, out_axis) = TransformerLensFans, (-2, -1)  # axes unused: fans by rank
+    else:
+        cls, (in_axis, out_axis) = TorchFans, structural.layout_axes(builder, layout)
     vs = _build(builder, variance, mode, distribution, in_axis, out_axis, (), dtype)
-    return TorchFans(**{f.name: getattr(vs, f.name) for f in dataclasses.fields(vs)})
+    return cls(**{f.name: getattr(vs, f.name) for f in dataclasses.fields(vs)})
 
 
 def _dtype(builder: str, dtype, *, random: bool = True):
@@ -282,51 +321,86 @@ def _gain_of(builder: str, nonlinearity: str, a: float) -> float:
 
 
 @registry.register("pytorch.xavier_uniform")
-def xavier_uniform(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> TorchFans:
-    r"""Builds ``torch.nn.init.xavier_uniform_``: :math:`U[-b, b)`,
-    :math:`b = \mathrm{gain}\sqrt{6 / (n_\mathrm{in} + n_\mathrm{out})}`.
+def xavier_uniform(
+    gain: float = 1.0,
+    *,
+    a: float = math.sqrt(3.0),
+    scale: float = 2.0,
+    layout: str = "jax",
+    dtype=None,
+) -> VarianceScaling:
+    r"""Builds ``torch.nn.init.xavier_uniform_``: $U[-b, b)$,
+    $b = \mathrm{gain}\sqrt{6 / (n_\mathrm{in} + n_\mathrm{out})}$.
+
+    The keyword-only ``a`` and ``scale`` are colossalai's ``xavier_uniform_(a,
+    scale, gain)``: $\sigma = \mathrm{gain}\sqrt{\mathrm{scale} / (n_\mathrm{in} +
+    n_\mathrm{out})}$ and $b = a\,\sigma$. Their defaults $a = \sqrt 3$ (a uniform's
+    bound-to-std ratio) and $\mathrm{scale} = 2$ give torch's bound, and the same
+    initializer. This ``a`` is the bound-to-std ratio, not the negative slope that
+    :func:`kaiming_uniform` calls ``a``.
 
     Args:
       gain: Multiplier (e.g. :func:`jax_inits.calculate_gain`), ``>= 0``.
-      layout: Keyword-only ``"jax"`` or ``"torch"``.
+      a: Keyword-only bound-to-std ratio, ``>= 0`` (colossalai's ``a``).
+      scale: Keyword-only numerator of the variance, ``>= 0`` (colossalai's ``scale``).
+      layout: Keyword-only ``"jax"``, ``"torch"`` or ``"transformer_lens"`` (fans
+        ``(1, n)``, ``(d_in, d_out)``, ``(d_model, n_heads * d_head)`` by rank).
       dtype: Keyword-only default dtype.
 
     Returns:
       An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
 
     Raises:
-      TypeError, ValueError: bad ``gain`` or ``layout``; at call rank < 2.
+      TypeError, ValueError: bad ``gain``, ``a``, ``scale`` or ``layout``; at call
+        rank < 2 (``"transformer_lens"``: a rank other than 1, 2 or 3).
 
     Examples:
       >>> init = jax_inits.pytorch.xavier_uniform(layout="torch")
       >>> w = init(jax.random.key(0), (256, 128))  # torch (out, in)
       >>> bool(jnp.abs(w).max() <= (6 / 384) ** 0.5)
       True
+      >>> colossal = jax_inits.pytorch.xavier_uniform(a=2.0, scale=1.0)
+      >>> round(colossal.target_std((256, 128)) * 3**0.5 * 384**0.5, 6)  # b = 2 sqrt(1/384)
+      2.0
 
     References:
       Glorot & Bengio, `Understanding the difficulty of training deep feedforward
       neural networks <http://proceedings.mlr.press/v9/glorot10a.html>`_, 2010.
+      ColossalAI, ``colossalai.nn.init.xavier_uniform_``.
     """
     builder = "pytorch.xavier_uniform"
     gain = checks.real_number(builder, "gain", gain, minimum=0.0)
-    return _fan_scaled(builder, gain**2, "fan_avg", "uniform", layout, dtype)
+    ratio = checks.real_number(builder, "a", a, minimum=0.0) / math.sqrt(3.0)
+    scale = checks.real_number(builder, "scale", scale, minimum=0.0)
+    # Written so that the defaults multiply gain**2 by exactly 1.0 (torch's bits).
+    variance = gain**2 * (scale / 2.0) * ratio**2
+    return _fan_scaled(builder, variance, "fan_avg", "uniform", layout, dtype)
 
 
 @registry.register("pytorch.xavier_normal")
-def xavier_normal(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> TorchFans:
-    r"""Builds ``torch.nn.init.xavier_normal_``: :math:`\mathcal{N}(0, \sigma^2)`,
-    :math:`\sigma = \mathrm{gain}\sqrt{2 / (n_\mathrm{in} + n_\mathrm{out})}` (not truncated).
+def xavier_normal(
+    gain: float = 1.0, *, scale: float = 2.0, layout: str = "jax", dtype=None
+) -> VarianceScaling:
+    r"""Builds ``torch.nn.init.xavier_normal_``: $\mathcal{N}(0, \sigma^2)$,
+    $\sigma = \mathrm{gain}\sqrt{2 / (n_\mathrm{in} + n_\mathrm{out})}$ (not truncated).
+
+    The keyword-only ``scale`` is colossalai's ``xavier_normal_(scale, gain)``:
+    $\sigma = \mathrm{gain}\sqrt{\mathrm{scale} / (n_\mathrm{in} + n_\mathrm{out})}$;
+    its default 2 is torch's.
 
     Args:
       gain: Multiplier, ``>= 0``.
-      layout: Keyword-only ``"jax"`` or ``"torch"``.
+      scale: Keyword-only numerator of the variance, ``>= 0`` (colossalai's ``scale``).
+      layout: Keyword-only ``"jax"``, ``"torch"`` or ``"transformer_lens"`` (fans
+        ``(1, n)``, ``(d_in, d_out)``, ``(d_model, n_heads * d_head)`` by rank).
       dtype: Keyword-only default dtype.
 
     Returns:
       An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
 
     Raises:
-      TypeError, ValueError: bad ``gain`` or ``layout``; at call rank < 2.
+      TypeError, ValueError: bad ``gain``, ``scale`` or ``layout``; at call rank < 2
+        (``"transformer_lens"``: a rank other than 1, 2 or 3).
 
     Examples:
       >>> w = jax_inits.pytorch.xavier_normal()(jax.random.key(0), (512, 512))
@@ -336,20 +410,23 @@ def xavier_normal(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> Torc
     References:
       Glorot & Bengio, `Understanding the difficulty of training deep feedforward
       neural networks <http://proceedings.mlr.press/v9/glorot10a.html>`_, 2010.
+      ColossalAI, ``colossalai.nn.init.xavier_normal_``.
     """
     builder = "pytorch.xavier_normal"
     gain = checks.real_number(builder, "gain", gain, minimum=0.0)
-    return _fan_scaled(builder, gain**2, "fan_avg", "normal", layout, dtype)
+    scale = checks.real_number(builder, "scale", scale, minimum=0.0)
+    return _fan_scaled(builder, gain**2 * (scale / 2.0), "fan_avg", "normal", layout, dtype)
 
 
-def _kaiming(builder, a, mode, nonlinearity, distribution, layout, dtype):
+def _kaiming(builder, a, mode, nonlinearity, distribution, layout, dtype, gain=1.0):
     if mode not in _KAIMING_MODES:
         raise ValueError(
             f"{builder}: `mode` must be one of {_KAIMING_MODES} (Mode {mode!r} not "
             f"supported), got {mode!r}."
         )
-    gain = _gain_of(builder, nonlinearity, a)
-    return _fan_scaled(builder, gain**2, mode, distribution, layout, dtype)
+    extra = checks.real_number(builder, "gain", gain, minimum=0.0)
+    std_gain = extra * _gain_of(builder, nonlinearity, a)  # extra = 1.0: torch's bits
+    return _fan_scaled(builder, std_gain**2, mode, distribution, layout, dtype)
 
 
 @registry.register("pytorch.kaiming_uniform")
@@ -358,28 +435,40 @@ def kaiming_uniform(
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
     *,
+    gain: float = 1.0,
     layout: str = "jax",
     dtype=None,
-) -> TorchFans:
-    r"""Builds ``torch.nn.init.kaiming_uniform_``: :math:`U[-b, b)`,
-    :math:`b = g\sqrt{3 / n}`, :math:`g` = ``calculate_gain(nonlinearity, a)``.
+) -> VarianceScaling:
+    r"""Builds ``torch.nn.init.kaiming_uniform_``: $U[-b, b)$,
+    $b = \mathrm{gain}\cdot g\sqrt{3 / n}$, $g$ = ``calculate_gain(nonlinearity, a)``.
 
     With ``a=sqrt(5)`` this is the default of torch's ``nn.Linear`` and
-    ``nn.Conv*`` weights, :math:`b = 1/\sqrt{n_\mathrm{in}}`
-    (:func:`linear_default`).
+    ``nn.Conv*`` weights, $b = 1/\sqrt{n_\mathrm{in}}$ (:func:`linear_default`).
+
+    The keyword-only ``gain`` (default 1, torch's formula) is the extra multiplier
+    of transformer_lens's ``init_kaiming_uniform_(param, a, nonlinearity, gain,
+    mode)``. Port those calls by keyword (its second argument is ``nonlinearity``,
+    torch's is ``mode``) with ``layout="transformer_lens"``; its default
+    ``nonlinearity="relu"`` has the gain $\sqrt 2$ of the default here
+    (``"leaky_relu"`` with ``a=0``).
 
     Args:
       a: Negative slope for ``leaky_relu`` (ignored by other nonlinearities).
       mode: ``"fan_in"`` or ``"fan_out"``.
       nonlinearity: A name :func:`jax_inits.calculate_gain` knows.
-      layout: Keyword-only ``"jax"`` or ``"torch"``.
+      gain: Keyword-only extra multiplier, ``>= 0``.
+      layout: Keyword-only ``"jax"``, ``"torch"`` or ``"transformer_lens"`` (fans
+        ``(1, n)``, ``(d_in, d_out)``, ``(d_model, n_heads * d_head)`` by rank).
       dtype: Keyword-only default dtype.
 
     Returns:
       An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
 
     Raises:
-      ValueError: unknown ``mode``/``nonlinearity``/``layout``; at call rank < 2.
+      ValueError: unknown ``mode``/``nonlinearity``/``layout``, ``gain < 0``; at
+        call rank < 2 (``"transformer_lens"``: a rank other than 1, 2 or 3).
+      TypeError: ``a`` or ``gain`` not a real number (for ``a`` the exception is
+        also a ValueError, as torch raises).
 
     Examples:
       >>> init = jax_inits.pytorch.kaiming_uniform(nonlinearity="relu")
@@ -389,8 +478,11 @@ def kaiming_uniform(
 
     References:
       He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_, 2015.
+      TransformerLens, ``utilities.initialization_utils.init_kaiming_uniform_``.
     """
-    return _kaiming("pytorch.kaiming_uniform", a, mode, nonlinearity, "uniform", layout, dtype)
+    return _kaiming(
+        "pytorch.kaiming_uniform", a, mode, nonlinearity, "uniform", layout, dtype, gain
+    )
 
 
 @registry.register("pytorch.kaiming_normal")
@@ -399,34 +491,52 @@ def kaiming_normal(
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
     *,
+    gain: float = 1.0,
     layout: str = "jax",
     dtype=None,
-) -> TorchFans:
-    r"""Builds ``torch.nn.init.kaiming_normal_``: :math:`\mathcal{N}(0, g^2 / n)` (not truncated).
+) -> VarianceScaling:
+    r"""Builds ``torch.nn.init.kaiming_normal_``: $\mathcal{N}(0, \sigma^2)$,
+    $\sigma = \mathrm{gain}\cdot g / \sqrt{n}$, $g$ = ``calculate_gain(nonlinearity,
+    a)`` (not truncated).
+
+    The keyword-only ``gain`` (default 1, torch's formula) is the extra multiplier
+    of transformer_lens's ``init_kaiming_normal_(param, a, nonlinearity, gain,
+    mode)``; port those calls by keyword with ``layout="transformer_lens"`` (see
+    :func:`kaiming_uniform`).
 
     Args:
       a: Negative slope for ``leaky_relu`` (ignored by other nonlinearities).
       mode: ``"fan_in"`` or ``"fan_out"``.
       nonlinearity: A name :func:`jax_inits.calculate_gain` knows.
-      layout: Keyword-only ``"jax"`` or ``"torch"``.
+      gain: Keyword-only extra multiplier, ``>= 0``.
+      layout: Keyword-only ``"jax"``, ``"torch"`` or ``"transformer_lens"`` (fans
+        ``(1, n)``, ``(d_in, d_out)``, ``(d_model, n_heads * d_head)`` by rank).
       dtype: Keyword-only default dtype.
 
     Returns:
       An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
 
     Raises:
-      ValueError: unknown ``mode``/``nonlinearity``/``layout``; at call rank < 2.
+      ValueError: unknown ``mode``/``nonlinearity``/``layout``, ``gain < 0``; at
+        call rank < 2 (``"transformer_lens"``: a rank other than 1, 2 or 3).
+      TypeError: ``a`` or ``gain`` not a real number (for ``a`` the exception is
+        also a ValueError, as torch raises).
 
     Examples:
       >>> init = jax_inits.pytorch.kaiming_normal(mode="fan_out", layout="torch")
       >>> w = init(jax.random.key(0), (256, 1024))  # torch (out, in): fan_out = 256
       >>> round(float(w.std()) * (256 / 2) ** 0.5, 1)
       1.0
+      >>> w_q = jax_inits.pytorch.kaiming_normal(  # transformer_lens W_Q, fan_in = d_model
+      ...     nonlinearity="relu", gain=0.5, layout="transformer_lens")
+      >>> round(w_q.target_std((8, 512, 64)) * 512**0.5 / 2**0.5, 6)
+      0.5
 
     References:
       He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_, 2015.
+      TransformerLens, ``utilities.initialization_utils.init_kaiming_normal_``.
     """
-    return _kaiming("pytorch.kaiming_normal", a, mode, nonlinearity, "normal", layout, dtype)
+    return _kaiming("pytorch.kaiming_normal", a, mode, nonlinearity, "normal", layout, dtype, gain)
 
 
 @registry.register("pytorch.orthogonal")
@@ -515,6 +625,7 @@ def linear_default(*, layout: str = "jax", dtype=None) -> TorchFans:
       >>> bool(jnp.abs(w).max() <= 1 / 20), round(float(jnp.abs(w).max()) * 20, 2)
       (True, 1.0)
     """
+    structural.check_layout("pytorch.linear_default", layout)  # torch's layouts only
     return _kaiming(
         "pytorch.linear_default", math.sqrt(5.0), "fan_in", "leaky_relu", "uniform", layout, dtype
     )
@@ -539,6 +650,7 @@ def conv_default(*, layout: str = "jax", dtype=None) -> TorchFans:
       >>> bool(jnp.abs(w).max() <= 1 / 12)  # fan_in = 144
       True
     """
+    structural.check_layout("pytorch.conv_default", layout)  # torch's layouts only
     return _kaiming(
         "pytorch.conv_default", math.sqrt(5.0), "fan_in", "leaky_relu", "uniform", layout, dtype
     )

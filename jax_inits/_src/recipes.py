@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from typing import Any, Literal
 
 import jax
@@ -25,10 +26,31 @@ from jax_inits._src.distributions import UniformRange, require_real, with_std
 from jax_inits._src.dtypes import OPEN, Interval, check_bounds, work_dtype
 from jax_inits._src.variance_scaling import AxisArg, VarianceScaling, _build, _fans
 
-Distribution = Literal["normal", "truncated_normal", "uniform"]
+# xlstm_jax's names for the arguments of its init module (``models.shared.init``).
+InitDistribution = Literal["normal", "truncated_normal", "uniform"]
+InitDistribution.__doc__ = """The ``distribution`` of the std-based recipes (xlstm_jax's name).
+
+``"normal"``, ``"truncated_normal"`` or ``"uniform"``; the values have the
+recipe's std for each.
+
+Examples:
+  >>> import typing
+  >>> typing.get_args(jax_inits.recipes.InitDistribution)
+  ('normal', 'truncated_normal', 'uniform')
+"""
+InitFnName = Literal["small", "wang", "wang2", "zeros"]
+InitFnName.__doc__ = """The ``fn_name`` of :func:`common_init` (xlstm_jax's name).
+
+Examples:
+  >>> import typing
+  >>> typing.get_args(jax_inits.recipes.InitFnName)
+  ('small', 'wang', 'wang2', 'zeros')
+"""
+Distribution = InitDistribution
 Architecture = Literal["encoder", "decoder", "encoder_decoder"]
 Part = Literal["encoder", "decoder"]
-_FN_NAMES: tuple[str, ...] = ("small", "wang", "wang2", "zeros")
+_DISTRIBUTIONS: tuple[str, ...] = typing.get_args(InitDistribution)
+_FN_NAMES: tuple[str, ...] = typing.get_args(InitFnName)
 _ARCHITECTURES: tuple[str, ...] = ("encoder", "decoder", "encoder_decoder")
 _PARTS: tuple[str, ...] = ("encoder", "decoder")
 
@@ -67,7 +89,7 @@ def _wang_std(dim: int, num_blocks: int) -> float:
 
 
 @registry.register("recipes.small_init")
-def small_init(dim: int, distribution: Distribution = "normal") -> InitializerBase:
+def small_init(dim: int, distribution: InitDistribution = "normal") -> InitializerBase:
     r"""Builds the "small init" of Nguyen & Salazar: std :math:`\sqrt{2 / (5\,d)}`.
 
     Zero mean, standard deviation :math:`\sqrt{2/(5 d)}` of the *result* for
@@ -103,7 +125,9 @@ def small_init(dim: int, distribution: Distribution = "normal") -> InitializerBa
 
 
 @registry.register("recipes.wang_init")
-def wang_init(dim: int, num_blocks: int, distribution: Distribution = "normal") -> InitializerBase:
+def wang_init(
+    dim: int, num_blocks: int, distribution: InitDistribution = "normal"
+) -> InitializerBase:
     r"""Builds Wang's init for residual output layers: std :math:`2 / (L \sqrt{d})`.
 
     Zero mean, standard deviation :math:`2 / (L\sqrt{d})` of the result, with
@@ -143,10 +167,10 @@ def wang_init(dim: int, num_blocks: int, distribution: Distribution = "normal") 
 
 @registry.register("recipes.common_init")
 def common_init(
-    fn_name: Literal["small", "wang", "wang2", "zeros"],
+    fn_name: InitFnName,
     dim: int,
     num_blocks: int | None = None,
-    distribution: Distribution = "normal",
+    distribution: InitDistribution = "normal",
 ) -> InitializerBase:
     r"""Builds one of the common transformer inits by name (as xlstm_jax's
     ``create_common_init_fn``).
@@ -156,8 +180,16 @@ def common_init(
     * ``"wang2"``: :func:`wang_init` ``(dim, 2 * num_blocks, distribution)``;
     * ``"zeros"``: all zeros.
 
+    Differences from xlstm_jax's ``create_common_init_fn(fn_name, dim, num_blocks,
+    distribution)``, with the same parameters in the same order: ``num_blocks`` is
+    optional here (``None``), since only ``"wang"`` and ``"wang2"`` use it, and
+    those raise without it; and ``std`` is the std of the result for every
+    ``distribution``, as xlstm_jax documents, where its code passes the std to
+    ``jax.nn.initializers.truncated_normal``, whose values have 0.88 times that std
+    (for xlstm_jax's exact values use ``jax_inits.truncated_normal(std)``).
+
     Args:
-      fn_name: ``"small"``, ``"wang"``, ``"wang2"`` or ``"zeros"``.
+      fn_name: ``"small"``, ``"wang"``, ``"wang2"`` or ``"zeros"`` (:data:`InitFnName`).
       dim: Feature dimension, ``> 0`` (checked for every ``fn_name``).
       num_blocks: Number of residual blocks, ``> 0``; required by ``"wang"`` and
         ``"wang2"``, checked when given.
@@ -190,7 +222,7 @@ def common_init(
     if num_blocks is not None:
         num_blocks = _count(builder, "num_blocks", num_blocks)
     if fn_name == "zeros":
-        _choice(builder, "distribution", distribution, ("normal", "truncated_normal", "uniform"))
+        _choice(builder, "distribution", distribution, _DISTRIBUTIONS)
         return constant.zeros  # the registry records the call on a copy
     if fn_name == "small":
         return _std_init(builder, _small_std(dim), distribution)

@@ -349,7 +349,9 @@ def variance_scaling(
       (complex: uniform on a disk).
 
     Same arguments, defaults and, for float32/float64, bits as
-    :func:`jax.nn.initializers.variance_scaling`.
+    :func:`jax.nn.initializers.variance_scaling`. A shape with an axis of size 0
+    gives the empty array of that shape, as in jax (Kaun's ``variance_scaling``
+    raises there, for the fan of 0 such a shape has).
 
     Args:
       scale: Variance scale, ``>= 0``.
