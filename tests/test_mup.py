@@ -241,21 +241,42 @@ def test_sp_has_every_multiplier_one_and_the_plain_init():
 def test_spectral_scaling():
     spec = {"up": {"kernel": _sds(256, 1024)}, "down": {"kernel": _sds(1024, 256)}}
     base = {"up": {"kernel": _sds(64, 256)}, "down": {"kernel": _sds(256, 64)}}
-    spec["head"] = {"kernel": _sds(256, 10)}
-    base["head"] = {"kernel": _sds(64, 10)}
+    spec["head"], base["head"] = {"kernel": _sds(256, 10)}, {"kernel": _sds(64, 10)}
+    spec["scale"], base["scale"] = _sds(256), _sds(64)
     p = jax_inits.mup.parametrize(
-        spec, base, readout="head/*", init=[("*", jax_inits.lecun_normal())], scheme="spectral"
+        spec,
+        base,
+        readout="head/*",
+        init=[("scale", jax_inits.ones), ("*", jax_inits.lecun_normal())],
+        scheme="spectral",
     )
-    up, down = p.table["up/kernel"], p.table["down/kernel"]
-    # sigma = 1/sqrt(fan_in) * min(1, sqrt(fan_out / fan_in)); lr x fan_out / fan_in.
+    up, down, head = p.table["up/kernel"], p.table["down/kernel"], p.table["head/kernel"]
+    # sigma = 1/sqrt(fan_in) * min(1, sqrt(fan_out / fan_in)), written out per shape.
     assert up.init_std == pytest.approx(1 / 16, rel=1e-6)
     assert down.init_std == pytest.approx(1 / 32 * 0.5, rel=1e-6)
-    assert (up.adam_lr, down.adam_lr) == (4.0, 0.25)
-    assert p.table["head/kernel"].forward_mult == 1.0
-    assert p.table["head/kernel"].adam_lr == 1.0
+    assert head.init_std == pytest.approx(1 / 16 * math.sqrt(10 / 256), rel=1e-6)
+    # SGD lr ~ fan_out / fan_in and Adam lr ~ 1 / fan_in, both 1 at the base shape.
+    assert (up.sgd_lr, down.sgd_lr, head.sgd_lr) == (1.0, 1.0, 0.25)
+    assert (up.adam_lr, down.adam_lr, head.adam_lr) == (0.25, 0.25, 0.25)
+    assert (up.adam_wd, head.sgd_wd) == (4.0, 4.0)
+    assert head.forward_mult == 1.0 and p.attention_scale(64) == pytest.approx(1 / 64)
+    row = p.table["scale"]
+    assert (row.adam_lr, row.sgd_lr, row.init_std) == (1.0, 1.0, 0.0)
     params = p.init(jax.random.key(1))
-    # 262144 draws: relative sd of the sample std 0.0014, 5 sd.
+    # 262144 draws: relative sd of the sample std sqrt(1 / 2n) = 0.0014; 5 sd.
     assert float(params["down"]["kernel"].std()) == pytest.approx(1 / 64, rel=0.007)
+
+
+def test_spectral_needs_a_stated_std():
+    spec, base = {"head": {"kernel": _sds(256, 10)}}, {"head": {"kernel": _sds(64, 10)}}
+    with pytest.raises(ValueError, match=r"scheme 'spectral' sets the std of the leaf at path"):
+        jax_inits.mup.parametrize(
+            spec,
+            base,
+            readout="head/*",
+            init=[("*", jax.nn.initializers.lecun_normal())],
+            scheme="spectral",
+        )
 
 
 def test_mup_attention_scale_and_zero_readout():

@@ -189,14 +189,28 @@ def _std_of(init: Any, shape: tuple[int, ...]) -> float | None:
         return None
 
 
-def _multipliers(scheme, shape, axes, mult, width_mult):
+def _spectral(shape, base):
+    r"""(adam_lr, sgd_lr) of a kernel under the spectral condition, 1 at the base shape.
+
+    SGD: $\eta \propto n_\mathrm{out}/n_\mathrm{in}$ (the paper's rule). Adam's
+    update is entrywise $\pm\eta$ and of low rank, so its spectral norm is
+    $\eta\sqrt{n_\mathrm{in} n_\mathrm{out}}$; the condition
+    $\|\Delta W\|_* \propto \sqrt{n_\mathrm{out}/n_\mathrm{in}}$ then asks
+    $\eta \propto 1/n_\mathrm{in}$.
+    """
+    adam = base[-2] / shape[-2]
+    sgd = (shape[-1] / shape[-2]) / (base[-1] / base[-2])
+    return adam, sgd
+
+
+def _multipliers(scheme, shape, base, axes, mult, width_mult):
     """(adam_lr, adam_wd, sgd_lr, sgd_wd) of a leaf."""
     if scheme == "sp":
         return 1.0, 1.0, 1.0, 1.0
     if scheme == "spectral":
-        if len(axes) == 2:
-            ratio = shape[-1] / shape[-2]
-            return ratio, 1.0 / ratio, ratio, 1.0 / ratio
+        if len(shape) >= 2 and axes:
+            adam, sgd = _spectral(shape, base)
+            return adam, 1.0 / adam, sgd, 1.0 / sgd
         return 1.0, 1.0, 1.0, 1.0
     if len(axes) == 2:  # matrix-like: MuAdam groups by width_mult, MuSGD by fan-in/fan-out
         ratio = mult[-2] / mult[-1]
@@ -240,7 +254,7 @@ def _leaf_scaling(scheme, output_mult, path, shape, base, axes, is_readout, init
         # rule), and its input is multiplied by output_mult / m.
         scale = math.sqrt(width_mult)
         forward = output_mult / width_mult
-    elif scheme == "spectral" and len(axes) == 2:
+    elif scheme == "spectral" and ndim >= 2 and axes:
         fan_in, fan_out = shape[-2], shape[-1]
         target = min(1.0, math.sqrt(fan_out / fan_in)) / math.sqrt(fan_in)
         if base_std is None:
@@ -250,7 +264,7 @@ def _leaf_scaling(scheme, output_mult, path, shape, base, axes, is_readout, init
             )
         scale = target / base_std if base_std > 0 else 1.0
     std = None if base_std is None else base_std * scale
-    lrs = _multipliers(scheme, shape, tuple(a - ndim for a in axes), mult, width_mult)
+    lrs = _multipliers(scheme, shape, base, tuple(a - ndim for a in axes), mult, width_mult)
     return LeafScaling(
         path=path,
         role=role,
@@ -305,8 +319,8 @@ class Parametrization:
     def attention_scale(self, head_dim: int, *, attn_mult: float = 1.0) -> float:
         r"""The factor of the attention logits $q \cdot k$ for heads of ``head_dim``.
 
-        muP: ``attn_mult / head_dim`` (so that logits stay $O(1)$ once $q$ and $k$
-        correlate during training); SP and spectral: ``attn_mult / sqrt(head_dim)``.
+        muP and spectral: ``attn_mult / head_dim`` (so that logits stay $O(1)$ once
+        $q$ and $k$ correlate during training); SP: ``attn_mult / sqrt(head_dim)``.
 
         Args:
           head_dim: The size of one attention head, ``>= 1``.
@@ -324,7 +338,7 @@ class Parametrization:
                 f"Parametrization.attention_scale: `head_dim` must be >= 1, got {head_dim!r}."
             )
         attn_mult = checks.real_number("Parametrization.attention_scale", "attn_mult", attn_mult)
-        if self.scheme == "mup":
+        if self.scheme in ("mup", "spectral"):
             return attn_mult / head_dim
         return attn_mult / math.sqrt(head_dim)
 
@@ -495,11 +509,17 @@ def parametrize(
     written for the base width (e.g. ``jax_inits.pytorch.linear_bias_default(64)``)
     it already gives that std: biases take their rule unscaled.
 
-    ``scheme="spectral"`` (Yang, Simon and Bernstein): hidden kernels get std
-    $\frac{1}{\sqrt{n_\mathrm{in}}}\min(1, \sqrt{n_\mathrm{out}/n_\mathrm{in}})$
-    (the base rule rescaled, so it must have ``target_std``) and learning-rate
-    multipliers $n_\mathrm{out}/n_\mathrm{in}$ (weight decay the inverse), with
-    the global fans of the last two axes; other leaves as in SP.
+    ``scheme="spectral"`` (Yang, Simon and Bernstein): every kernel with a width
+    axis (input, hidden and readout alike, no forward multiplier) gets std
+    $\frac{1}{\sqrt{n_\mathrm{in}}}\min(1, \sqrt{n_\mathrm{out}/n_\mathrm{in}})$ (the
+    base rule rescaled, so it must have ``target_std``), SGD learning rate
+    $\propto n_\mathrm{out}/n_\mathrm{in}$ (the paper's rule) and Adam learning
+    rate $\propto 1/n_\mathrm{in}$ (Adam's entrywise-normalized, low-rank update
+    has spectral norm $\eta\sqrt{n_\mathrm{in} n_\mathrm{out}}$, and the condition
+    asks $\sqrt{n_\mathrm{out}/n_\mathrm{in}}$), both normalized to 1 at the base
+    shape, weight decay the inverse; fans are the global sizes of the last two
+    axes. Other leaves as in SP. Embedding tables are kernels here too, though
+    the paper's input-norm assumption does not hold for one-hot inputs.
     ``scheme="sp"``: the base rule at the target shape, every multiplier 1.
 
     The model applies :attr:`Parametrization.forward_mult` to the readout's input
