@@ -92,6 +92,7 @@ def coord_check(
         layer names differ between widths.
 
     Examples:
+      >>> import pytest; _ = pytest.importorskip("optax")  # coord_check_mlp trains with it
       >>> from jax_inits.diagnostics import coord_check, coord_check_mlp
       >>> setup, batch = coord_check_mlp("mup", base_width=32)
       >>> result = coord_check(setup, [32, 128], batch, steps=2)
@@ -255,7 +256,7 @@ def plot_coord_check(
     cols = min(steps + 1, 4)
     picks = sorted({round(i * steps / (cols - 1)) for i in range(cols)})
     fig = _figure(figsize=(3.2 * len(picks), 2.8 * len(results)))
-    axes = fig.subplots(len(results), len(picks), squeeze=False, sharey="row")
+    axes = fig.subplots(len(results), len(picks), squeeze=False, sharey=True)
     for row, (title, result) in enumerate(results.items()):
         for col, t in enumerate(picks):
             ax = axes[row][col]
