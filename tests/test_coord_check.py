@@ -68,7 +68,8 @@ def test_errors():
 
 def test_cli(tmp_path):
     png = tmp_path / "cc.png"
-    args = ["coord-check", "--widths", "16,64", "--base-width", "16", "--steps", "2"]
+    args = ["coord-check", "--scheme", "mup", "--widths", "16,64", "--base-width", "16"]
+    args += ["--steps", "2"]
     result = subprocess.run(
         [sys.executable, "-m", "jax_inits", *args, "--json", "--plot", str(png)],
         capture_output=True,
@@ -77,7 +78,7 @@ def test_cli(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"sp", "mup"}
+    assert set(data) == {"mup"}
     assert data["mup"]["widths"] == [16, 64] and set(data["mup"]["sizes"]) == {
         "hidden1",
         "hidden2",
