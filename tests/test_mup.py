@@ -431,3 +431,39 @@ def test_error_bad_scheme_and_missing_rule():
         p.attention_scale(0)
     with pytest.raises(ValueError, match=r"`kind` must be one of"):
         p.multipliers("lr")
+
+
+def test_unequal_width_multipliers_match_mup():
+    """Two widths scaled differently (m_in = 4, m_out = 16): MuSGD's fan-in/fan-out ratio."""
+    torch, mup, _ = _torch_models()
+    nn = torch.nn
+
+    class TwoWidths(nn.Module):
+        def __init__(self, w1, w2):
+            super().__init__()
+            self.fc1 = nn.Linear(32, w1)
+            self.fc2 = nn.Linear(w1, w2)
+            self.readout = mup.MuReadout(w2, 10)
+
+    torch.manual_seed(0)
+    model = TwoWidths(256, 1024)
+    base, delta = TwoWidths(64, 64), TwoWidths(128, 128)
+    mup.set_base_shapes(model, base, delta=delta)
+    spec, names = _jax_spec(torch, model)
+    p = jax_inits.mup.parametrize(
+        spec,
+        _jax_spec(torch, base)[0],
+        delta=_jax_spec(torch, delta)[0],
+        readout="readout/*",
+        init=MLP_RULES,
+    )
+    for make, opt in ((mup.MuAdam, "adam"), (mup.MuSGD, "sgd")):
+        for group in make(model.parameters(), lr=1.0, weight_decay=1.0).param_groups:
+            for param in group["params"]:
+                name = next(n for n, q in model.named_parameters() if q is param)
+                row = p.table[names[name]]
+                got = (getattr(row, f"{opt}_lr"), getattr(row, f"{opt}_wd"))
+                want = (group["lr"], group["weight_decay"])
+                np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=f"{opt} {name}")
+    assert p.table["fc2/kernel"].sgd_lr == 4.0  # m_out / m_in = 16 / 4
+    assert p.forward_mult["readout/kernel"] == pytest.approx(1 / 16)
