@@ -467,3 +467,57 @@ def test_unequal_width_multipliers_match_mup():
                 np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=f"{opt} {name}")
     assert p.table["fc2/kernel"].sgd_lr == 4.0  # m_out / m_in = 16 / 4
     assert p.forward_mult["readout/kernel"] == pytest.approx(1 / 16)
+
+
+def test_flax_nnx_model_as_in_the_guide():
+    """nnx.eval_shape specs, p.init into the model, and Adam's first step scaled per leaf."""
+    nnx = pytest.importorskip("flax.nnx")
+    optax = pytest.importorskip("optax")
+
+    class MLP(nnx.Module):
+        def __init__(self, width, *, rngs, readout_mult=1.0):
+            self.hidden1 = nnx.Linear(64, width, rngs=rngs)
+            self.hidden2 = nnx.Linear(width, width, rngs=rngs)
+            self.output = nnx.Linear(width, 10, rngs=rngs)
+            self.readout_mult = readout_mult
+
+        def __call__(self, x):
+            h = nnx.relu(self.hidden1(x))
+            h = nnx.relu(self.hidden2(h))
+            return self.output(h * self.readout_mult)
+
+    def shapes(width):
+        return nnx.state(nnx.eval_shape(lambda: MLP(width, rngs=nnx.Rngs(0))), nnx.Param)
+
+    p = jax_inits.mup.parametrize(
+        shapes(256),
+        shapes(64),
+        readout="output/*",
+        init=[("*/bias", jax_inits.zeros), ("*/kernel", jax_inits.lecun_normal())],
+    )
+    assert p.table["hidden2/kernel"].role == "hidden"
+    model = MLP(256, rngs=nnx.Rngs(0), readout_mult=p.forward_mult["output/kernel"])
+    nnx.update(model, p.init(jax.random.key(0)))
+    state = nnx.state(model, nnx.Param)
+    before = dict(zip(jax_inits.tree.leaf_paths(state), jax.tree.leaves(state), strict=True))
+    lr = 1e-3
+    optimizer = nnx.Optimizer(
+        model, optax.chain(optax.adam(lr), p.scale_updates("adam")), wrt=nnx.Param
+    )
+    x = jax.random.normal(jax.random.key(1), (32, 64))
+    y = jnp.arange(32) % 10
+
+    def loss_fn(model):
+        logits = model(x)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    with jax.numpy_dtype_promotion("standard"):
+        grads = nnx.grad(loss_fn)(model)
+        optimizer.update(model, grads)
+    state = nnx.state(model, nnx.Param)
+    after = dict(zip(jax_inits.tree.leaf_paths(state), jax.tree.leaves(state), strict=True))
+    # Adam's first step moves each entry by lr * g / (|g| + eps) ~ lr, times the multiplier.
+    for path in ("hidden2/kernel", "hidden1/kernel", "output/kernel"):
+        step = jnp.abs(after[path] - before[path])
+        biggest = float(step.max())
+        assert biggest == pytest.approx(lr * p.table[path].adam_lr, rel=1e-3), path
