@@ -32,6 +32,13 @@ class CoordCheck:
       sizes: Layer name -> array ``(len(widths), steps + 1)`` of the mean
         absolute value of that layer's output on the batch, at initialization
         (column 0) and after each step.
+
+    Examples:
+      >>> import numpy as np
+      >>> from jax_inits.diagnostics import CoordCheck
+      >>> r = CoordCheck((64, 256), 1, {"h": np.array([[0.5, 0.5], [0.5, 2.0]])})
+      >>> r.growth(), r.growth(step=0)
+      ({'h': 4.0}, {'h': 1.0})
     """
 
     widths: tuple[int, ...]
@@ -178,6 +185,13 @@ def coord_check_mlp(
 
     Returns:
       ``(setup, batch)`` to pass to :func:`coord_check`. Needs optax.
+
+    Examples:
+      >>> import pytest; _ = pytest.importorskip("optax")
+      >>> from jax_inits.diagnostics import coord_check_mlp
+      >>> setup, (x, y) = coord_check_mlp("sp", base_width=16)
+      >>> x.shape, y.shape
+      ((256, 32), (256,))
     """
     import optax
 
@@ -247,6 +261,15 @@ def plot_coord_check(
 
     Returns:
       The path written.
+
+    Examples:
+      >>> import pathlib, tempfile
+      >>> import numpy as np
+      >>> from jax_inits.diagnostics import CoordCheck, plot_coord_check
+      >>> r = CoordCheck((64, 256), 1, {"h": np.ones((2, 2))})
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     print(plot_coord_check({"muP": r}, pathlib.Path(d) / "cc.png").name)
+      cc.png
     """
     from jax_inits._src.plots import _figure, _save
 
