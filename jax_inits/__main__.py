@@ -9,6 +9,8 @@ Subcommands (each with ``--help`` and ``--json``):
   density.
 - ``propagate``: forward variance and backward gradient norm through a deep MLP
   for initializers x activations (x plain/residual): a PNG and a table.
+- ``coord-check``: activation scale of every layer of an MLP after a few Adam
+  steps, across widths, under muP / SP / spectral: a table and a PNG.
 - ``bench``: the benchmark harness (:mod:`jax_inits.bench`).
 
 Progress bars go to stderr, only when stderr is a terminal or ``--progress`` is
@@ -29,7 +31,7 @@ import numpy as np
 
 from jax_inits._src import catalog, checks, diagnostics, equivalents
 
-SUBCOMMANDS = ("list", "sample", "propagate", "bench")
+SUBCOMMANDS = ("list", "sample", "propagate", "coord-check", "bench")
 DEFAULT_SHAPE = (256, 512)
 DEFAULT_INITS = ("glorot_normal", "he_normal", "orthogonal")
 DEFAULT_ACTIVATIONS = ("tanh", "relu", "gelu")
@@ -240,6 +242,46 @@ def _cmd_sample(args, parser) -> int:
 # --------------------------------------------------------------------------- propagate
 
 
+def _cmd_coord_check(args, parser) -> int:
+    from jax_inits._src import coord_check, mup
+
+    for scheme in args.scheme:
+        if scheme not in mup.SCHEMES:
+            parser.error(f"unknown scheme {scheme!r}; choose from {', '.join(mup.SCHEMES)}")
+    if len(args.widths) < 2:
+        parser.error(f"--widths needs two or more widths, got {args.widths}")
+    results = {}
+    for scheme in args.scheme:
+        setup, batch = coord_check.coord_check_mlp(
+            scheme, base_width=args.base_width, lr=args.lr, seed=args.seed
+        )
+        results[scheme] = coord_check.coord_check(
+            setup, args.widths, batch, steps=args.steps, seed=args.seed
+        )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    scheme: {
+                        "widths": list(r.widths),
+                        "steps": r.steps,
+                        "sizes": {k: v.tolist() for k, v in r.sizes.items()},
+                        "growth": r.growth(),
+                    }
+                    for scheme, r in results.items()
+                }
+            )
+        )
+    else:
+        for scheme, result in results.items():
+            print(f"[{scheme}] {result}")
+    if not args.no_plot:
+        path = coord_check.plot_coord_check(results, args.plot)
+        if not args.json:
+            print(f"plot: {path}")
+    return 0
+
+
 def _cmd_propagate(args, parser) -> int:
     names = catalog.names()
     inits = args.init
@@ -396,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     from jax_inits import __version__
 
     parser.add_argument("--version", action="version", version=f"jax-inits {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{list,sample,propagate,bench}")
+    sub = parser.add_subparsers(dest="command", metavar="{list,sample,propagate,coord-check,bench}")
     parser.set_defaults(subparsers=sub.choices)
 
     p = sub.add_parser(
@@ -484,6 +526,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plot", action="store_true", help="table only, no PNG")
     _json_and_progress(p)
 
+    p = sub.add_parser(
+        "coord-check",
+        help="activation scale per layer across widths after a few steps (muP vs SP)",
+        description="Train a 3-layer ReLU MLP (jax_inits.diagnostics.coord_check_mlp) for "
+        "--steps Adam steps at every width under each --scheme and print the mean |x| of "
+        "every layer: flat across widths under muP, growing under SP.",
+    )
+    p.add_argument(
+        "--scheme",
+        type=_names,
+        default=["sp", "mup"],
+        help="comma-separated, from mup,sp,spectral (default sp,mup)",
+    )
+    p.add_argument(
+        "--widths",
+        type=lambda t: [_positive(w) for w in _names(t)],
+        default=[64, 256, 1024],
+        help="comma-separated widths (default 64,256,1024)",
+    )
+    p.add_argument("--base-width", type=_positive, default=64, help="base width (default 64)")
+    p.add_argument("--steps", type=_positive, default=4, help="Adam steps (default 4)")
+    p.add_argument("--lr", type=float, default=0.01, help="base learning rate (default 0.01)")
+    p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    p.add_argument(
+        "--plot", metavar="PNG", default="out/coord_check.png", help="default out/coord_check.png"
+    )
+    p.add_argument("--no-plot", action="store_true", help="table only, no PNG")
+    p.add_argument("--json", action="store_true", help="JSON on stdout")
+
     sub.add_parser(
         "bench",
         help="the benchmark harness (jax-inits bench --help)",
@@ -492,7 +563,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"list": _cmd_list, "sample": _cmd_sample, "propagate": _cmd_propagate}
+COMMANDS = {
+    "list": _cmd_list,
+    "sample": _cmd_sample,
+    "propagate": _cmd_propagate,
+    "coord-check": _cmd_coord_check,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

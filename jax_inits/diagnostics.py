@@ -7,6 +7,10 @@
   sample against what the initializer targets.
 - :func:`summarize`: a per-leaf table of a parameter tree (shape, dtype, std and
   the std a named initializer targets).
+- :func:`coord_check`: the activation scale of every layer after a few
+  training steps, across widths (flat under muP, growing under SP);
+  :func:`coord_check_mlp` is a ready model for it, :func:`plot_coord_check`
+  its plot.
 - :func:`plot_propagation`, :func:`plot_histogram`: PNG plots (matplotlib,
   imported on first use; ``pip install 'jax-inits[cli]'``).
 
@@ -14,6 +18,10 @@ The same diagnostics are on the command line: ``jax-inits sample`` and
 ``jax-inits propagate``.
 """
 
+from jax_inits._src.coord_check import CoordCheck as CoordCheck
+from jax_inits._src.coord_check import coord_check as coord_check
+from jax_inits._src.coord_check import coord_check_mlp as coord_check_mlp
+from jax_inits._src.coord_check import plot_coord_check as plot_coord_check
 from jax_inits._src.diagnostics import ACTIVATIONS as ACTIVATIONS
 from jax_inits._src.diagnostics import LeafSummary as LeafSummary
 from jax_inits._src.diagnostics import Propagation as Propagation
@@ -31,11 +39,15 @@ from jax_inits._src.plots import plot_propagation as plot_propagation
 
 __all__ = (
     "ACTIVATIONS",
+    "CoordCheck",
     "LeafSummary",
     "Propagation",
     "Summary",
     "bounds",
+    "coord_check",
+    "coord_check_mlp",
     "format_table",
+    "plot_coord_check",
     "plot_histogram",
     "plot_propagation",
     "propagate",

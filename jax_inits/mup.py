@@ -1,0 +1,29 @@
+"""Width parametrizations: muP, spectral scaling and SP, on ``jax_inits.tree`` rules.
+
+:func:`parametrize` compares the model at its target width with the same model
+at a base width (and optionally a second width, ``delta``) and returns a
+:class:`Parametrization`: per leaf its role, width multiplier, initialization
+std and the learning-rate, weight-decay and forward multipliers of microsoft/mup
+1.0.0, the scaled ``jax_inits.tree`` rules, and optax transformations applying
+the multipliers.
+"""
+
+from jax_inits._src.mup import OPTIMIZERS as OPTIMIZERS
+from jax_inits._src.mup import ROLES as ROLES
+from jax_inits._src.mup import SCHEMES as SCHEMES
+from jax_inits._src.mup import LeafScaling as LeafScaling
+from jax_inits._src.mup import Parametrization as Parametrization
+from jax_inits._src.mup import Role as Role
+from jax_inits._src.mup import Scheme as Scheme
+from jax_inits._src.mup import parametrize as parametrize
+
+__all__ = (
+    "OPTIMIZERS",
+    "ROLES",
+    "SCHEMES",
+    "LeafScaling",
+    "Parametrization",
+    "Role",
+    "Scheme",
+    "parametrize",
+)

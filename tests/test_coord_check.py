@@ -1,0 +1,94 @@
+"""jax_inits.diagnostics.coord_check: flat under muP, growing under SP; its plot and CLI."""
+
+import json
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from jax_inits import diagnostics
+
+pytest.importorskip("optax")
+
+
+@pytest.fixture(scope="module")
+def results():
+    out = {}
+    for scheme in ("sp", "mup"):
+        setup, batch = diagnostics.coord_check_mlp(scheme, base_width=32, batch_size=64)
+        out[scheme] = diagnostics.coord_check(setup, [32, 256], batch, steps=3)
+    return out
+
+
+def test_flat_under_mup_growing_under_sp(results):
+    # Width x8 after 3 Adam steps (lr 0.01, seed 0). SP's logits grow about like the
+    # width (the readout's update adds up 256 aligned terms instead of 32); muP's stay.
+    # Measured: SP output x6.1, muP x0.95 (widths 64 -> 512); the bounds leave room.
+    sp, mu = results["sp"].growth(), results["mup"].growth()
+    assert sp["output"] > 3.0
+    assert 0.5 < mu["output"] < 2.0
+    for name in ("hidden1", "hidden2"):
+        assert 0.5 < mu[name] < 2.0, (name, mu[name])
+    assert results["mup"].sizes["output"].shape == (2, 4)
+    assert "widest/narrowest" in str(results["mup"])
+
+
+def test_plot_writes_a_png(results, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = diagnostics.plot_coord_check(results, tmp_path / "cc.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_errors():
+    setup, batch = diagnostics.coord_check_mlp("mup", base_width=8, batch_size=8)
+    with pytest.raises(ValueError, match=r"coord_check: `widths` must be two or more widths"):
+        diagnostics.coord_check(setup, [8], batch)
+    with pytest.raises(ValueError, match=r"coord_check: `steps` must be >= 1, got 0"):
+        diagnostics.coord_check(setup, [8, 16], batch, steps=0)
+    with pytest.raises(TypeError, match=r"coord_check: `setup` must be callable"):
+        diagnostics.coord_check(3, [8, 16], batch)
+
+    def renaming(width, key):
+        params = {"w": jnp.ones((2, width))}
+
+        def apply(p, x):
+            return jnp.sum(p["w"]), {f"layer{width}": p["w"]}
+
+        class Tx:
+            init = staticmethod(lambda p: ())
+            update = staticmethod(lambda g, s, p: (jax.tree.map(lambda u: -u, g), s))
+
+        return params, apply, Tx()
+
+    with pytest.raises(ValueError, match=r"the same activation names at every width"):
+        diagnostics.coord_check(renaming, [8, 16], None, steps=1)
+
+
+def test_cli(tmp_path):
+    png = tmp_path / "cc.png"
+    args = ["coord-check", "--scheme", "mup", "--widths", "16,64", "--base-width", "16"]
+    args += ["--steps", "2"]
+    result = subprocess.run(
+        [sys.executable, "-m", "jax_inits", *args, "--json", "--plot", str(png)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"mup"}
+    assert data["mup"]["widths"] == [16, 64] and set(data["mup"]["sizes"]) == {
+        "hidden1",
+        "hidden2",
+        "output",
+    }
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = subprocess.run(
+        [sys.executable, "-m", "jax_inits", "coord-check", "--scheme", "ntk", "--no-plot"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and "unknown scheme 'ntk'" in bad.stderr
