@@ -27,7 +27,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jax_inits._src import catalog, checks, diagnostics, equivalents
+from jax_inits._src import catalog, checks, diagnostics, registry
 
 SUBCOMMANDS = ("list", "sample", "propagate", "bench")
 DEFAULT_SHAPE = (256, 512)
@@ -141,7 +141,7 @@ def table(
                 "target_std": target,
                 "measured_std": measured,
                 "error": error,
-                "equivalents": equivalents.equivalents(entry.name),
+                "equivalents": catalog.equivalents(entry.name),
             }
         )
         progress(entry.name)
@@ -176,11 +176,10 @@ def _print_list(rows: list[dict], args) -> None:
             "\nEquivalents in other libraries (~: same variance but an untruncated "
             "normal; torch lays a Linear weight out as (out, in)):\n"
         )
-        libs = equivalents.LIBRARIES
-        lines = [("initializer", *(equivalents.PREFIXES[lib].rstrip(".") for lib in libs))]
+        libs = catalog.LIBRARIES
+        lines = [("initializer", *(catalog.PREFIXES[lib].rstrip(".") for lib in libs))]
         lines += [
-            (r["name"], *(equivalents.short(lib, r["equivalents"][lib]) for lib in libs))
-            for r in rows
+            (r["name"], *(catalog.short(lib, r["equivalents"][lib]) for lib in libs)) for r in rows
         ]
         print(diagnostics.format_table(lines))
 
@@ -241,19 +240,17 @@ def _cmd_sample(args, parser) -> int:
 
 
 def _cmd_propagate(args, parser) -> int:
-    names = catalog.names()
     inits = args.init
     if inits == ["all"]:
         inits = [e.name for e in catalog.ENTRIES if not (e.conv or e.complex)]
     for name in inits:
-        if name not in names:
-            parser.error(f"unknown initializer {name!r}" + _hint(name, names))
+        _resolve(parser, name)
     for act in args.activation:
         if act not in diagnostics.ACTIVATIONS:
             parser.error(
                 f"unknown activation {act!r}"
                 + (
-                    diagnostics.close_names(act, diagnostics.ACTIVATIONS)
+                    registry.did_you_mean(act, diagnostics.ACTIVATIONS)
                     or f"; choose from {', '.join(diagnostics.ACTIVATIONS)}"
                 )
             )
@@ -345,14 +342,18 @@ def _finite(value):
     return value
 
 
-def _hint(name: str, names) -> str:
-    return diagnostics.close_names(name, names) or "; `jax-inits list` shows them all"
+def _resolve(parser, name: str) -> registry.Spec:
+    """The registration of a name the user gave; an unknown name is a usage error
+    (its message, with the did-you-mean, comes from the registry)."""
+    try:
+        return registry.resolve(name, caller=None)
+    except ValueError as error:
+        parser.error(str(error))
 
 
 def _lookup(parser, name: str, kwargs: dict):
     """Builds the initializer a user named (the one place the CLI does it)."""
-    if name not in catalog.names():
-        parser.error(f"unknown initializer {name!r}" + _hint(name, catalog.names()))
+    _resolve(parser, name)
     return diagnostics.lookup(name, **kwargs)
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import jax_inits
 from jax_inits import diagnostics
-from jax_inits._src import catalog, equivalents
+from jax_inits._src import catalog
 from jax_inits._src.diagnostics import lookup
 
 
@@ -213,11 +213,16 @@ def test_every_catalogue_name_resolves():
         assert callable(lookup(name))
 
 
-def test_equivalents_are_keyed_by_catalogue_names():
-    assert set(equivalents.EQUIVALENTS) <= {e.name for e in catalog.ENTRIES}
-    for name, row in equivalents.EQUIVALENTS.items():
-        assert set(row) <= set(equivalents.LIBRARIES), name
-    assert equivalents.equivalents("no_such_name") == dict.fromkeys(equivalents.LIBRARIES, "-")
+def test_equivalents_come_from_the_registry():
+    assert catalog.equivalents("no_such_name") == dict.fromkeys(catalog.LIBRARIES, "-")
+    assert catalog.equivalents("kaiming_normal") == catalog.equivalents("he_normal")
+    assert catalog.equivalents("he_normal")["torch"] == "~torch.nn.init.kaiming_normal_"
+    assert catalog.equivalents("pytorch.sparse") == {
+        "torch": "torch.nn.init.sparse_(w, sparsity, std)",
+        "keras": "-",
+        "haiku": "-",
+        "flax": "-",
+    }
 
 
 def test_plot_propagation_rejects_no_records(tmp_path):

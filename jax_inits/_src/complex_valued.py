@@ -92,7 +92,11 @@ def _complex_fans(label: str, scale: float, mode: str, in_axis, out_axis, batch_
 _TRABELSI = "Trabelsi et al., `Deep Complex Networks <https://arxiv.org/abs/1705.09792>`_, 2018."
 
 
-@registry.register("complex_glorot")
+@registry.register(
+    "complex_glorot",
+    complex=True,
+    kinds={"in_axis": "axes", "out_axis": "axes", "batch_axis": "axes"},
+)
 def complex_glorot(
     in_axis: AxisArg = -2, out_axis: AxisArg = -1, batch_axis: AxisArg = (), dtype=None
 ) -> ComplexVarianceScaling:
@@ -129,7 +133,9 @@ def complex_glorot(
     return _complex_fans("complex_glorot", 1.0, "fan_avg", in_axis, out_axis, batch_axis, dtype)
 
 
-@registry.register("complex_he")
+@registry.register(
+    "complex_he", complex=True, kinds={"in_axis": "axes", "out_axis": "axes", "batch_axis": "axes"}
+)
 def complex_he(
     in_axis: AxisArg = -2, out_axis: AxisArg = -1, batch_axis: AxisArg = (), dtype=None
 ) -> ComplexVarianceScaling:
@@ -167,7 +173,7 @@ for _fn in (complex_glorot, complex_he):
     _fn.__doc__ = _fn.__doc__.replace("{ref}", _TRABELSI)
 
 
-@registry.register("complex_uniform")
+@registry.register("complex_uniform", complex=True, kinds={"scale": "nonneg"})
 def complex_uniform(scale: float = 1e-2, dtype=None, *, region: str = "disk") -> ComplexUniform:
     r"""Builds a complex uniform initializer, on a disk or on a box.
 
@@ -205,7 +211,7 @@ def complex_uniform(scale: float = 1e-2, dtype=None, *, region: str = "disk") ->
     return ComplexUniform(checks.real_number(builder, "scale", scale, minimum=0.0), region, dtype)
 
 
-@registry.register("haar_unitary")
+@registry.register("haar_unitary", complex=True, kinds={"scale": "real", "column_axis": "int"})
 def haar_unitary(scale: float = 1.0, column_axis: int = -1, dtype=None) -> HaarUnitary:
     r"""Builds an initializer of Haar-random unitary matrices.
 

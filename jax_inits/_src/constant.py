@@ -84,7 +84,16 @@ class Constant(InitializerBase):
         return jnp.full(shape, self._array(), dtype=dtype)
 
 
-@registry.register("constant")
+@registry.register(
+    "constant",
+    example=registry.args(0.5),
+    equivalents={
+        "torch": "constant_(w, v)",
+        "keras": "Constant(v)",
+        "haiku": "Constant(v)",
+        "flax": "constant(v)",
+    },
+)
 def constant(value: Any, dtype: Any = None) -> Constant:
     """Builds an initializer that fills arrays with a constant ``value``.
 
@@ -134,5 +143,13 @@ def constant(value: Any, dtype: Any = None) -> Constant:
 zeros = Constant(0.0)
 #: An initializer that returns an array of ones (the key is ignored).
 ones = Constant(1.0)
-registry.register_ready("zeros", zeros)
-registry.register_ready("ones", ones)
+registry.register_ready(
+    "zeros",
+    zeros,
+    equivalents={"torch": "zeros_", "keras": "Zeros()", "haiku": "Constant(0)", "flax": "zeros"},
+)
+registry.register_ready(
+    "ones",
+    ones,
+    equivalents={"torch": "ones_", "keras": "Ones()", "haiku": "Constant(1)", "flax": "ones"},
+)

@@ -8,19 +8,18 @@ Everything here is numbers (jax and numpy); the plots live in
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import inspect
 import math
 import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax_inits._src import catalog, checks, constant, distributions, registry, sampling
+from jax_inits._src import checks, constant, distributions, registry, sampling
 from jax_inits._src import variance_scaling as vs
 from jax_inits._src.base import InitializerBase, work_dtype
 
@@ -40,22 +39,17 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 VARIANTS = ("plain", "residual")
 
 
-def close_names(name: str, choices: Iterable[str]) -> str:
-    """``"; did you mean: a, b"`` for the choices close to ``name``, else a hint."""
-    close = difflib.get_close_matches(name, list(choices), n=5, cutoff=0.6)
-    return f"; did you mean: {', '.join(close)}" if close else ""
-
-
 def lookup(name: str, **kwargs: Any) -> Any:
-    """Builds the catalogue initializer called ``name`` with builder arguments ``kwargs``.
+    """Builds the registered initializer called ``name`` with builder arguments ``kwargs``.
 
-    The one place that turns a name into an initializer (the CLI and
-    :func:`summarize` go through it). ``zeros`` and ``ones`` are ready
-    initializers and take no arguments; a builder with a required argument
-    called without ``kwargs`` gives the catalogue's example (``constant(0.5)``).
+    The CLI and :func:`summarize` go through it; names resolve (and unknown
+    names fail, with one did-you-mean) in :func:`jax_inits._src.registry.resolve`.
+    ``zeros`` and ``ones`` are ready initializers and take no arguments; a
+    builder with a required argument called without ``kwargs`` gives its
+    registered example (``constant(0.5)``).
 
     Raises:
-      ValueError: for a name that is not in the catalogue (listing close names),
+      ValueError: for a name that is not registered (listing close names),
         or arguments given to a ready initializer; and whatever the builder
         raises for bad arguments.
 
@@ -67,22 +61,17 @@ def lookup(name: str, **kwargs: Any) -> Any:
       Traceback (most recent call last):
       ValueError: unknown initializer 'he_norml'; did you mean: he_normal, ...
     """
-    names = catalog.names()
-    if name not in names:
-        hint = close_names(name, names) or "; `jax-inits list` shows them all"
-        raise ValueError(f"unknown initializer {name!r}{hint}")
-    example = next(e.example for e in catalog.ENTRIES if name in (e.name, *e.aliases))
-    builder = registry.lookup(name)[1]
-    if isinstance(builder, InitializerBase):
+    spec = registry.resolve(name, caller=None)
+    if spec.builder is None:
         if kwargs:
             raise ValueError(f"{name} is a ready initializer and takes no arguments, got {kwargs}")
-        return builder
+        return spec.ready
     if not kwargs:
         try:
-            inspect.signature(builder).bind()
+            inspect.signature(spec.builder).bind()
         except TypeError:  # a required argument, e.g. constant(value): the example
-            return example
-    return builder(**kwargs)
+            return spec.build_example()
+    return spec.builder(**kwargs)
 
 
 def _as_initializer(init: Any) -> Any:
@@ -234,7 +223,10 @@ def propagate(
     if isinstance(activation, str) and activation not in ACTIVATIONS:
         raise ValueError(
             f"propagate: unknown activation {activation!r}"
-            + (close_names(activation, ACTIVATIONS) or f"; choose from {', '.join(ACTIVATIONS)}")
+            + (
+                registry.did_you_mean(activation, ACTIVATIONS)
+                or f"; choose from {', '.join(ACTIVATIONS)}"
+            )
         )
     if not (isinstance(activation, str) or callable(activation)):
         raise TypeError(

@@ -130,7 +130,16 @@ class TruncatedNormal(InitializerBase):
         return ()
 
 
-@registry.register("uniform")
+@registry.register(
+    "uniform",
+    equivalents={
+        "torch": "uniform_(w, 0, s)",
+        "keras": "RandomUniform(0, s)",
+        "haiku": "RandomUniform(0, s)",
+        "flax": "uniform(s)",
+    },
+    kinds={"scale": "nonneg"},
+)
 def uniform(scale: float = 1e-2, dtype=None) -> Uniform:
     r"""Builds an initializer of uniform values on :math:`[0, \mathrm{scale})`.
 
@@ -160,7 +169,15 @@ def uniform(scale: float = 1e-2, dtype=None) -> Uniform:
     )
 
 
-@registry.register("uniform_range")
+@registry.register(
+    "uniform_range",
+    equivalents={
+        "torch": "uniform_(w, a, b)",
+        "keras": "RandomUniform(a, b)",
+        "haiku": "RandomUniform(a, b)",
+    },
+    kinds={"minval": "real", "maxval": "real"},
+)
 def uniform_range(minval: float = -1.0, maxval: float = 1.0, dtype=None) -> UniformRange:
     r"""Builds an initializer of uniform values on :math:`[\mathrm{minval}, \mathrm{maxval})`.
 
@@ -187,7 +204,16 @@ def uniform_range(minval: float = -1.0, maxval: float = 1.0, dtype=None) -> Unif
     return UniformRange(lo, hi, checks.dtype("uniform_range", dtype, random=True))
 
 
-@registry.register("normal")
+@registry.register(
+    "normal",
+    equivalents={
+        "torch": "normal_(w, 0, s)",
+        "keras": "RandomNormal(0, s)",
+        "haiku": "RandomNormal(s)",
+        "flax": "normal(s)",
+    },
+    kinds={"stddev": "nonneg", "mean": "real"},
+)
 def normal(stddev: float = 1e-2, dtype=None, *, mean: float = 0.0) -> Normal:
     r"""Builds an initializer of normal values, :math:`\mathcal{N}(\mu, \sigma^2)`.
 
@@ -219,7 +245,16 @@ def normal(stddev: float = 1e-2, dtype=None, *, mean: float = 0.0) -> Normal:
     )
 
 
-@registry.register("truncated_normal")
+@registry.register(
+    "truncated_normal",
+    equivalents={
+        "torch": "trunc_normal_(w, 0, s, -2s, 2s)",
+        "keras": "TruncatedNormal(0, s)",
+        "haiku": "TruncatedNormal(s)",
+        "flax": "truncated_normal(s)",
+    },
+    kinds={"stddev": "nonneg", "lower": "bound", "upper": "bound", "mean": "real"},
+)
 def truncated_normal(
     stddev: float = 1e-2, dtype=None, lower: float = -2.0, upper: float = 2.0, *, mean: float = 0.0
 ) -> TruncatedNormal:

@@ -75,7 +75,16 @@ class DeltaOrthogonal(InitializerBase):
         return jnp.zeros(shape, dtype).at[centre].set(matrix)
 
 
-@registry.register("orthogonal")
+@registry.register(
+    "orthogonal",
+    equivalents={
+        "torch": "orthogonal_(w, gain)",
+        "keras": "Orthogonal(gain)",
+        "haiku": "Orthogonal(scale)",
+        "flax": "orthogonal(scale)",
+    },
+    kinds={"scale": "real", "column_axis": "int"},
+)
 def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> Orthogonal:
     r"""Builds an initializer of Haar-random orthogonal (unitary) matrices.
 
@@ -118,7 +127,12 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> Orthogo
     )
 
 
-@registry.register("delta_orthogonal")
+@registry.register(
+    "delta_orthogonal",
+    shape="conv",
+    equivalents={"flax": "delta_orthogonal(scale)"},
+    kinds={"scale": "real", "column_axis": "int"},
+)
 def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> DeltaOrthogonal:
     r"""Builds a delta-orthogonal initializer for convolution kernels.
 

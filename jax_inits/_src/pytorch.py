@@ -48,7 +48,11 @@ def _dtype(builder: str, dtype, *, random: bool = True):
     return checks.dtype(builder, dtype, random=random)
 
 
-@registry.register("pytorch.uniform")
+@registry.register(
+    "pytorch.uniform",
+    equivalents={"torch": "uniform_(w, a, b)"},
+    kinds={"a": "real", "b": "real", "layout": "layout"},
+)
 def uniform(a: float = 0.0, b: float = 1.0, *, layout: str = "jax", dtype=None) -> UniformRange:
     """Builds ``torch.nn.init.uniform_``: :math:`U[a, b)`.
 
@@ -75,7 +79,11 @@ def uniform(a: float = 0.0, b: float = 1.0, *, layout: str = "jax", dtype=None) 
     return UniformRange(lo, hi, _dtype(builder, dtype))
 
 
-@registry.register("pytorch.normal")
+@registry.register(
+    "pytorch.normal",
+    equivalents={"torch": "normal_(w, mean, std)"},
+    kinds={"mean": "real", "std": "nonneg", "layout": "layout"},
+)
 def normal(mean: float = 0.0, std: float = 1.0, *, layout: str = "jax", dtype=None) -> Normal:
     r"""Builds ``torch.nn.init.normal_``: :math:`\mathcal{N}(\mathrm{mean}, \mathrm{std}^2)`.
 
@@ -107,7 +115,11 @@ def normal(mean: float = 0.0, std: float = 1.0, *, layout: str = "jax", dtype=No
     )
 
 
-@registry.register("pytorch.trunc_normal")
+@registry.register(
+    "pytorch.trunc_normal",
+    equivalents={"torch": "trunc_normal_(w, mean, std, a, b)"},
+    kinds={"mean": "real", "std": "positive", "a": "bound", "b": "bound"},
+)
 def trunc_normal(
     mean: float = 0.0,
     std: float = 1.0,
@@ -154,7 +166,12 @@ def trunc_normal(
     return TruncatedNormal(std, _dtype(builder, dtype), (lo - mean) / std, (hi - mean) / std, mean)
 
 
-@registry.register("pytorch.constant")
+@registry.register(
+    "pytorch.constant",
+    equivalents={"torch": "constant_(w, val)"},
+    kinds={"val": "real", "layout": "layout"},
+    example=registry.args(0.1),
+)
 def constant(val: float, *, layout: str = "jax", dtype=None) -> Constant:
     """Builds ``torch.nn.init.constant_``: every entry ``val``.
 
@@ -178,7 +195,7 @@ def constant(val: float, *, layout: str = "jax", dtype=None) -> Constant:
     return Constant(checks.real_number(builder, "val", val), _dtype(builder, dtype, random=False))
 
 
-@registry.register("pytorch.ones")
+@registry.register("pytorch.ones", equivalents={"torch": "ones_"}, kinds={"layout": "layout"})
 def ones(*, layout: str = "jax", dtype=None) -> Constant:
     """Builds ``torch.nn.init.ones_``.
 
@@ -197,7 +214,7 @@ def ones(*, layout: str = "jax", dtype=None) -> Constant:
     return Constant(1.0, _dtype("pytorch.ones", dtype, random=False))
 
 
-@registry.register("pytorch.zeros")
+@registry.register("pytorch.zeros", equivalents={"torch": "zeros_"}, kinds={"layout": "layout"})
 def zeros(*, layout: str = "jax", dtype=None) -> Constant:
     """Builds ``torch.nn.init.zeros_``.
 
@@ -216,7 +233,9 @@ def zeros(*, layout: str = "jax", dtype=None) -> Constant:
     return Constant(0.0, _dtype("pytorch.zeros", dtype, random=False))
 
 
-@registry.register("pytorch.eye")
+@registry.register(
+    "pytorch.eye", equivalents={"torch": "eye_"}, kinds={"layout": "layout"}, shape="matrix"
+)
 def eye(*, layout: str = "jax", dtype=None) -> structural.Identity:
     """Builds ``torch.nn.init.eye_``: the (rectangular) identity of a matrix.
 
@@ -244,7 +263,12 @@ def eye(*, layout: str = "jax", dtype=None) -> structural.Identity:
     return structural.Identity(1.0, False, _dtype(builder, dtype, random=False))
 
 
-@registry.register("pytorch.dirac")
+@registry.register(
+    "pytorch.dirac",
+    equivalents={"torch": "dirac_(w, groups)"},
+    kinds={"groups": "int", "layout": "layout"},
+    shape="conv",
+)
 def dirac(groups: int = 1, *, layout: str = "jax", dtype=None) -> structural.Dirac:
     """Builds ``torch.nn.init.dirac_``: the identity convolution.
 
@@ -281,7 +305,11 @@ def _gain_of(builder: str, nonlinearity: str, a: float) -> float:
         raise type(error)(message.replace("calculate_gain", builder)) from None
 
 
-@registry.register("pytorch.xavier_uniform")
+@registry.register(
+    "pytorch.xavier_uniform",
+    equivalents={"torch": "xavier_uniform_(w, gain)"},
+    kinds={"gain": "nonneg", "layout": "layout"},
+)
 def xavier_uniform(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> TorchFans:
     r"""Builds ``torch.nn.init.xavier_uniform_``: :math:`U[-b, b)`,
     :math:`b = \mathrm{gain}\sqrt{6 / (n_\mathrm{in} + n_\mathrm{out})}`.
@@ -312,7 +340,11 @@ def xavier_uniform(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> Tor
     return _fan_scaled(builder, gain**2, "fan_avg", "uniform", layout, dtype)
 
 
-@registry.register("pytorch.xavier_normal")
+@registry.register(
+    "pytorch.xavier_normal",
+    equivalents={"torch": "xavier_normal_(w, gain)"},
+    kinds={"gain": "nonneg", "layout": "layout"},
+)
 def xavier_normal(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> TorchFans:
     r"""Builds ``torch.nn.init.xavier_normal_``: :math:`\mathcal{N}(0, \sigma^2)`,
     :math:`\sigma = \mathrm{gain}\sqrt{2 / (n_\mathrm{in} + n_\mathrm{out})}` (not truncated).
@@ -352,7 +384,11 @@ def _kaiming(builder, a, mode, nonlinearity, distribution, layout, dtype):
     return _fan_scaled(builder, gain**2, mode, distribution, layout, dtype)
 
 
-@registry.register("pytorch.kaiming_uniform")
+@registry.register(
+    "pytorch.kaiming_uniform",
+    equivalents={"torch": "kaiming_uniform_(w, a, mode, nonlinearity)"},
+    kinds={"layout": "layout"},
+)
 def kaiming_uniform(
     a: float = 0.0,
     mode: str = "fan_in",
@@ -393,7 +429,11 @@ def kaiming_uniform(
     return _kaiming("pytorch.kaiming_uniform", a, mode, nonlinearity, "uniform", layout, dtype)
 
 
-@registry.register("pytorch.kaiming_normal")
+@registry.register(
+    "pytorch.kaiming_normal",
+    equivalents={"torch": "kaiming_normal_(w, a, mode, nonlinearity)"},
+    kinds={"layout": "layout"},
+)
 def kaiming_normal(
     a: float = 0.0,
     mode: str = "fan_in",
@@ -429,7 +469,11 @@ def kaiming_normal(
     return _kaiming("pytorch.kaiming_normal", a, mode, nonlinearity, "normal", layout, dtype)
 
 
-@registry.register("pytorch.orthogonal")
+@registry.register(
+    "pytorch.orthogonal",
+    equivalents={"torch": "orthogonal_(w, gain)"},
+    kinds={"gain": "real", "layout": "layout"},
+)
 def orthogonal(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> Orthogonal:
     r"""Builds ``torch.nn.init.orthogonal_``: a Haar (semi-)orthogonal matrix times ``gain``.
 
@@ -464,7 +508,13 @@ def orthogonal(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> Orthogo
     return Orthogonal(checks.real_number(builder, "gain", gain), row_axis, _dtype(builder, dtype))
 
 
-@registry.register("pytorch.sparse")
+@registry.register(
+    "pytorch.sparse",
+    equivalents={"torch": "sparse_(w, sparsity, std)"},
+    kinds={"sparsity": "nonneg", "std": "nonneg", "layout": "layout"},
+    example=registry.args(0.25),
+    shape="matrix",
+)
 def sparse(sparsity: float, std: float = 0.01, *, layout: str = "jax", dtype=None):
     """Builds ``torch.nn.init.sparse_``: normal values, ``ceil(sparsity * out)`` zeros
     per input unit.
@@ -495,7 +545,11 @@ def sparse(sparsity: float, std: float = 0.01, *, layout: str = "jax", dtype=Non
     return structural.make_sparse("pytorch.sparse", sparsity, std, dtype, layout, "std")
 
 
-@registry.register("pytorch.linear_default")
+@registry.register(
+    "pytorch.linear_default",
+    equivalents={"torch": "kaiming_uniform_(w, a=sqrt(5)) (nn.Linear)"},
+    kinds={"layout": "layout"},
+)
 def linear_default(*, layout: str = "jax", dtype=None) -> TorchFans:
     r"""Builds the default weight init of torch's ``nn.Linear``: :math:`U[-1/\sqrt{n_\mathrm{in}},
     1/\sqrt{n_\mathrm{in}})`.
@@ -520,7 +574,12 @@ def linear_default(*, layout: str = "jax", dtype=None) -> TorchFans:
     )
 
 
-@registry.register("pytorch.conv_default")
+@registry.register(
+    "pytorch.conv_default",
+    equivalents={"torch": "kaiming_uniform_(w, a=sqrt(5)) (nn.Conv*)"},
+    kinds={"layout": "layout"},
+    shape="conv",
+)
 def conv_default(*, layout: str = "jax", dtype=None) -> TorchFans:
     r"""Builds the default weight init of torch's ``nn.Conv{1,2,3}d``.
 
@@ -544,7 +603,12 @@ def conv_default(*, layout: str = "jax", dtype=None) -> TorchFans:
     )
 
 
-@registry.register("pytorch.linear_bias_default")
+@registry.register(
+    "pytorch.linear_bias_default",
+    equivalents={"torch": "uniform_(b, -1/sqrt(fan_in), 1/sqrt(fan_in))"},
+    kinds={"fan_in": "nonneg", "layout": "layout"},
+    example=registry.args(64),
+)
 def linear_bias_default(fan_in: float, *, layout: str = "jax", dtype=None):
     r"""Builds the default bias init of torch's ``nn.Linear``/``nn.Conv*``:
     :math:`U[-1/\sqrt{n_\mathrm{in}}, 1/\sqrt{n_\mathrm{in}})`, zeros if ``fan_in`` is 0.
@@ -577,7 +641,11 @@ def linear_bias_default(fan_in: float, *, layout: str = "jax", dtype=None):
     return UniformRange(-bound, bound, _dtype(builder, dtype))
 
 
-@registry.register("pytorch.embedding_default")
+@registry.register(
+    "pytorch.embedding_default",
+    equivalents={"torch": "normal_ (nn.Embedding)"},
+    kinds={"layout": "layout"},
+)
 def embedding_default(*, layout: str = "jax", dtype=None) -> Normal:
     r"""Builds the default init of torch's ``nn.Embedding``: :math:`\mathcal{N}(0, 1)`.
 

@@ -66,7 +66,11 @@ def _wang_std(dim: int, num_blocks: int) -> float:
     return 2.0 / num_blocks / math.sqrt(dim)
 
 
-@registry.register("recipes.small_init")
+@registry.register(
+    "recipes.small_init",
+    kinds={"dim": "count", "distribution": "choice"},
+    example=registry.args(256),
+)
 def small_init(dim: int, distribution: Distribution = "normal") -> InitializerBase:
     r"""Builds the "small init" of Nguyen & Salazar: std :math:`\sqrt{2 / (5\,d)}`.
 
@@ -102,7 +106,11 @@ def small_init(dim: int, distribution: Distribution = "normal") -> InitializerBa
     return _std_init(builder, _small_std(_count(builder, "dim", dim)), distribution)
 
 
-@registry.register("recipes.wang_init")
+@registry.register(
+    "recipes.wang_init",
+    kinds={"dim": "count", "num_blocks": "count", "distribution": "choice"},
+    example=registry.args(256, 12),
+)
 def wang_init(dim: int, num_blocks: int, distribution: Distribution = "normal") -> InitializerBase:
     r"""Builds Wang's init for residual output layers: std :math:`2 / (L \sqrt{d})`.
 
@@ -141,7 +149,11 @@ def wang_init(dim: int, num_blocks: int, distribution: Distribution = "normal") 
     return _std_init(builder, std, distribution)
 
 
-@registry.register("recipes.common_init")
+@registry.register(
+    "recipes.common_init",
+    kinds={"fn_name": "choice", "dim": "count", "num_blocks": "count?", "distribution": "choice"},
+    example=registry.args("wang2", 256, 12),
+)
 def common_init(
     fn_name: Literal["small", "wang", "wang2", "zeros"],
     dim: int,
@@ -202,7 +214,11 @@ def common_init(
     return _std_init(builder, _wang_std(dim, blocks), distribution)
 
 
-@registry.register("recipes.uniform_init")
+@registry.register(
+    "recipes.uniform_init",
+    kinds={"min_val": "real", "max_val": "real"},
+    example=registry.args(-0.1, 0.1),
+)
 def uniform_init(min_val: float, max_val: float) -> InitializerBase:
     r"""Builds an initializer of uniform values on :math:`[\mathrm{min\_val}, \mathrm{max\_val})`.
 
@@ -235,7 +251,11 @@ def uniform_init(min_val: float, max_val: float) -> InitializerBase:
     return UniformRange(lo, hi)
 
 
-@registry.register("recipes.scaled_residual")
+@registry.register(
+    "recipes.scaled_residual",
+    kinds={"num_layers": "count", "std": "nonneg", "distribution": "choice"},
+    example=registry.args(12),
+)
 def scaled_residual(
     num_layers: int, std: float = 0.02, distribution: Distribution = "normal"
 ) -> InitializerBase:
@@ -326,7 +346,17 @@ class Mitchell(InitializerBase):
         return t * jnp.array(scalars[0], dtype)
 
 
-@registry.register("recipes.mitchell")
+@registry.register(
+    "recipes.mitchell",
+    kinds={
+        "layer_id": "natural?",
+        "cutoff_factor": "positive",
+        "in_axis": "axes",
+        "out_axis": "axes",
+        "batch_axis": "axes",
+    },
+    example=registry.args(layer_id=2),
+)
 def mitchell(
     layer_id: int | None = None,
     cutoff_factor: float = 3.0,
@@ -538,7 +568,19 @@ deepnorm_beta.__doc__ = rf"""The DeepNet init gain :math:`\beta` (see :func:`dee
     """
 
 
-@registry.register("recipes.deepnet")
+@registry.register(
+    "recipes.deepnet",
+    kinds={
+        "architecture": "choice",
+        "encoder_layers": "count?",
+        "decoder_layers": "count?",
+        "part": "choice?",
+        "in_axis": "axes",
+        "out_axis": "axes",
+        "batch_axis": "axes",
+    },
+    example=registry.args("decoder", decoder_layers=12),
+)
 def deepnet(
     architecture: Architecture,
     *,
@@ -601,7 +643,17 @@ deepnet.__doc__ = rf"""Builds the DeepNet init: Xavier normal with gain :math:`\
 # --- Fixup and T-Fixup ---------------------------------------------------------------
 
 
-@registry.register("recipes.fixup")
+@registry.register(
+    "recipes.fixup",
+    kinds={
+        "num_branches": "count",
+        "branch_depth": "depth",
+        "in_axis": "axes",
+        "out_axis": "axes",
+        "batch_axis": "axes",
+    },
+    example=registry.args(8, 2),
+)
 def fixup(
     num_branches: int,
     branch_depth: int,
@@ -659,7 +711,17 @@ def _t_fixup_gain(part: str, num_layers: int) -> float:
     return 0.67 * num_layers**-0.25 if part == "encoder" else (9 * num_layers) ** -0.25
 
 
-@registry.register("recipes.t_fixup")
+@registry.register(
+    "recipes.t_fixup",
+    kinds={
+        "num_layers": "count",
+        "part": "choice",
+        "in_axis": "axes",
+        "out_axis": "axes",
+        "batch_axis": "axes",
+    },
+    example=registry.args(6),
+)
 def t_fixup(
     num_layers: int,
     part: Part = "encoder",
@@ -721,7 +783,11 @@ def t_fixup(
     return _build(builder, scale, "fan_avg", "uniform", in_axis, out_axis, batch_axis, dtype)
 
 
-@registry.register("recipes.t_fixup_embedding")
+@registry.register(
+    "recipes.t_fixup_embedding",
+    kinds={"dim": "count", "num_decoder_layers": "count?"},
+    example=registry.args(512),
+)
 def t_fixup_embedding(dim: int, num_decoder_layers: int | None = None) -> InitializerBase:
     r"""Builds the T-Fixup init of input embeddings.
 
@@ -943,7 +1009,7 @@ def _compose(kernel: jax.Array, first: jax.Array, second: jax.Array, axis: int) 
     return jnp.pad(kernel @ first, after) + jnp.pad(kernel @ second, before)
 
 
-@registry.register("recipes.block_orthogonal")
+@registry.register("recipes.block_orthogonal", kinds={"scale": "real"}, shape="conv")
 def block_orthogonal(scale: float = 1.0) -> BlockOrthogonal:
     r"""Builds a random orthogonal convolution kernel (Xiao et al.'s block-orthogonal).
 

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax_inits._src import checks, registry, sampling
+from jax_inits._src import checks, distributions, registry, sampling
 from jax_inits._src.base import InitializerBase
 from jax_inits._src.distributions import require_real
 
@@ -220,7 +220,11 @@ class Stacked(InitializerBase):
         return jnp.moveaxis(x, 0, axis)
 
 
-@registry.register("identity")
+@registry.register(
+    "identity",
+    equivalents={"torch": "eye_ (2-D)", "keras": "Identity(gain)", "haiku": "Identity(gain)"},
+    kinds={"gain": "real"},
+)
 def identity(gain: float = 1.0, dtype=None) -> Identity:
     r"""Builds an initializer of (batched) identity matrices times ``gain``.
 
@@ -251,7 +255,12 @@ def identity(gain: float = 1.0, dtype=None) -> Identity:
     )
 
 
-@registry.register("dirac")
+@registry.register(
+    "dirac",
+    shape="conv",
+    equivalents={"torch": "dirac_(w, groups)"},
+    kinds={"groups": "int", "gain": "real", "layout": "layout"},
+)
 def dirac(groups: int = 1, gain: float = 1.0, dtype=None, *, layout: str = "jax") -> Dirac:
     r"""Builds a Dirac-delta convolution kernel: the convolution copies its input.
 
@@ -300,7 +309,13 @@ def make_dirac(builder: str, groups, gain, dtype, layout) -> Dirac:
     )
 
 
-@registry.register("sparse")
+@registry.register(
+    "sparse",
+    example=registry.args(0.25),
+    shape="matrix",
+    equivalents={"torch": "sparse_(w, sparsity, std)"},
+    kinds={"sparsity": "nonneg", "stddev": "nonneg", "layout": "layout"},
+)
 def sparse(sparsity: float, stddev: float = 0.01, dtype=None, *, layout: str = "jax") -> Sparse:
     r"""Builds a sparse initializer: normal values with a fixed share of zeros.
 
@@ -350,7 +365,9 @@ def make_sparse(builder: str, sparsity, stddev, dtype, layout, std_arg="stddev")
     )
 
 
-@registry.register("stacked")
+@registry.register(
+    "stacked", example=registry.args(distributions.normal(1.0)), kinds={"axis": "int"}
+)
 def stacked(init: Any, axis: int = 0) -> Stacked:
     r"""Builds an initializer for a stack of layers along ``axis`` (scanned layers).
 

@@ -316,7 +316,23 @@ def _build(
     )
 
 
-@registry.register("variance_scaling")
+@registry.register(
+    "variance_scaling",
+    example=registry.args(1.0, "fan_avg", "normal"),
+    equivalents={
+        "keras": "VarianceScaling(...)",
+        "haiku": "VarianceScaling(...)",
+        "flax": "variance_scaling(...)",
+    },
+    kinds={
+        "scale": "nonneg",
+        "in_axis": "axes",
+        "out_axis": "axes",
+        "batch_axis": "axes",
+        "fan_in": "positive",
+        "fan_out": "positive",
+    },
+)
 def variance_scaling(
     scale: float,
     mode: Mode,
@@ -395,7 +411,15 @@ def variance_scaling(
     )
 
 
-def _named(label: str, scale: float, mode: str, distribution: str, summary: str, reference: str):
+def _named(
+    label: str,
+    scale: float,
+    mode: str,
+    distribution: str,
+    summary: str,
+    reference: str,
+    equivalents: dict[str, str],
+):
     def builder(
         in_axis: AxisArg = -2, out_axis: AxisArg = -1, batch_axis: AxisArg = (), dtype=None
     ) -> VarianceScaling:
@@ -433,7 +457,8 @@ def _named(label: str, scale: float, mode: str, distribution: str, summary: str,
   References:
     {reference}
   """
-    return registry.register(label, aliases=aliases)(builder)
+    kinds = dict.fromkeys(("in_axis", "out_axis", "batch_axis"), "axes")
+    return registry.register(label, aliases=aliases, equivalents=equivalents, kinds=kinds)(builder)
 
 
 _GLOROT = (
@@ -449,16 +474,33 @@ _LECUN = (
 _HE = "He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_, 2015."
 
 glorot_uniform = _named(
-    "glorot_uniform", 1.0, "fan_avg", "uniform", "Glorot (Xavier) uniform", _GLOROT
-)
+    "glorot_uniform", 1.0, "fan_avg", "uniform", "Glorot (Xavier) uniform", _GLOROT,
+    {"torch": "xavier_uniform_", "keras": "GlorotUniform()",
+     "haiku": 'VarianceScaling(1, "fan_avg", "uniform")', "flax": "glorot_uniform()"},
+)  # fmt: skip
 glorot_normal = _named(
-    "glorot_normal", 1.0, "fan_avg", "truncated_normal", "Glorot (Xavier) truncated-normal", _GLOROT
-)
-lecun_uniform = _named("lecun_uniform", 1.0, "fan_in", "uniform", "LeCun uniform", _LECUN)
+    "glorot_normal", 1.0, "fan_avg", "truncated_normal", "Glorot (Xavier) truncated-normal",
+    _GLOROT,
+    {"torch": "~xavier_normal_", "keras": "GlorotNormal()",
+     "haiku": 'VarianceScaling(1, "fan_avg")', "flax": "glorot_normal()"},
+)  # fmt: skip
+lecun_uniform = _named(
+    "lecun_uniform", 1.0, "fan_in", "uniform", "LeCun uniform", _LECUN,
+    {"torch": 'kaiming_uniform_(w, nonlinearity="linear")', "keras": "LecunUniform()",
+     "haiku": 'VarianceScaling(1, "fan_in", "uniform")', "flax": "lecun_uniform()"},
+)  # fmt: skip
 lecun_normal = _named(
-    "lecun_normal", 1.0, "fan_in", "truncated_normal", "LeCun truncated-normal", _LECUN
-)
-he_uniform = _named("he_uniform", 2.0, "fan_in", "uniform", "He (Kaiming) uniform", _HE)
+    "lecun_normal", 1.0, "fan_in", "truncated_normal", "LeCun truncated-normal", _LECUN,
+    {"torch": '~kaiming_normal_(w, nonlinearity="linear")', "keras": "LecunNormal()",
+     "haiku": "VarianceScaling(1)", "flax": "lecun_normal()"},
+)  # fmt: skip
+he_uniform = _named(
+    "he_uniform", 2.0, "fan_in", "uniform", "He (Kaiming) uniform", _HE,
+    {"torch": "kaiming_uniform_(w, a=0)", "keras": "HeUniform()",
+     "haiku": 'VarianceScaling(2, "fan_in", "uniform")', "flax": "he_uniform()"},
+)  # fmt: skip
 he_normal = _named(
-    "he_normal", 2.0, "fan_in", "truncated_normal", "He (Kaiming) truncated-normal", _HE
-)
+    "he_normal", 2.0, "fan_in", "truncated_normal", "He (Kaiming) truncated-normal", _HE,
+    {"torch": "~kaiming_normal_", "keras": "HeNormal()", "haiku": "VarianceScaling(2)",
+     "flax": "he_normal()"},
+)  # fmt: skip
