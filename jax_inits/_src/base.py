@@ -81,6 +81,18 @@ def inner_bounds(lo: float, hi: float, dtype: np.dtype) -> tuple[Any, Any]:
     return lo_d, hi_d
 
 
+def display_name(default: str) -> Any:
+    """The ``name`` field of an initializer class, ``default`` until a builder sets it.
+
+    The registered builder that makes an initializer gives it its own name
+    (:func:`jax_inits._src.registry.register`), the one its messages and repr
+    show. The name is left out of equality and hashing: equal hyper-parameters
+    draw the same bits whichever builder made them (``kaiming_normal() ==
+    he_normal()``), so they compare equal and share compiled code.
+    """
+    return dataclasses.field(default=default, compare=False, kw_only=True)
+
+
 @dataclasses.dataclass(frozen=True, repr=False)
 class InitializerBase:
     """Base class: value semantics, argument checks and the one-executable call.
@@ -92,8 +104,13 @@ class InitializerBase:
     draws elementwise in the flat index, :meth:`_scalars` with :meth:`_draw`.
     """
 
-    name: ClassVar[str] = "initializer"
     random: ClassVar[bool] = True
+    name: str = display_name("initializer")
+    #: ``(builder name, arguments)`` as the registered builder was called (``None``
+    #: for a ready initializer's arguments); set by that builder, not compared.
+    built: tuple[str, dict[str, Any] | None] | None = dataclasses.field(
+        default=None, compare=False, kw_only=True
+    )
 
     def __repr__(self) -> str:
         built = registry.built_repr(self)
@@ -101,6 +118,8 @@ class InitializerBase:
             return built
         args = []
         for field in dataclasses.fields(self):
+            if field.name in ("name", "built"):
+                continue
             value = getattr(self, field.name)
             if field.name == "dtype" and value is not None:
                 value = np.dtype(value).name

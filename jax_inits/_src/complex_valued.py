@@ -14,9 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax_inits._src import checks, registry, sampling
-from jax_inits._src.base import InitializerBase, default_float_dtype
+from jax_inits._src.base import InitializerBase, default_float_dtype, display_name
 from jax_inits._src.orthogonal import Orthogonal
-from jax_inits._src.variance_scaling import AxisArg, VarianceScaling, _build
+from jax_inits._src.variance_scaling import AxisArg, FanScaled, _build
 
 REGIONS: tuple[str, ...] = ("disk", "box")
 
@@ -45,18 +45,18 @@ class _ComplexOnly:
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class ComplexVarianceScaling(_ComplexOnly, VarianceScaling):
-    pass
+class ComplexVarianceScaling(_ComplexOnly, FanScaled):
+    """A variance scaling (composed) for complex dtypes only."""
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class HaarUnitary(_ComplexOnly, Orthogonal):
-    name = "haar_unitary"
+    name: str = display_name("haar_unitary")
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class ComplexUniform(_ComplexOnly, InitializerBase):
-    name = "complex_uniform"
+    name: str = display_name("complex_uniform")
     scale: float = 1e-2
     region: str = "disk"
     dtype: np.dtype | None = None
@@ -82,11 +82,10 @@ class ComplexUniform(_ComplexOnly, InitializerBase):
 
 
 def _complex_fans(label: str, scale: float, mode: str, in_axis, out_axis, batch_axis, dtype):
-    vs = _build(label, scale, mode, "normal", in_axis, out_axis, batch_axis, dtype)
-    if vs.dtype is not None:
-        require_complex(label, vs.dtype)
-    fields = {f.name: getattr(vs, f.name) for f in dataclasses.fields(vs)}
-    return ComplexVarianceScaling(**fields)
+    scaling = _build(label, scale, mode, "normal", in_axis, out_axis, batch_axis, dtype)
+    if scaling.dtype is not None:
+        require_complex(label, scaling.dtype)
+    return ComplexVarianceScaling(scaling, name=label)
 
 
 _TRABELSI = "Trabelsi et al., `Deep Complex Networks <https://arxiv.org/abs/1705.09792>`_, 2018."

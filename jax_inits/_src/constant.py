@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax_inits._src import checks, registry
-from jax_inits._src.base import InitializerBase
+from jax_inits._src.base import InitializerBase, display_name
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
@@ -34,7 +34,7 @@ class Constant(InitializerBase):
     Array([0, 0], dtype=int32)
     """
 
-    name = "constant"
+    name: str = display_name("constant")
     random = False
     value: Any = 0.0
     dtype: np.dtype | None = None
@@ -140,16 +140,14 @@ def constant(value: Any, dtype: Any = None) -> Constant:
 
 
 #: An initializer that returns an array of zeros (the key is ignored).
-zeros = Constant(0.0)
-#: An initializer that returns an array of ones (the key is ignored).
-ones = Constant(1.0)
-registry.register_ready(
+zeros = registry.register_ready(
     "zeros",
-    zeros,
+    Constant(0.0),
     equivalents={"torch": "zeros_", "keras": "Zeros()", "haiku": "Constant(0)", "flax": "zeros"},
 )
-registry.register_ready(
+#: An initializer that returns an array of ones (the key is ignored).
+ones = registry.register_ready(
     "ones",
-    ones,
+    Constant(1.0),
     equivalents={"torch": "ones_", "keras": "Ones()", "haiku": "Constant(1)", "flax": "ones"},
 )

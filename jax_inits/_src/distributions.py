@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax_inits._src import checks, registry, sampling
-from jax_inits._src.base import InitializerBase
+from jax_inits._src.base import InitializerBase, display_name
 
 
 def require_real(builder: str, dtype: np.dtype) -> None:
@@ -29,7 +29,7 @@ def require_real(builder: str, dtype: np.dtype) -> None:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Uniform(InitializerBase):
-    name = "uniform"
+    name: str = display_name("uniform")
     scale: float = 1e-2
     dtype: np.dtype | None = None
 
@@ -53,7 +53,7 @@ class Uniform(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class UniformRange(InitializerBase):
-    name = "uniform_range"
+    name: str = display_name("uniform_range")
     minval: float = -1.0
     maxval: float = 1.0
     dtype: np.dtype | None = None
@@ -78,7 +78,7 @@ class UniformRange(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Normal(InitializerBase):
-    name = "normal"
+    name: str = display_name("normal")
     stddev: float = 1e-2
     dtype: np.dtype | None = None
     mean: float = 0.0
@@ -98,7 +98,7 @@ class Normal(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class TruncatedNormal(InitializerBase):
-    name = "truncated_normal"
+    name: str = display_name("truncated_normal")
     stddev: float = 1e-2
     dtype: np.dtype | None = None
     lower: float = -2.0

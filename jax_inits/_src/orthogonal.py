@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax_inits._src import checks, registry, sampling
-from jax_inits._src.base import InitializerBase
+from jax_inits._src.base import InitializerBase, display_name
 
 
 def _column_axis(builder: str, shape: tuple[int, ...], column_axis: int) -> int:
@@ -18,7 +18,7 @@ def _column_axis(builder: str, shape: tuple[int, ...], column_axis: int) -> int:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Orthogonal(InitializerBase):
-    name = "orthogonal"
+    name: str = display_name("orthogonal")
     scale: float = 1.0
     column_axis: int = -1
     dtype: np.dtype | None = None
@@ -46,7 +46,7 @@ class Orthogonal(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class DeltaOrthogonal(InitializerBase):
-    name = "delta_orthogonal"
+    name: str = display_name("delta_orthogonal")
     scale: float = 1.0
     column_axis: int = -1
     dtype: np.dtype | None = None

@@ -20,14 +20,14 @@ from jax_inits._src.constant import Constant
 from jax_inits._src.distributions import Normal, TruncatedNormal, UniformRange
 from jax_inits._src.gains import calculate_gain
 from jax_inits._src.orthogonal import Orthogonal
-from jax_inits._src.variance_scaling import VarianceScaling, _build
+from jax_inits._src.variance_scaling import FanScaled, _build
 
 _KAIMING_MODES: tuple[str, ...] = ("fan_in", "fan_out")
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class TorchFans(VarianceScaling):
-    """Variance scaling whose rank check speaks torch's words."""
+class TorchFans(FanScaled):
+    """A variance scaling (composed) whose rank check speaks torch's words."""
 
     def _check_call(self, shape, dtype):
         if len(shape) < 2:
@@ -40,8 +40,8 @@ class TorchFans(VarianceScaling):
 
 def _fan_scaled(builder: str, variance: float, mode: str, distribution: str, layout: str, dtype):
     in_axis, out_axis = structural.layout_axes(builder, layout)
-    vs = _build(builder, variance, mode, distribution, in_axis, out_axis, (), dtype)
-    return TorchFans(**{f.name: getattr(vs, f.name) for f in dataclasses.fields(vs)})
+    scaling = _build(builder, variance, mode, distribution, in_axis, out_axis, (), dtype)
+    return TorchFans(scaling, name=builder)
 
 
 def _dtype(builder: str, dtype, *, random: bool = True):

@@ -21,7 +21,7 @@ import numpy as np
 from jax import lax
 
 from jax_inits._src import checks, constant, registry, sampling
-from jax_inits._src.base import InitializerBase
+from jax_inits._src.base import InitializerBase, display_name
 from jax_inits._src.distributions import UniformRange, require_real, with_std
 from jax_inits._src.variance_scaling import AxisArg, VarianceScaling, _build, _fans
 
@@ -303,7 +303,7 @@ def scaled_residual(
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Mitchell(InitializerBase):
-    name = "recipes.mitchell"
+    name: str = display_name("recipes.mitchell")
     layer_id: int | None = None
     cutoff_factor: float = 3.0
     in_axis: checks.Axes = -2
@@ -867,7 +867,7 @@ def _zero_matrix(n_in: int, n_out: int, dtype) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class ZerO(InitializerBase):
-    name = "recipes.zero_init"
+    name: str = display_name("recipes.zero_init")
     random = False
 
     formula = property(lambda self: "ZerO: identity, partial identity or c * Hadamard block")
@@ -955,7 +955,7 @@ def zero_init() -> ZerO:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class BlockOrthogonal(InitializerBase):
-    name = "recipes.block_orthogonal"
+    name: str = display_name("recipes.block_orthogonal")
     scale: float = 1.0
 
     formula = property(

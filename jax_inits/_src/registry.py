@@ -15,7 +15,6 @@ lists (decoded to tuples); dtypes as their name (``"bfloat16"``); arrays as
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import difflib
 import functools
@@ -168,11 +167,7 @@ def register(
         @functools.wraps(fn)
         def build(*args, **kwargs):
             init = fn(*args, **kwargs)
-            if hasattr(init, "_built"):  # made by another builder, maybe shared: copy
-                init = copy.copy(init)
-            bound = signature.bind(*args, **kwargs)
-            record(init, name, dict(bound.arguments))
-            return init
+            return named(init, name, dict(signature.bind(*args, **kwargs).arguments))
 
         spec = Spec(
             name,
@@ -195,23 +190,27 @@ def register(
     return wrap
 
 
-def register_ready(name: str, init: Any, *, equivalents: Mapping[str, str] | None = None) -> None:
-    """Registers an initializer that is used as is (``zeros``, ``ones``)."""
+def register_ready(name: str, init: Any, *, equivalents: Mapping[str, str] | None = None) -> Any:
+    """Registers an initializer that is used as is (``zeros``, ``ones``).
+
+    Returns:
+      ``init`` named ``name``: the object :func:`get` returns for ``name``.
+    """
+    init = named(init, name, None)
     spec = Spec(
         name, None, init, (), ((), {}), "any", False, dict(equivalents or {}), {},
         type(init).__module__,
     )  # fmt: skip
     _check_spec(spec, None)
     _SPECS[name] = spec
-    record(init, name, None)
+    return init
 
 
-def record(init: Any, name: str, arguments: dict[str, Any]) -> None:
-    """Attaches ``(builder name, arguments)`` to a frozen initializer, and makes
-    the builder's name the one its call-time messages show."""
-    object.__setattr__(init, "_built", (name, arguments))
-    if not isinstance(getattr(type(init), "name", None), property):
-        object.__setattr__(init, "name", name)
+def named(init: Any, name: str, arguments: dict[str, Any] | None) -> Any:
+    """A copy of the (frozen) initializer ``init`` whose display name is ``name``
+    and whose record of its making is ``(name, arguments)``: what its messages,
+    repr and :attr:`config` show. Equality does not see either."""
+    return dataclasses.replace(init, name=name, built=(name, arguments))
 
 
 def names() -> list[str]:
@@ -326,7 +325,7 @@ def _encode(value: Any, where: str) -> Any:
         return np.dtype(value).name
     if isinstance(value, (tuple, list)):
         return [_encode(v, where) for v in value]
-    if hasattr(value, "_built"):
+    if _built(value) is not None:
         return config_of(value)
     if hasattr(value, "__array__") and hasattr(value, "dtype"):
         array = np.asarray(value)
@@ -360,9 +359,15 @@ def _decode(value: Any) -> Any:
     return value
 
 
+def _built(init: Any) -> tuple[str, dict[str, Any] | None] | None:
+    """``(builder name, arguments)`` of an initializer a registered builder made."""
+    built = getattr(init, "built", None)
+    return built if isinstance(built, tuple) else None
+
+
 def config_of(init: Any) -> dict[str, Any]:
     """The JSON config of an initializer made by a registered builder."""
-    built = getattr(init, "_built", None)
+    built = _built(init)
     if built is None:
         raise TypeError(
             f"config: {init!r} was not made by a registered builder, so it has no config; "
@@ -380,7 +385,7 @@ def built_repr(init: Any) -> str | None:
     Arguments without a default are shown positionally, the others as
     ``key=value``; values are shown in their config form.
     """
-    built = getattr(init, "_built", None)
+    built = _built(init)
     if built is None:
         return None
     name, arguments = built
@@ -413,7 +418,7 @@ class _Raw:
 
 
 def _encode_for_repr(value: Any, where: str) -> Any:
-    if hasattr(value, "_built"):
+    if _built(value) is not None:
         return _Raw(repr(value))
     if isinstance(value, tuple):
         return tuple(_encode_for_repr(v, where) for v in value)

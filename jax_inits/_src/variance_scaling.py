@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax_inits._src import checks, registry, sampling
-from jax_inits._src.base import InitializerBase
+from jax_inits._src.base import InitializerBase, display_name
 
 Mode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
 Distribution = Literal["truncated_normal", "normal", "uniform"]
@@ -183,11 +183,7 @@ class VarianceScaling(InitializerBase):
     dtype: np.dtype | None = None
     fan_in: float | None = None
     fan_out: float | None = None
-    label: str = dataclasses.field(default="variance_scaling", compare=False)
-
-    @property
-    def name(self) -> str:  # the builder that made it, for messages and repr
-        return self.label
+    name: str = display_name("variance_scaling")
 
     def fans(self, shape: tuple[int, ...]) -> tuple[float, float]:
         """``(fan_in, fan_out)`` for ``shape``; explicit fans take precedence."""
@@ -277,6 +273,49 @@ class VarianceScaling(InitializerBase):
         return sampling.normal(key, shape, dtype) * scale
 
 
+@dataclasses.dataclass(frozen=True, repr=False)
+class FanScaled(InitializerBase):
+    """Draws as its :class:`VarianceScaling` ``scaling`` does, bit for bit; for
+    families that add their own call checks or default dtype (torch's rank
+    message, complex-only dtypes) by composition instead of copying its fields.
+    Subclasses override :meth:`_check_call` (calling ``super()``) or
+    :meth:`_default_dtype`."""
+
+    scaling: VarianceScaling = VarianceScaling()
+    name: str = display_name("variance_scaling")
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        """The builder's default dtype (that of ``scaling``)."""
+        return self.scaling.dtype
+
+    @property
+    def formula(self) -> str:
+        return self.scaling.formula
+
+    def fans(self, shape: tuple[int, ...]) -> tuple[float, float]:
+        """``(fan_in, fan_out)`` for ``shape``, as ``scaling`` computes them."""
+        return self.scaling.fans(shape)
+
+    def target_std(self, shape) -> float:
+        return self.scaling.target_std(shape)
+
+    def _check_call(self, shape, dtype):
+        self.scaling._check_call(shape, dtype)
+
+    def _bounds(self, shape, dtype):
+        return self.scaling._bounds(shape, dtype)
+
+    def _sample(self, key, shape, dtype):
+        return self.scaling._sample(key, shape, dtype)
+
+    def _scalars(self, shape, dtype):
+        return self.scaling._scalars(shape, dtype)
+
+    def _draw(self, key, shape, dtype, scalars):
+        return self.scaling._draw(key, shape, dtype, scalars)
+
+
 def _build(
     label: str,
     scale,
@@ -312,7 +351,7 @@ def _build(
         batch_axis,
         checks.dtype(label, dtype, random=True),
         *fans,
-        label=label,
+        name=label,
     )
 
 
