@@ -126,7 +126,7 @@ def table(
         init = entry.example
         try:
             sample = np.asarray(init(key, entry_shape, entry.dtype(dtype)), dtype=np.complex128)
-            measured = float(np.sqrt(np.mean(np.abs(sample - sample.mean()) ** 2)))
+            measured = diagnostics.rms_deviation(sample)
             target, error = init.target_std(entry_shape), None
         except (ValueError, TypeError) as e:  # e.g. orthogonal for a rank-1 --shape
             measured = target = None

@@ -21,6 +21,7 @@ from jax_inits._src.diagnostics import Summary as Summary
 from jax_inits._src.diagnostics import bounds as bounds
 from jax_inits._src.diagnostics import format_table as format_table
 from jax_inits._src.diagnostics import propagate as propagate
+from jax_inits._src.diagnostics import rms_deviation as rms_deviation
 from jax_inits._src.diagnostics import sample_stats as sample_stats
 from jax_inits._src.diagnostics import status as status
 from jax_inits._src.diagnostics import summarize as summarize
@@ -39,6 +40,7 @@ __all__ = (
     "plot_histogram",
     "plot_propagation",
     "propagate",
+    "rms_deviation",
     "sample_stats",
     "status",
     "summarize",

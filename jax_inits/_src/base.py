@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import jax
@@ -29,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from jax_inits._src import checks, registry, sampling
+from jax_inits._src import checks, densities, registry, sampling
 
 try:  # private, but stable since jax 0.4; without it every call counts as traced
     from jax._src.core import trace_state_clean as _trace_state_clean
@@ -185,6 +186,74 @@ class InitializerBase:
         of an array of ``shape`` have by construction."""
         raise NotImplementedError
 
+    def check(self, shape: Any, dtype: Any = None) -> tuple[Shape, np.dtype]:
+        """Runs the static checks of a call ``init(key, shape, dtype)`` without drawing.
+
+        Returns:
+          The checked shape (a tuple of ints) and the dtype the call returns.
+
+        Raises:
+          ValueError, TypeError: where the call would, with the same message.
+
+        Examples:
+          >>> jax_inits.he_normal().check([3, 3, 16, 32], "bfloat16")
+          ((3, 3, 16, 32), dtype(bfloat16))
+          >>> jax_inits.orthogonal().check((8,))
+          Traceback (most recent call last):
+          ValueError: orthogonal: needs a shape of rank >= 2, got shape (8,).
+        """
+        shape = checks.shape(self.name, shape)
+        dtype = self.resolve_dtype(checks.dtype(self.name, dtype, random=self.random))
+        self._check_call(shape, dtype)
+        return shape, dtype
+
+    def bounds(self, shape: Any, dtype: Any = None) -> tuple[float, float] | None:
+        """The real interval every value of ``init(key, shape, dtype)`` lies in, or
+        ``None`` where the values are unbounded (and for complex dtypes).
+
+        The bounds the call clips to, computed in the dtype the values are drawn
+        in; runs the call's static checks first (see :meth:`check`).
+
+        Examples:
+          >>> jax_inits.truncated_normal(0.5).bounds((4, 4))
+          (-1.0, 1.0)
+          >>> jax_inits.normal().bounds((4, 4)) is None
+          True
+        """
+        shape, dtype = self.check(shape, dtype)
+        if jnp.issubdtype(dtype, np.complexfloating):
+            return None
+        found = self._bounds(shape, work_dtype(dtype))
+        return None if found is None else (float(found[0]), float(found[1]))
+
+    def density(self, shape: Any, dtype: Any = None) -> tuple[Callable[..., Any], str] | None:
+        """The density of one value of ``init(key, shape, dtype)``, and a label for it.
+
+        Exact where the family knows it (normal, truncated normal, uniform, the
+        real variance-scaling presets); otherwise the normal density with the
+        target std, labelled as a reference (the entries of a Haar orthogonal
+        $n \\times n$ matrix are close to $\\mathcal{N}(0, 1/n)$ for large $n$). For
+        complex dtypes, a normal reference for the real part (std
+        $\\sigma / \\sqrt{2}$). ``None`` where the target std is 0 (constants).
+        Runs the call's static checks first (see :meth:`check`).
+
+        Examples:
+          >>> pdf, label = jax_inits.uniform(2.0).density((3, 3))
+          >>> label, float(pdf(np.array(1.0)))
+          ('U[0, 2)', 0.5)
+        """
+        shape, dtype = self.check(shape, dtype)
+        complex_ = jnp.issubdtype(dtype, np.complexfloating)
+        exact = None if complex_ else self._density(shape)
+        if exact is not None:
+            return exact
+        target = self.target_std(shape)
+        if not target:
+            return None
+        std = target / math.sqrt(2) if complex_ else target
+        label = f"N(0, {std:.4g}^2) reference" + (", real part" if complex_ else "")
+        return functools.partial(densities.normal_pdf, mean=0.0, std=std), label
+
     def resolve_dtype(self, dtype: Any = None) -> np.dtype:
         """The dtype a call with ``dtype`` returns: ``dtype``, else the builder's
         ``dtype``, else the default (float32, or complex64 for complex-only ones)."""
@@ -201,6 +270,11 @@ class InitializerBase:
 
     def _bounds(self, shape: Shape, dtype: np.dtype) -> tuple[float, float] | None:
         """Real bounds every value lies in, or ``None`` (computed in ``work_dtype``)."""
+        return None
+
+    def _density(self, shape: Shape) -> tuple[Callable[..., Any], str] | None:
+        """The exact density of one real value and its label, or ``None`` where the
+        family does not know it (then :meth:`density` shows a normal reference)."""
         return None
 
     def _sample(self, key: jax.Array, shape: Shape, dtype: np.dtype) -> jax.Array:

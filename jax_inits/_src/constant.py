@@ -68,6 +68,11 @@ class Constant(InitializerBase):
             return 0.0
         return float(np.std(np.broadcast_to(a, shape)))
 
+    def density(self, shape, dtype=None):
+        """``None``: the values are one number (or a fixed array), not a density."""
+        self.check(shape, dtype)
+        return None
+
     def _check_call(self, shape, dtype) -> None:
         value_shape = self._array().shape
         try:

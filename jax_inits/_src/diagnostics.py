@@ -11,7 +11,6 @@ import dataclasses
 import functools
 import inspect
 import math
-import operator
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -19,9 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax_inits._src import checks, constant, distributions, registry, sampling
-from jax_inits._src import variance_scaling as vs
-from jax_inits._src.base import InitializerBase, work_dtype
+from jax_inits._src import checks, registry, tree
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "linear": lambda x: x,
@@ -360,6 +357,8 @@ def bounds(init: Any, shape: Sequence[int], dtype: Any = None) -> tuple[float, f
     """The real interval every value of ``init(key, shape, dtype)`` lies in, or
     ``None`` when unbounded (or unknown, for initializers from elsewhere).
 
+    ``init.bounds(shape, dtype)`` for jax_inits initializers.
+
     Examples:
       >>> from jax_inits.diagnostics import bounds
       >>> bounds(jax_inits.truncated_normal(0.5), (4, 4))
@@ -367,14 +366,28 @@ def bounds(init: Any, shape: Sequence[int], dtype: Any = None) -> tuple[float, f
       >>> bounds(jax_inits.normal(), (4, 4)) is None
       True
     """
-    method = getattr(init, "_bounds", None)
-    if method is None:
-        return None
-    dt = np.dtype(jnp.float32 if dtype is None else dtype)
-    if jnp.issubdtype(dt, np.complexfloating):
-        return None
-    found = method(tuple(shape), work_dtype(dt))
-    return None if found is None else (float(found[0]), float(found[1]))
+    method = getattr(init, "bounds", None)
+    return None if method is None else method(tuple(shape), dtype)
+
+
+def rms_deviation(values: Any) -> float:
+    """The root mean square deviation of ``values`` from their mean, in float64 on
+    the host (of the complex difference for complex values: the std that
+    ``target_std`` gives); NaN for an empty array.
+
+    The one std of every table the package prints (``summarize``, ``sample_stats``,
+    ``jax-inits list``).
+
+    Examples:
+      >>> from jax_inits.diagnostics import rms_deviation
+      >>> rms_deviation(np.array([1.0, 3.0])), rms_deviation(np.array([1j, -1j]))
+      (1.0, 1.0)
+    """
+    x = np.asarray(values)
+    x = x.astype(np.complex128 if np.iscomplexobj(x) else np.float64)
+    if not x.size:
+        return math.nan
+    return float(np.sqrt(np.mean(np.abs(x - x.mean()) ** 2)))
 
 
 def sample_stats(init: Any, key: jax.Array, shape: Sequence[int], dtype: Any = None) -> dict:
@@ -409,7 +422,7 @@ def sample_stats(init: Any, key: jax.Array, shape: Sequence[int], dtype: Any = N
     n = x.size
     complex_ = np.iscomplexobj(x)
     mean = complex(x.mean()) if n else math.nan
-    std = float(np.sqrt(np.mean(np.abs(x - mean) ** 2))) if n else math.nan
+    std = rms_deviation(x)
     span = np.abs(x) if complex_ else x
     b = bounds(init, shape, values.dtype)
     return {
@@ -430,29 +443,14 @@ def sample_stats(init: Any, key: jax.Array, shape: Sequence[int], dtype: Any = N
 
 def _target_std(init: Any, shape: tuple[int, ...]) -> float | None:
     """``init.target_std(shape)``, or ``None`` where ``init`` rejects ``shape``."""
-    method = getattr(init, "target_std", None)
-    if method is None:
+    if not hasattr(init, "target_std"):
         return None
     try:
-        if isinstance(init, InitializerBase):  # the static shape checks a call would run
-            init._check_call(shape, init.resolve_dtype())
-        return float(method(shape))
+        if hasattr(init, "check"):  # the static shape checks a call would run
+            init.check(shape)
+        return float(init.target_std(shape))
     except (ValueError, TypeError, IndexError, ZeroDivisionError):
         return None
-
-
-def _normal_pdf(x, mean, std):
-    return np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
-
-
-def _truncated_normal_pdf(x, mean, std, lower, upper):
-    phi = operator.sub(*(0.5 * math.erfc(-b / math.sqrt(2)) for b in (upper, lower)))
-    lo, hi = mean + lower * std, mean + upper * std
-    return np.where((x >= lo) & (x <= hi), _normal_pdf(x, mean, std) / phi, 0.0)
-
-
-def _uniform_pdf(x, lo, hi):
-    return np.where((x >= lo) & (x <= hi), 1.0 / (hi - lo), 0.0)
 
 
 def target_density(
@@ -460,13 +458,10 @@ def target_density(
 ) -> tuple[Callable, str] | None:
     """The density of one value of ``init(key, shape, dtype)``, and a label for it.
 
-    Exact for the normal, truncated-normal and uniform families and the real
-    variance-scaling presets. For other initializers (orthogonal, those of
-    other packages) it is the normal density with the target std, labelled as a
-    reference: the entries of a Haar orthogonal ``n x n`` matrix are close to
-    :math:`\\mathcal{N}(0, 1/n)` for large ``n``. For complex dtypes it is a
-    normal reference for the real part (std ``target / sqrt(2)``). ``None`` for
-    constants.
+    ``init.density(shape, dtype)`` for jax_inits initializers (exact for the
+    normal, truncated-normal and uniform families and the real variance-scaling
+    presets, else a normal reference with the target std); ``None`` for
+    initializers from elsewhere, which do not say their distribution.
 
     Examples:
       >>> from jax_inits.diagnostics import target_density
@@ -474,45 +469,16 @@ def target_density(
       >>> label, float(pdf(np.array(1.0)))
       ('U[0, 2)', 0.5)
     """
-    shape = tuple(shape)
-    if isinstance(init, constant.Constant):
-        return None
-    if dtype is None and isinstance(init, InitializerBase):
-        dtype = init.resolve_dtype()
-    if dtype is not None and jnp.issubdtype(np.dtype(dtype), np.complexfloating):
-        target = _target_std(init, shape)
-        if not target:
-            return None
-        std = target / math.sqrt(2)
-        return (lambda x: _normal_pdf(x, 0.0, std)), f"N(0, {std:.4g}^2) reference, real part"
-    if isinstance(init, distributions.Normal):
-        return (lambda x: _normal_pdf(x, init.mean, init.stddev)), init.formula
-    if isinstance(init, distributions.TruncatedNormal):
-        m, s, lo, hi = init.mean, init.stddev, init.lower, init.upper
-        return (lambda x: _truncated_normal_pdf(x, m, s, lo, hi)), init.formula
-    if isinstance(init, distributions.Uniform):
-        return (lambda x: _uniform_pdf(x, 0.0, init.scale)), init.formula
-    if isinstance(init, distributions.UniformRange):
-        return (lambda x: _uniform_pdf(x, init.minval, init.maxval)), init.formula
-    target = _target_std(init, shape)
-    if isinstance(init, vs.VarianceScaling) and target is not None:
-        if init.distribution == "uniform":
-            limit = math.sqrt(3) * target
-            return (lambda x: _uniform_pdf(x, -limit, limit)), f"U[-{limit:.4g}, {limit:.4g}]"
-        if init.distribution == "truncated_normal":
-            s = target / sampling.TRUNCATED_NORMAL_STD
-            return (lambda x: _truncated_normal_pdf(x, 0.0, s, -2.0, 2.0)), f"{s:.4g} * TN(-2, 2)"
-        return (lambda x: _normal_pdf(x, 0.0, target)), f"N(0, {target:.4g}^2)"
-    if target is None or target == 0:
-        return None
-    return (lambda x: _normal_pdf(x, 0.0, target)), f"N(0, {target:.4g}^2) reference"
+    method = getattr(init, "density", None)
+    return None if method is None else method(tuple(shape), dtype)
 
 
 # --------------------------------------------------------------------------- parameter trees
 
 
 class LeafSummary(NamedTuple):
-    """One leaf of a parameter tree: its path, shape, dtype, measured std and
+    """One leaf of a parameter tree: its path (as :mod:`jax_inits.tree` writes it,
+    ``"dense/kernel"``), shape, dtype, measured std and
     the std the named initializer targets for that shape (``None`` when it does
     not apply to the shape).
 
@@ -520,7 +486,7 @@ class LeafSummary(NamedTuple):
       >>> from jax_inits.diagnostics import summarize
       >>> row = summarize({"w": jnp.ones((2, 3))}, "lecun_normal").rows[0]
       >>> row.path, row.shape, row.dtype, row.std, round(row.target_std, 4)
-      ("['w']", (2, 3), 'float32', 0.0, 0.7071)
+      ('w', (2, 3), 'float32', 0.0, 0.7071)
     """
 
     path: str
@@ -609,23 +575,22 @@ def summarize(params: Any, init: Any = None) -> Summary:
       >>> params = {"w": jax_inits.he_normal()(jax.random.key(0), (512, 256)),
       ...           "b": jnp.zeros(256)}
       >>> print(summarize(params, "he_normal"))
-      path   shape    dtype    std     target std  ratio
-      -----  -------  -------  ------  ----------  -----
-      ['b']  256      float32  0       -           -
-      ['w']  512x256  float32  0.0625  0.0625      1
+      path  shape    dtype    std     target std  ratio
+      ----  -------  -------  ------  ----------  -----
+      b     256      float32  0       -           -
+      w     512x256  float32  0.0625  0.0625      1
     """
     init_obj = None if init is None else _as_initializer(init)
     rows = []
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+    paths, leaves, _ = tree.flatten(params)
+    for path, leaf in zip(paths, leaves, strict=True):
         if not hasattr(leaf, "shape") or not hasattr(leaf, "dtype"):
             continue
         dt = np.dtype(leaf.dtype)
         if not (jnp.issubdtype(dt, np.number) or jnp.issubdtype(dt, np.bool_)):
             continue
         shape = tuple(int(d) for d in leaf.shape)
-        wide = np.complex128 if jnp.issubdtype(dt, np.complexfloating) else np.float64
-        x = np.asarray(leaf).astype(wide)
-        std = float(np.sqrt(np.mean(np.abs(x - x.mean()) ** 2))) if x.size else math.nan
+        std = rms_deviation(leaf)
         target = None if init_obj is None else _target_std(init_obj, shape)
-        rows.append(LeafSummary(jax.tree_util.keystr(path), shape, dt.name, std, target))
+        rows.append(LeafSummary(path, shape, dt.name, std, target))
     return Summary(tuple(rows), None if init_obj is None else repr(init_obj))

@@ -9,12 +9,13 @@ float32 and rounded once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import jax.numpy as jnp
 import numpy as np
 
-from jax_inits._src import checks, registry, sampling
+from jax_inits._src import checks, densities, registry, sampling
 from jax_inits._src.base import InitializerBase, display_name
 
 
@@ -44,6 +45,9 @@ class Uniform(InitializerBase):
     def _bounds(self, shape, dtype):
         return 0.0, self.scale
 
+    def _density(self, shape):
+        return functools.partial(densities.uniform_pdf, lo=0.0, hi=self.scale), self.formula
+
     def _sample(self, key, shape, dtype):
         return sampling.uniform(key, shape, dtype) * jnp.array(self.scale, dtype)
 
@@ -69,6 +73,10 @@ class UniformRange(InitializerBase):
     def _bounds(self, shape, dtype):
         return self.minval, self.maxval
 
+    def _density(self, shape):
+        pdf = functools.partial(densities.uniform_pdf, lo=self.minval, hi=self.maxval)
+        return pdf, self.formula
+
     def _sample(self, key, shape, dtype):
         return sampling.uniform(key, shape, dtype, self.minval, self.maxval)
 
@@ -87,6 +95,10 @@ class Normal(InitializerBase):
 
     def target_std(self, shape) -> float:
         return self.stddev
+
+    def _density(self, shape):
+        pdf = functools.partial(densities.normal_pdf, mean=self.mean, std=self.stddev)
+        return pdf, self.formula
 
     def _sample(self, key, shape, dtype):
         x = sampling.normal(key, shape, dtype) * jnp.array(self.stddev, dtype)
@@ -120,6 +132,16 @@ class TruncatedNormal(InitializerBase):
 
     def _bounds(self, shape, dtype):
         return self.mean + self.lower * self.stddev, self.mean + self.upper * self.stddev
+
+    def _density(self, shape):
+        pdf = functools.partial(
+            densities.truncated_normal_pdf,
+            mean=self.mean,
+            std=self.stddev,
+            lower=self.lower,
+            upper=self.upper,
+        )
+        return pdf, self.formula
 
     def _sample(self, key, shape, dtype):
         t = sampling.truncated_normal(key, self.lower, self.upper, shape, dtype)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 from typing import Literal
@@ -10,7 +11,7 @@ from typing import Literal
 import jax.numpy as jnp
 import numpy as np
 
-from jax_inits._src import checks, registry, sampling
+from jax_inits._src import checks, densities, registry, sampling
 from jax_inits._src.base import InitializerBase, display_name
 
 Mode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
@@ -236,6 +237,22 @@ class VarianceScaling(InitializerBase):
             return np.sqrt(3 * variance)
         return np.sqrt(variance)
 
+    def _density(self, shape):
+        target = self.target_std(shape)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3) * target
+            pdf = functools.partial(densities.uniform_pdf, lo=-limit, hi=limit)
+            return pdf, f"U[-{limit:.4g}, {limit:.4g}]"
+        if self.distribution == "truncated_normal":
+            s = target / sampling.TRUNCATED_NORMAL_STD
+            pdf = functools.partial(
+                densities.truncated_normal_pdf, mean=0.0, std=s, lower=-2.0, upper=2.0
+            )
+            return pdf, f"{s:.4g} * TN(-2, 2)"
+        return functools.partial(densities.normal_pdf, mean=0.0, std=target), (
+            f"N(0, {target:.4g}^2)"
+        )
+
     def _bounds(self, shape, dtype):
         if jnp.issubdtype(dtype, np.complexfloating) or self.distribution == "normal":
             return None
@@ -305,6 +322,9 @@ class FanScaled(InitializerBase):
 
     def _bounds(self, shape, dtype):
         return self.scaling._bounds(shape, dtype)
+
+    def _density(self, shape):
+        return self.scaling._density(shape)
 
     def _sample(self, key, shape, dtype):
         return self.scaling._sample(key, shape, dtype)
