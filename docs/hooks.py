@@ -5,15 +5,14 @@
 - ``on_page_markdown`` replaces ``<!-- equivalents-table -->`` with the table of
   torch / keras / haiku / flax counterparts of every catalogue entry, rendered
   from the registry (``jax_inits._src.catalog``) (the source ``jax-inits list`` prints).
-- ``on_page_content`` tidies the reST bits of our Google-style docstrings that
-  Markdown leaves as text: ``:func:`x``` and ``:math:`x``` become code, and
-  ```text <url>`_`` becomes a link. ``.. math::`` blocks stay as text.
+
+Docstrings are written in the Markdown that mkdocstrings renders (Google style,
+math as ``$...$`` for pymdownx.arithmatex), so the pages need no rewriting.
 """
 
 from __future__ import annotations
 
 import pathlib
-import re
 
 from mkdocs.structure.files import File
 
@@ -50,12 +49,3 @@ def on_page_markdown(markdown, page, config, files):
     if "<!-- equivalents-table -->" in markdown:
         markdown = markdown.replace("<!-- equivalents-table -->", _equivalents_table())
     return markdown
-
-
-_ROLE = re.compile(r":(?:func|class|meth|mod|attr|data|obj|math):(?=<code>)")
-_RST_LINK = re.compile(r"<code>([^<]*?) &lt;(https?://[^&<]+)&gt;</code>_")
-
-
-def on_page_content(html, page, config, files):
-    html = _ROLE.sub("", html)
-    return _RST_LINK.sub(r'<a href="\2">\1</a>', html)

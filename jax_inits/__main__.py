@@ -9,7 +9,7 @@ Subcommands (each with ``--help`` and ``--json``):
   density.
 - ``propagate``: forward variance and backward gradient norm through a deep MLP
   for initializers x activations (x plain/residual): a PNG and a table.
-- ``bench``: the benchmark harness (:mod:`jax_inits.bench`).
+- ``bench``: the benchmark harness (`jax_inits.bench`).
 
 Progress bars go to stderr, only when stderr is a terminal or ``--progress`` is
 given; ``--json`` output on stdout is JSON and nothing else. Bad arguments and

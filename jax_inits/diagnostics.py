@@ -1,13 +1,13 @@
 """Diagnostics: does the signal survive 64 tanh layers with this initializer?
 
-- :func:`propagate`: forward variance and backward gradient norm per layer of a
-  deep MLP (plain or residual) at initialization; :func:`sweep` runs it over
+- `propagate`: forward variance and backward gradient norm per layer of a
+  deep MLP (plain or residual) at initialization; `sweep` runs it over
   initializers x activations x variants.
-- :func:`sample_stats`, :func:`bounds`, :func:`target_density`: statistics of one
+- `sample_stats`, `bounds`, `target_density`: statistics of one
   sample against what the initializer targets.
-- :func:`summarize`: a per-leaf table of a parameter tree (shape, dtype, std and
+- `summarize`: a per-leaf table of a parameter tree (shape, dtype, std and
   the std a named initializer targets).
-- :func:`plot_propagation`, :func:`plot_histogram`: PNG plots (matplotlib,
+- `plot_propagation`, `plot_histogram`: PNG plots (matplotlib,
   imported on first use; ``pip install 'jax-inits[cli]'``).
 
 The same diagnostics are on the command line: ``jax-inits sample`` and

@@ -7,9 +7,9 @@ in different places share compiled code. A call runs one executable:
 * Eager calls are cached by signature (initializer, shape, dtype, key type,
   device): a repeated call skips the Python checks and runs its own jitted
   function of the key, compiled with the platform's
-  :data:`~jax_inits._src.sampling.COMPILER_OPTIONS`. The first call of a small
+  `jax_inits._src.sampling.COMPILER_OPTIONS`. The first call of a small
   elementwise draw on the CPU instead runs in a kernel shared by its size
-  bucket (:func:`_bucketed`), so a model's first initialization does not
+  bucket (`_bucketed`), so a model's first initialization does not
   compile once per layer shape.
 * Calls traced by an outer ``jax.jit`` (or given ``out_sharding``) inline one
   jitted function keyed by ``(initializer, shape, dtype, sharding)``.
@@ -45,7 +45,7 @@ OutSharding = NamedSharding | PartitionSpec | None
 class Initializer(Protocol):
     """What every initializer is: ``init(key, shape, dtype=None, out_sharding=None)``.
 
-    The same protocol as :class:`jax.nn.initializers.Initializer`; jax's own
+    The same protocol as `jax.nn.initializers.Initializer`; jax's own
     initializers satisfy it too.
 
     Examples:
@@ -86,7 +86,7 @@ def display_name(default: str) -> Any:
     """The ``name`` field of an initializer class, ``default`` until a builder sets it.
 
     The registered builder that makes an initializer gives it its own name
-    (:func:`jax_inits._src.registry.register`), the one its messages and repr
+    (`jax_inits._src.registry.register`), the one its messages and repr
     show. The name is left out of equality and hashing: equal hyper-parameters
     draw the same bits whichever builder made them (``kaiming_normal() ==
     he_normal()``), so they compare equal and share compiled code.
@@ -99,10 +99,10 @@ class InitializerBase:
     """Base class: value semantics, argument checks and the one-executable call.
 
     Subclasses are frozen dataclasses whose fields are the hyper-parameters. They
-    implement :meth:`_sample` (traced; returns the array in ``work_dtype``) and may
-    override :meth:`_check_call` (static shape checks), :meth:`_bounds` (real
+    implement `_sample` (traced; returns the array in ``work_dtype``) and may
+    override `_check_call` (static shape checks), `_bounds` (real
     bounds the result must never cross, enforced in the output dtype) and, for
-    draws elementwise in the flat index, :meth:`_scalars` with :meth:`_draw`.
+    draws elementwise in the flat index, `_scalars` with `_draw`.
     """
 
     random: ClassVar[bool] = True
@@ -168,7 +168,7 @@ class InitializerBase:
 
     @property
     def config(self) -> dict[str, Any]:
-        """The builder's name and arguments as JSON values; see :func:`jax_inits.from_config`.
+        """The builder's name and arguments as JSON values; see `jax_inits.from_config`.
 
         Examples:
           >>> jax_inits.he_normal(batch_axis=0).config
@@ -212,7 +212,7 @@ class InitializerBase:
         ``None`` where the values are unbounded (and for complex dtypes).
 
         The bounds the call clips to, computed in the dtype the values are drawn
-        in; runs the call's static checks first (see :meth:`check`).
+        in; runs the call's static checks first (see `check`).
 
         Examples:
           >>> jax_inits.truncated_normal(0.5).bounds((4, 4))
@@ -235,7 +235,7 @@ class InitializerBase:
         $n \\times n$ matrix are close to $\\mathcal{N}(0, 1/n)$ for large $n$). For
         complex dtypes, a normal reference for the real part (std
         $\\sigma / \\sqrt{2}$). ``None`` where the target std is 0 (constants).
-        Runs the call's static checks first (see :meth:`check`).
+        Runs the call's static checks first (see `check`).
 
         Examples:
           >>> pdf, label = jax_inits.uniform(2.0).density((3, 3))
@@ -274,7 +274,7 @@ class InitializerBase:
 
     def _density(self, shape: Shape) -> tuple[Callable[..., Any], str] | None:
         """The exact density of one real value and its label, or ``None`` where the
-        family does not know it (then :meth:`density` shows a normal reference)."""
+        family does not know it (then `density` shows a normal reference)."""
         return None
 
     def _sample(self, key: jax.Array, shape: Shape, dtype: np.dtype) -> jax.Array:
@@ -286,12 +286,12 @@ class InitializerBase:
 
         Such a draw of ``shape`` is the first ``prod(shape)`` values of a flat draw
         of any larger size given the same numbers, which lets eager calls share
-        one executable per size bucket (see :func:`_bucket_runner`).
+        one executable per size bucket (see `_bucket_runner`).
         """
         return None
 
     def _draw(self, key: jax.Array, shape: Shape, dtype: np.dtype, scalars: tuple) -> jax.Array:
-        """:meth:`_sample` with :meth:`_scalars` given (traced in bucket kernels)."""
+        """`_sample` with `_scalars` given (traced in bucket kernels)."""
         return self._sample(key, shape, dtype)
 
 
@@ -369,7 +369,7 @@ def _sample(
 #: keyed by its static arguments.
 _run = jax.jit(_sample, static_argnums=(0, 2, 3, 4, 5))
 
-#: Eager calls: call signature -> the compiled call. See :func:`_eager_signature`.
+#: Eager calls: call signature -> the compiled call. See `_eager_signature`.
 _EAGER: dict[tuple, Any] = {}
 #: Entries kept in ``_EAGER`` (and signatures in ``_SEEN``); the oldest go first.
 EAGER_CACHE_SIZE = 4096
@@ -420,7 +420,7 @@ def _platform_of(key: Any) -> str:
 @functools.lru_cache(maxsize=EAGER_CACHE_SIZE)
 def _eager_runner(init: InitializerBase, shape: Shape, dtype: np.dtype, platform: str):
     """One jitted function of the key alone for an eager call: a single
-    executable, compiled with the platform's :data:`sampling.COMPILER_OPTIONS`.
+    executable, compiled with the platform's `sampling.COMPILER_OPTIONS`.
     Cached by the checked arguments, so calls whose raw arguments differ (a list
     shape, ``dtype=None`` or the dtype itself) share it."""
     body = functools.partial(

@@ -4,7 +4,7 @@ CLI table, the docs and the tests walk it).
 
 Nothing here is written per builder: what a builder needs to be shown (example
 arguments, kind of shape, counterparts in other libraries) is said where it is
-registered (:func:`jax_inits._src.registry.register`).
+registered (`jax_inits._src.registry.register`).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def names() -> list[str]:
 
 
 def equivalents(name: str) -> dict[str, str]:
-    """The counterpart of ``name`` in each of :data:`LIBRARIES`, ``-`` where none.
+    """The counterpart of ``name`` in each of `LIBRARIES`, ``-`` where none.
 
     A ``~`` marks a counterpart that matches the variance but not the
     distribution (torch's ``kaiming_normal_`` and ``xavier_normal_`` are

@@ -88,7 +88,7 @@ def _complex_fans(label: str, scale: float, mode: str, in_axis, out_axis, batch_
     return ComplexVarianceScaling(scaling, name=label)
 
 
-_TRABELSI = "Trabelsi et al., `Deep Complex Networks <https://arxiv.org/abs/1705.09792>`_, 2018."
+_TRABELSI = "Trabelsi et al., [Deep Complex Networks](https://arxiv.org/abs/1705.09792), 2018."
 
 
 @registry.register(
@@ -101,12 +101,12 @@ def complex_glorot(
 ) -> ComplexVarianceScaling:
     r"""Builds Trabelsi et al.'s complex Glorot initializer.
 
-    Modulus Rayleigh with parameter :math:`\sigma = 1 / \sqrt{n_\mathrm{in} +
-    n_\mathrm{out}}`, phase uniform on :math:`[-\pi, \pi)`, so
-    :math:`E|w|^2 = 2\sigma^2 = 2 / (n_\mathrm{in} + n_\mathrm{out})`, the
+    Modulus Rayleigh with parameter $\sigma = 1 / \sqrt{n_\mathrm{in} +
+    n_\mathrm{out}}$, phase uniform on $[-\pi, \pi)$, so
+    $E|w|^2 = 2\sigma^2 = 2 / (n_\mathrm{in} + n_\mathrm{out})$, the
     Glorot variance. That is exactly a circular complex normal, which is how it
-    is sampled. (The paper's reference code passes :math:`1/(n_\mathrm{in} +
-    n_\mathrm{out})` itself as :math:`\sigma`, missing the square root.)
+    is sampled. (The paper's reference code passes $1/(n_\mathrm{in} +
+    n_\mathrm{out})$ itself as $\sigma$, missing the square root.)
 
     Args:
       in_axis: Input axis or axes.
@@ -140,8 +140,8 @@ def complex_he(
 ) -> ComplexVarianceScaling:
     r"""Builds Trabelsi et al.'s complex He initializer.
 
-    Modulus Rayleigh with parameter :math:`\sigma = 1 / \sqrt{n_\mathrm{in}}`,
-    phase uniform, so :math:`E|w|^2 = 2 / n_\mathrm{in}` (sampled as a circular
+    Modulus Rayleigh with parameter $\sigma = 1 / \sqrt{n_\mathrm{in}}$,
+    phase uniform, so $E|w|^2 = 2 / n_\mathrm{in}$ (sampled as a circular
     complex normal, the same distribution).
 
     Args:
@@ -178,11 +178,11 @@ def complex_uniform(scale: float = 1e-2, dtype=None, *, region: str = "disk") ->
 
     Two conventions are in use, with different variances:
 
-    * ``region="disk"``: uniform on the disk :math:`|w| \le \mathrm{scale}`
-      (modulus :math:`\mathrm{scale}\sqrt{U}`, uniform phase);
-      :math:`E|w|^2 = \mathrm{scale}^2 / 2`.
+    * ``region="disk"``: uniform on the disk $|w| \le \mathrm{scale}$
+      (modulus $\mathrm{scale}\sqrt{U}$, uniform phase);
+      $E|w|^2 = \mathrm{scale}^2 / 2$.
     * ``region="box"``: real and imaginary parts independent, uniform on
-      :math:`[-\mathrm{scale}, \mathrm{scale})`; :math:`E|w|^2 = 2\,\mathrm{scale}^2 / 3`.
+      $[-\mathrm{scale}, \mathrm{scale})$; $E|w|^2 = 2\,\mathrm{scale}^2 / 3$.
 
     Args:
       scale: Disk radius or box half-width, ``>= 0``.
@@ -214,10 +214,10 @@ def complex_uniform(scale: float = 1e-2, dtype=None, *, region: str = "disk") ->
 def haar_unitary(scale: float = 1.0, column_axis: int = -1, dtype=None) -> HaarUnitary:
     r"""Builds an initializer of Haar-random unitary matrices.
 
-    :func:`orthogonal` for complex dtypes: the array viewed as a matrix (columns
+    `orthogonal` for complex dtypes: the array viewed as a matrix (columns
     along ``column_axis``) has orthonormal rows or columns in the complex inner
     product, distributed by Haar measure on the unitary group (QR of a complex
-    Ginibre matrix with the phases of :math:`R`'s diagonal divided out,
+    Ginibre matrix with the phases of $R$'s diagonal divided out,
     Mezzadri 2007).
 
     Args:
@@ -238,8 +238,8 @@ def haar_unitary(scale: float = 1.0, column_axis: int = -1, dtype=None) -> HaarU
       (dtype('complex64'), True)
 
     References:
-      Mezzadri, `How to generate random matrices from the classical compact groups
-      <https://arxiv.org/abs/math-ph/0609050>`_, 2007.
+      Mezzadri, [How to generate random matrices from the classical compact
+      groups](https://arxiv.org/abs/math-ph/0609050), 2007.
     """
     builder = "haar_unitary"
     dtype = checks.dtype(builder, dtype, random=True)

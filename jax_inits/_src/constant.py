@@ -28,7 +28,7 @@ from jax_inits._src.base import InitializerBase, display_name
 class Constant(InitializerBase):
     """An initializer that fills the array with ``value`` (broadcast to the shape).
 
-    ``zeros`` and ``ones`` are instances; :func:`constant` builds others.
+    ``zeros`` and ``ones`` are instances; `constant` builds others.
 
     >>> jax_inits.zeros(jax.random.key(0), (2,), jnp.int32)
     Array([0, 0], dtype=int32)
@@ -102,7 +102,7 @@ class Constant(InitializerBase):
 def constant(value: Any, dtype: Any = None) -> Constant:
     """Builds an initializer that fills arrays with a constant ``value``.
 
-    Same arguments as :func:`jax.nn.initializers.constant`. The key is ignored.
+    Same arguments as `jax.nn.initializers.constant`. The key is ignored.
 
     Args:
       value: A number, or an array that broadcasts to the requested shape. It is

@@ -1,6 +1,6 @@
 """Probability densities of one value, for diagnostics (numpy only).
 
-The families' :meth:`~jax_inits._src.base.InitializerBase.density` return these.
+The families' `jax_inits._src.base.InitializerBase.density` return these.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 per-leaf summaries of parameter trees.
 
 Everything here is numbers (jax and numpy); the plots live in
-:mod:`jax_inits._src.plots`, which imports matplotlib when first called.
+`jax_inits._src.plots`, which imports matplotlib when first called.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ VARIANTS = ("plain", "residual")
 def lookup(name: str, **kwargs: Any) -> Any:
     """Builds the registered initializer called ``name`` with builder arguments ``kwargs``.
 
-    The CLI and :func:`summarize` go through it; names resolve (and unknown
-    names fail, with one did-you-mean) in :func:`jax_inits._src.registry.resolve`.
+    The CLI and `summarize` go through it; names resolve (and unknown
+    names fail, with one did-you-mean) in `jax_inits._src.registry.resolve`.
     ``zeros`` and ``ones`` are ready initializers and take no arguments; a
     builder with a required argument called without ``kwargs`` gives its
     registered example (``constant(0.5)``).
@@ -82,13 +82,13 @@ class Propagation(NamedTuple):
     """Per-layer statistics of one deep MLP at initialization.
 
     Attributes:
-      forward: ``(depth + 1,)``: :math:`q^l`, the mean square of the
-        pre-activations :math:`h^l` (``l = 0`` is the input), i.e. their variance
+      forward: ``(depth + 1,)``: $q^l$, the mean square of the
+        pre-activations $h^l$ (``l = 0`` is the input), i.e. their variance
         (they have mean zero for weights of mean zero).
-      backward: ``(depth + 1,)``: :math:`\\|\\partial L / \\partial h^l\\|` divided by
+      backward: ``(depth + 1,)``: $\\|\\partial L / \\partial h^l\\|$ divided by
         its value at the output layer (``backward[-1] == 1``).
-      weight_grad: ``(depth,)``: :math:`\\|\\partial L / \\partial W^l\\|_F` for the
-        loss :math:`L = \\langle h^L, v \\rangle`, with ``v`` a standard normal
+      weight_grad: ``(depth,)``: $\\|\\partial L / \\partial W^l\\|_F$ for the
+        loss $L = \\langle h^L, v \\rangle$, with ``v`` a standard normal
         direction scaled to unit Frobenius norm.
 
     Examples:
@@ -152,20 +152,20 @@ def propagate(
     The network is the one of the mean-field analyses of Poole et al. (2016)
     and Schoenholz et al. (2017), without biases:
 
-    .. math::
+    $$
+    h^0 = x, \qquad h^l = \phi(h^{l-1}) W^l \quad (l = 1, \dots, L),
+    $$
 
-       h^0 = x, \qquad h^l = \phi(h^{l-1}) W^l \quad (l = 1, \dots, L),
-
-    or, with ``residual=True``, :math:`h^l = h^{l-1} + \alpha\,\phi(h^{l-1}) W^l`.
-    Every :math:`W^l` of shape ``(width, width)`` is drawn by ``init`` from its
-    own key, the ``batch`` inputs :math:`x` are standard normal, and the loss
-    :math:`L = \langle h^L, v \rangle` projects the output on a random unit
-    direction :math:`v`. The forward pass records :math:`q^l = \mathrm{mean}((h^l)^2)`,
-    the backward pass :math:`\|\partial L/\partial h^l\|` relative to the output
-    layer and :math:`\|\partial L / \partial W^l\|_F`. A good initialization keeps
+    or, with ``residual=True``, $h^l = h^{l-1} + \alpha\,\phi(h^{l-1}) W^l$.
+    Every $W^l$ of shape ``(width, width)`` is drawn by ``init`` from its
+    own key, the ``batch`` inputs $x$ are standard normal, and the loss
+    $L = \langle h^L, v \rangle$ projects the output on a random unit
+    direction $v$. The forward pass records $q^l = \mathrm{mean}((h^l)^2)$,
+    the backward pass $\|\partial L/\partial h^l\|$ relative to the output
+    layer and $\|\partial L / \partial W^l\|_F$. A good initialization keeps
     both near constant over depth (He et al., 2015: ``he_normal`` with ReLU keeps
-    :math:`\mathbb{E}[q^l]` exactly constant; orthogonal weights with a linear
-    activation keep :math:`q^l` constant for every sample, Saxe et al., 2014).
+    $\mathbb{E}[q^l]$ exactly constant; orthogonal weights with a linear
+    activation keep $q^l$ constant for every sample, Saxe et al., 2014).
 
     The function is pure: under ``jax.jit`` (with ``init`` and the keyword
     arguments static) or ``jax.vmap`` over keys it returns what it returns
@@ -176,20 +176,20 @@ def propagate(
       key: A PRNG key; the weights, inputs and direction are drawn from it.
       init: An initializer (any ``init(key, shape, dtype)``, jax's included) or
         the catalogue name of one built with default arguments.
-      depth: Number of layers :math:`L`, ``>= 1``.
+      depth: Number of layers $L$, ``>= 1``.
       width: Width of every layer, ``>= 1``.
       batch: Number of inputs, ``>= 1``.
       activation: A name in ``ACTIVATIONS`` (``linear``, ``tanh``, ``relu``,
         ``gelu``, ``silu``, ``selu``, ``elu``, ``leaky_relu``, ``sigmoid``,
         ``softplus``, ``sin``) or a function.
-      residual: Use the residual update :math:`h^l = h^{l-1} + \alpha\,\phi(h^{l-1}) W^l`.
-      residual_scale: :math:`\alpha`, the branch multiplier (``1`` is a plain
+      residual: Use the residual update $h^l = h^{l-1} + \alpha\,\phi(h^{l-1}) W^l$.
+      residual_scale: $\alpha$, the branch multiplier (``1`` is a plain
         ResNet block; ``1/sqrt(depth)`` keeps deep residual stacks bounded).
       dtype: dtype of weights and activations (default float32; the statistics
         are accumulated in float32).
 
     Returns:
-      A :class:`Propagation` of ``forward`` ``(depth + 1,)``, ``backward``
+      A `Propagation` of ``forward`` ``(depth + 1,)``, ``backward``
       ``(depth + 1,)`` and ``weight_grad`` ``(depth,)``.
 
     Raises:
@@ -206,13 +206,12 @@ def propagate(
       1.0000
 
     References:
-      Poole et al., `Exponential expressivity in deep neural networks through
-      transient chaos <https://arxiv.org/abs/1606.05340>`_, 2016.
-      Schoenholz et al., `Deep Information Propagation
-      <https://arxiv.org/abs/1611.01232>`_, 2017.
-      Saxe et al., `Exact solutions to the nonlinear dynamics of learning in deep
-      linear neural networks <https://arxiv.org/abs/1312.6120>`_, 2014.
-      He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_, 2015.
+      Poole et al., [Exponential expressivity in deep neural networks through
+      transient chaos](https://arxiv.org/abs/1606.05340), 2016.
+      Schoenholz et al., [Deep Information Propagation](https://arxiv.org/abs/1611.01232), 2017.
+      Saxe et al., [Exact solutions to the nonlinear dynamics of learning in deep
+      linear neural networks](https://arxiv.org/abs/1312.6120), 2014.
+      He et al., [Delving Deep into Rectifiers](https://arxiv.org/abs/1502.01852), 2015.
     """
     depth = _positive_int("depth", depth)
     width = _positive_int("width", width)
@@ -275,7 +274,7 @@ def sweep(
     dtype: Any = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """Runs :func:`propagate` for every variant x activation x initializer name.
+    """Runs `propagate` for every variant x activation x initializer name.
 
     Every run uses the same ``key``, so the runs differ only in what is compared
     (common random numbers).
@@ -285,19 +284,19 @@ def sweep(
       inits: Catalogue names (built with default arguments).
       activations: Names in ``ACTIVATIONS``.
       variants: Any of ``"plain"`` and ``"residual"``.
-      depth: See :func:`propagate`.
-      width: See :func:`propagate`.
-      batch: See :func:`propagate`.
-      residual_scale: See :func:`propagate`.
-      dtype: See :func:`propagate`.
+      depth: See `propagate`.
+      width: See `propagate`.
+      batch: See `propagate`.
+      residual_scale: See `propagate`.
+      dtype: See `propagate`.
       progress: Called with a label after each run (the CLI draws a bar with it).
 
     Returns:
       One JSON-ready record per run: ``init``, ``activation``, ``variant``, the
       sizes, the lists ``forward``, ``backward``, ``weight_grad``, and
-      ``forward_ratio`` (:math:`q^L/q^0`), ``backward_ratio``
-      (:math:`\\|\\partial L/\\partial h^0\\| / \\|\\partial L/\\partial h^L\\|`),
-      ``forward_status`` and ``backward_status`` (see :func:`status`).
+      ``forward_ratio`` ($q^L/q^0$), ``backward_ratio``
+      ($\\|\\partial L/\\partial h^0\\| / \\|\\partial L/\\partial h^L\\|$),
+      ``forward_status`` and ``backward_status`` (see `status`).
 
     Examples:
       >>> from jax_inits.diagnostics import sweep
@@ -394,7 +393,7 @@ def sample_stats(init: Any, key: jax.Array, shape: Sequence[int], dtype: Any = N
     """Draws ``init(key, shape, dtype)`` and returns its statistics.
 
     ``std`` is the root mean square deviation from the mean (for complex values
-    of the modulus, matching :meth:`target_std`); ``min`` and ``max`` are of the
+    of the modulus, matching `target_std`); ``min`` and ``max`` are of the
     values (of the modulus for complex dtypes); ``lower``/``upper`` are the
     truncation bounds of the initializer (``None`` when unbounded). Statistics are
     computed in float64 on the host.
@@ -477,7 +476,7 @@ def target_density(
 
 
 class LeafSummary(NamedTuple):
-    """One leaf of a parameter tree: its path (as :mod:`jax_inits.tree` writes it,
+    """One leaf of a parameter tree: its path (as `jax_inits.tree` writes it,
     ``"dense/kernel"``), shape, dtype, measured std and
     the std the named initializer targets for that shape (``None`` when it does
     not apply to the shape).
@@ -501,7 +500,7 @@ class Summary:
     """A per-leaf table of a parameter tree; ``str()`` renders it as text.
 
     Attributes:
-      rows: One :class:`LeafSummary` per array leaf, in tree order.
+      rows: One `LeafSummary` per array leaf, in tree order.
       init: ``repr`` of the initializer the target std refers to, or ``None``.
 
     Examples:
@@ -568,7 +567,7 @@ def summarize(params: Any, init: Any = None) -> Summary:
         shape it does not apply to (a bias for a fan-based initializer) show ``-``.
 
     Returns:
-      A :class:`Summary`; ``print`` it for a table, ``.rows`` for the numbers.
+      A `Summary`; ``print`` it for a table, ``.rows`` for the numbers.
 
     Examples:
       >>> from jax_inits.diagnostics import summarize

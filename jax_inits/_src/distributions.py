@@ -163,10 +163,10 @@ class TruncatedNormal(InitializerBase):
     kinds={"scale": "nonneg"},
 )
 def uniform(scale: float = 1e-2, dtype=None) -> Uniform:
-    r"""Builds an initializer of uniform values on :math:`[0, \mathrm{scale})`.
+    r"""Builds an initializer of uniform values on $[0, \mathrm{scale})$.
 
     Same arguments and, for float32/float64, the same bits as
-    :func:`jax.nn.initializers.uniform`. Rounding to the output dtype may reach
+    `jax.nn.initializers.uniform`. Rounding to the output dtype may reach
     ``scale`` itself (jax's float32 result can too), never beyond it.
 
     Args:
@@ -201,7 +201,7 @@ def uniform(scale: float = 1e-2, dtype=None) -> Uniform:
     kinds={"minval": "real", "maxval": "real"},
 )
 def uniform_range(minval: float = -1.0, maxval: float = 1.0, dtype=None) -> UniformRange:
-    r"""Builds an initializer of uniform values on :math:`[\mathrm{minval}, \mathrm{maxval})`.
+    r"""Builds an initializer of uniform values on $[\mathrm{minval}, \mathrm{maxval})$.
 
     The values are ``jax.random.uniform(key, shape, dtype, minval, maxval)``.
 
@@ -237,11 +237,11 @@ def uniform_range(minval: float = -1.0, maxval: float = 1.0, dtype=None) -> Unif
     kinds={"stddev": "nonneg", "mean": "real"},
 )
 def normal(stddev: float = 1e-2, dtype=None, *, mean: float = 0.0) -> Normal:
-    r"""Builds an initializer of normal values, :math:`\mathcal{N}(\mu, \sigma^2)`.
+    r"""Builds an initializer of normal values, $\mathcal{N}(\mu, \sigma^2)$.
 
     Same arguments and, for float32/float64 and ``mean=0``, the same bits as
-    :func:`jax.nn.initializers.normal`. For complex dtypes the values are
-    circular complex normal with :math:`E|w|^2 = \mathrm{stddev}^2`.
+    `jax.nn.initializers.normal`. For complex dtypes the values are
+    circular complex normal with $E|w|^2 = \mathrm{stddev}^2$.
 
     Args:
       stddev: Standard deviation, ``>= 0``.
@@ -282,13 +282,13 @@ def truncated_normal(
 ) -> TruncatedNormal:
     r"""Builds an initializer of truncated normal values.
 
-    Samples :math:`\mathrm{mean} + \mathrm{stddev}\, t` where :math:`t` is a
-    standard normal truncated to :math:`(\mathrm{lower}, \mathrm{upper})`: the
+    Samples $\mathrm{mean} + \mathrm{stddev}\, t$ where $t$ is a
+    standard normal truncated to $(\mathrm{lower}, \mathrm{upper})$: the
     bounds are in units of ``stddev`` and ``stddev`` is the std *before*
-    truncation (as :func:`jax.nn.initializers.truncated_normal`, whose bits this
+    truncation (as `jax.nn.initializers.truncated_normal`, whose bits this
     reproduces for float32/float64 and ``mean=0``). No value ever lies outside
-    :math:`[\mathrm{mean} + \mathrm{lower}\,\mathrm{stddev},
-    \mathrm{mean} + \mathrm{upper}\,\mathrm{stddev}]`, in any dtype.
+    $[\mathrm{mean} + \mathrm{lower}\,\mathrm{stddev},
+    \mathrm{mean} + \mathrm{upper}\,\mathrm{stddev}]$, in any dtype.
 
     Any interval works, including far tails such as ``(5, 6)``, one-sided ones
     such as ``(-inf, -3)`` and very narrow ones: intervals wholly beyond 3
@@ -333,10 +333,10 @@ STD_DISTRIBUTIONS: tuple[str, ...] = ("normal", "truncated_normal", "uniform")
 def with_std(builder: str, std: float, distribution: str, dtype=None) -> InitializerBase:
     r"""A zero-mean initializer whose *result* has standard deviation ``std``.
 
-    ``"normal"``: :math:`\mathcal{N}(0, \mathrm{std}^2)`; ``"truncated_normal"``:
+    ``"normal"``: $\mathcal{N}(0, \mathrm{std}^2)$; ``"truncated_normal"``:
     a normal truncated to two of its standard deviations, widened by 1/0.8796 so
     the result has std ``std``; ``"uniform"``: uniform on
-    :math:`[-\sqrt{3}\,\mathrm{std}, \sqrt{3}\,\mathrm{std})`.
+    $[-\sqrt{3}\,\mathrm{std}, \sqrt{3}\,\mathrm{std})$.
 
     ``builder`` names the public builder in error messages.
     """

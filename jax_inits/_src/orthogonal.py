@@ -92,7 +92,7 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> Orthogo
     whose rows are all other axes flattened; that matrix has orthonormal rows or
     columns, whichever are fewer, times ``scale``. Complex dtypes give unitary
     matrices. Same arguments and, for float32/float64, the same values (within
-    float rounding) as :func:`jax.nn.initializers.orthogonal`; 8/16-bit floats
+    float rounding) as `jax.nn.initializers.orthogonal`; 8/16-bit floats
     are computed in float32 and rounded.
 
     Args:
@@ -114,10 +114,10 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> Orthogo
       True
 
     References:
-      Saxe et al., `Exact solutions to the nonlinear dynamics of learning in deep
-      linear neural networks <https://arxiv.org/abs/1312.6120>`_, 2014.
-      Mezzadri, `How to generate random matrices from the classical compact groups
-      <https://arxiv.org/abs/math-ph/0609050>`_, 2007.
+      Saxe et al., [Exact solutions to the nonlinear dynamics of learning in deep
+      linear neural networks](https://arxiv.org/abs/1312.6120), 2014.
+      Mezzadri, [How to generate random matrices from the classical compact
+      groups](https://arxiv.org/abs/math-ph/0609050), 2007.
     """
     builder = "orthogonal"
     return Orthogonal(
@@ -137,9 +137,9 @@ def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> D
     r"""Builds a delta-orthogonal initializer for convolution kernels.
 
     The kernel (spatial axes, then ``in``, ``out``) is zero except at the centre
-    tap, which holds an ``(in, out)`` orthogonal matrix as :func:`orthogonal`
+    tap, which holds an ``(in, out)`` orthogonal matrix as `orthogonal`
     builds it. Same arguments and values as
-    :func:`jax.nn.initializers.delta_orthogonal`.
+    `jax.nn.initializers.delta_orthogonal`.
 
     Args:
       scale: Multiplier of the orthogonal matrix.
@@ -162,8 +162,8 @@ def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> D
       True
 
     References:
-      Xiao et al., `Dynamical Isometry and a Mean Field Theory of CNNs
-      <https://arxiv.org/abs/1806.05393>`_, 2018.
+      Xiao et al., [Dynamical Isometry and a Mean Field Theory of
+      CNNs](https://arxiv.org/abs/1806.05393), 2018.
     """
     builder = "delta_orthogonal"
     return DeltaOrthogonal(

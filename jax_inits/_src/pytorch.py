@@ -3,8 +3,8 @@
 Every builder takes a keyword-only ``layout``: ``"jax"`` (default) for kernels
 ``(..., in, out)`` with the receptive-field axes first (Dense ``(in, out)``, conv
 HWIO), or ``"torch"`` for torch weight shapes ``(out, in, *kernel)``. Fans are
-torch's: :math:`n_\\mathrm{in} = \\mathrm{in} \\cdot r`,
-:math:`n_\\mathrm{out} = \\mathrm{out} \\cdot r` with :math:`r` the product of the
+torch's: $n_\\mathrm{in} = \\mathrm{in} \\cdot r$,
+$n_\\mathrm{out} = \\mathrm{out} \\cdot r$ with $r$ the product of the
 kernel sizes, for either layout; eye, dirac, orthogonal and sparse place their
 structure where torch does for the torch shape (for ``"jax"``, transposed to
 the JAX layout).
@@ -54,7 +54,7 @@ def _dtype(builder: str, dtype, *, random: bool = True):
     kinds={"a": "real", "b": "real", "layout": "layout"},
 )
 def uniform(a: float = 0.0, b: float = 1.0, *, layout: str = "jax", dtype=None) -> UniformRange:
-    """Builds ``torch.nn.init.uniform_``: :math:`U[a, b)`.
+    """Builds ``torch.nn.init.uniform_``: $U[a, b)$.
 
     Args:
       a: Lower bound.
@@ -85,7 +85,7 @@ def uniform(a: float = 0.0, b: float = 1.0, *, layout: str = "jax", dtype=None) 
     kinds={"mean": "real", "std": "nonneg", "layout": "layout"},
 )
 def normal(mean: float = 0.0, std: float = 1.0, *, layout: str = "jax", dtype=None) -> Normal:
-    r"""Builds ``torch.nn.init.normal_``: :math:`\mathcal{N}(\mathrm{mean}, \mathrm{std}^2)`.
+    r"""Builds ``torch.nn.init.normal_``: $\mathcal{N}(\mathrm{mean}, \mathrm{std}^2)$.
 
     Note the defaults: std 1 (``jax_inits.normal`` defaults to 0.01).
 
@@ -131,8 +131,8 @@ def trunc_normal(
 ) -> TruncatedNormal:
     r"""Builds ``torch.nn.init.trunc_normal_``: a normal truncated to *absolute* bounds.
 
-    :math:`\mathcal{N}(\mathrm{mean}, \mathrm{std}^2)` conditioned on
-    :math:`[a, b]`: unlike ``jax_inits.truncated_normal`` the bounds are values,
+    $\mathcal{N}(\mathrm{mean}, \mathrm{std}^2)$ conditioned on
+    $[a, b]$: unlike ``jax_inits.truncated_normal`` the bounds are values,
     not multiples of ``std`` (the default ``[-2, 2]`` with ``std=0.02`` does
     not truncate at all). ``std`` is the std before truncation, as in torch.
     Bounds far out in the tails are sampled accurately (torch's inverse-CDF
@@ -272,7 +272,7 @@ def eye(*, layout: str = "jax", dtype=None) -> structural.Identity:
 def dirac(groups: int = 1, *, layout: str = "jax", dtype=None) -> structural.Dirac:
     """Builds ``torch.nn.init.dirac_``: the identity convolution.
 
-    Same values as :func:`jax_inits.dirac` with gain 1: with ``layout="torch"``
+    Same values as `jax_inits.dirac` with gain 1: with ``layout="torch"``
     exactly ``torch.nn.init.dirac_(weight, groups)``; with ``"jax"`` its
     transpose to ``(*spatial, in, out)``.
 
@@ -311,11 +311,11 @@ def _gain_of(builder: str, nonlinearity: str, a: float) -> float:
     kinds={"gain": "nonneg", "layout": "layout"},
 )
 def xavier_uniform(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> TorchFans:
-    r"""Builds ``torch.nn.init.xavier_uniform_``: :math:`U[-b, b)`,
-    :math:`b = \mathrm{gain}\sqrt{6 / (n_\mathrm{in} + n_\mathrm{out})}`.
+    r"""Builds ``torch.nn.init.xavier_uniform_``: $U[-b, b)$,
+    $b = \mathrm{gain}\sqrt{6 / (n_\mathrm{in} + n_\mathrm{out})}$.
 
     Args:
-      gain: Multiplier (e.g. :func:`jax_inits.calculate_gain`), ``>= 0``.
+      gain: Multiplier (e.g. `jax_inits.calculate_gain`), ``>= 0``.
       layout: Keyword-only ``"jax"`` or ``"torch"``.
       dtype: Keyword-only default dtype.
 
@@ -332,8 +332,8 @@ def xavier_uniform(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> Tor
       True
 
     References:
-      Glorot & Bengio, `Understanding the difficulty of training deep feedforward
-      neural networks <http://proceedings.mlr.press/v9/glorot10a.html>`_, 2010.
+      Glorot & Bengio, [Understanding the difficulty of training deep feedforward
+      neural networks](http://proceedings.mlr.press/v9/glorot10a.html), 2010.
     """
     builder = "pytorch.xavier_uniform"
     gain = checks.real_number(builder, "gain", gain, minimum=0.0)
@@ -346,8 +346,8 @@ def xavier_uniform(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> Tor
     kinds={"gain": "nonneg", "layout": "layout"},
 )
 def xavier_normal(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> TorchFans:
-    r"""Builds ``torch.nn.init.xavier_normal_``: :math:`\mathcal{N}(0, \sigma^2)`,
-    :math:`\sigma = \mathrm{gain}\sqrt{2 / (n_\mathrm{in} + n_\mathrm{out})}` (not truncated).
+    r"""Builds ``torch.nn.init.xavier_normal_``: $\mathcal{N}(0, \sigma^2)$,
+    $\sigma = \mathrm{gain}\sqrt{2 / (n_\mathrm{in} + n_\mathrm{out})}$ (not truncated).
 
     Args:
       gain: Multiplier, ``>= 0``.
@@ -366,8 +366,8 @@ def xavier_normal(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> Torc
       1.0
 
     References:
-      Glorot & Bengio, `Understanding the difficulty of training deep feedforward
-      neural networks <http://proceedings.mlr.press/v9/glorot10a.html>`_, 2010.
+      Glorot & Bengio, [Understanding the difficulty of training deep feedforward
+      neural networks](http://proceedings.mlr.press/v9/glorot10a.html), 2010.
     """
     builder = "pytorch.xavier_normal"
     gain = checks.real_number(builder, "gain", gain, minimum=0.0)
@@ -397,17 +397,17 @@ def kaiming_uniform(
     layout: str = "jax",
     dtype=None,
 ) -> TorchFans:
-    r"""Builds ``torch.nn.init.kaiming_uniform_``: :math:`U[-b, b)`,
-    :math:`b = g\sqrt{3 / n}`, :math:`g` = ``calculate_gain(nonlinearity, a)``.
+    r"""Builds ``torch.nn.init.kaiming_uniform_``: $U[-b, b)$,
+    $b = g\sqrt{3 / n}$, $g$ = ``calculate_gain(nonlinearity, a)``.
 
     With ``a=sqrt(5)`` this is the default of torch's ``nn.Linear`` and
-    ``nn.Conv*`` weights, :math:`b = 1/\sqrt{n_\mathrm{in}}`
-    (:func:`linear_default`).
+    ``nn.Conv*`` weights, $b = 1/\sqrt{n_\mathrm{in}}$
+    (`linear_default`).
 
     Args:
       a: Negative slope for ``leaky_relu`` (ignored by other nonlinearities).
       mode: ``"fan_in"`` or ``"fan_out"``.
-      nonlinearity: A name :func:`jax_inits.calculate_gain` knows.
+      nonlinearity: A name `jax_inits.calculate_gain` knows.
       layout: Keyword-only ``"jax"`` or ``"torch"``.
       dtype: Keyword-only default dtype.
 
@@ -424,7 +424,7 @@ def kaiming_uniform(
       True
 
     References:
-      He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_, 2015.
+      He et al., [Delving Deep into Rectifiers](https://arxiv.org/abs/1502.01852), 2015.
     """
     return _kaiming("pytorch.kaiming_uniform", a, mode, nonlinearity, "uniform", layout, dtype)
 
@@ -442,12 +442,12 @@ def kaiming_normal(
     layout: str = "jax",
     dtype=None,
 ) -> TorchFans:
-    r"""Builds ``torch.nn.init.kaiming_normal_``: :math:`\mathcal{N}(0, g^2 / n)` (not truncated).
+    r"""Builds ``torch.nn.init.kaiming_normal_``: $\mathcal{N}(0, g^2 / n)$ (not truncated).
 
     Args:
       a: Negative slope for ``leaky_relu`` (ignored by other nonlinearities).
       mode: ``"fan_in"`` or ``"fan_out"``.
-      nonlinearity: A name :func:`jax_inits.calculate_gain` knows.
+      nonlinearity: A name `jax_inits.calculate_gain` knows.
       layout: Keyword-only ``"jax"`` or ``"torch"``.
       dtype: Keyword-only default dtype.
 
@@ -464,7 +464,7 @@ def kaiming_normal(
       1.0
 
     References:
-      He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_, 2015.
+      He et al., [Delving Deep into Rectifiers](https://arxiv.org/abs/1502.01852), 2015.
     """
     return _kaiming("pytorch.kaiming_normal", a, mode, nonlinearity, "normal", layout, dtype)
 
@@ -500,8 +500,8 @@ def orthogonal(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> Orthogo
       True
 
     References:
-      Saxe et al., `Exact solutions to the nonlinear dynamics of learning in deep
-      linear neural networks <https://arxiv.org/abs/1312.6120>`_, 2014.
+      Saxe et al., [Exact solutions to the nonlinear dynamics of learning in deep
+      linear neural networks](https://arxiv.org/abs/1312.6120), 2014.
     """
     builder = "pytorch.orthogonal"
     row_axis = structural.layout_axes(builder, layout)[1]
@@ -519,7 +519,7 @@ def sparse(sparsity: float, std: float = 0.01, *, layout: str = "jax", dtype=Non
     """Builds ``torch.nn.init.sparse_``: normal values, ``ceil(sparsity * out)`` zeros
     per input unit.
 
-    The same initializer as :func:`jax_inits.sparse` (torch names the std ``std``).
+    The same initializer as `jax_inits.sparse` (torch names the std ``std``).
 
     Args:
       sparsity: Fraction of zeros per input unit, in ``[0, 1]``.
@@ -539,8 +539,8 @@ def sparse(sparsity: float, std: float = 0.01, *, layout: str = "jax", dtype=Non
       [5, 5, 5]
 
     References:
-      Martens, `Deep learning via Hessian-free optimization
-      <https://www.cs.toronto.edu/~jmartens/docs/Deep_HessianFree.pdf>`_, 2010.
+      Martens, [Deep learning via Hessian-free
+      optimization](https://www.cs.toronto.edu/~jmartens/docs/Deep_HessianFree.pdf), 2010.
     """
     return structural.make_sparse("pytorch.sparse", sparsity, std, dtype, layout, "std")
 
@@ -551,11 +551,11 @@ def sparse(sparsity: float, std: float = 0.01, *, layout: str = "jax", dtype=Non
     kinds={"layout": "layout"},
 )
 def linear_default(*, layout: str = "jax", dtype=None) -> TorchFans:
-    r"""Builds the default weight init of torch's ``nn.Linear``: :math:`U[-1/\sqrt{n_\mathrm{in}},
-    1/\sqrt{n_\mathrm{in}})`.
+    r"""Builds the default weight init of torch's ``nn.Linear``: $U[-1/\sqrt{n_\mathrm{in}},
+    1/\sqrt{n_\mathrm{in}})$.
 
-    torch calls ``kaiming_uniform_(weight, a=sqrt(5))``: gain :math:`\sqrt{2/6}`,
-    bound :math:`\sqrt{3}\sqrt{1/3}/\sqrt{n_\mathrm{in}}`.
+    torch calls ``kaiming_uniform_(weight, a=sqrt(5))``: gain $\sqrt{2/6}$,
+    bound $\sqrt{3}\sqrt{1/3}/\sqrt{n_\mathrm{in}}$.
 
     Args:
       layout: Keyword-only ``"jax"`` (``(in, out)``) or ``"torch"`` (``(out, in)``).
@@ -583,8 +583,8 @@ def linear_default(*, layout: str = "jax", dtype=None) -> TorchFans:
 def conv_default(*, layout: str = "jax", dtype=None) -> TorchFans:
     r"""Builds the default weight init of torch's ``nn.Conv{1,2,3}d``.
 
-    The same rule as :func:`linear_default` with the convolution fan
-    :math:`n_\mathrm{in} = \mathrm{in} \cdot \prod k` (``in`` per group).
+    The same rule as `linear_default` with the convolution fan
+    $n_\mathrm{in} = \mathrm{in} \cdot \prod k$ (``in`` per group).
 
     Args:
       layout: Keyword-only ``"jax"`` (HWIO) or ``"torch"`` (OIHW).
@@ -611,7 +611,7 @@ def conv_default(*, layout: str = "jax", dtype=None) -> TorchFans:
 )
 def linear_bias_default(fan_in: float, *, layout: str = "jax", dtype=None):
     r"""Builds the default bias init of torch's ``nn.Linear``/``nn.Conv*``:
-    :math:`U[-1/\sqrt{n_\mathrm{in}}, 1/\sqrt{n_\mathrm{in}})`, zeros if ``fan_in`` is 0.
+    $U[-1/\sqrt{n_\mathrm{in}}, 1/\sqrt{n_\mathrm{in}})$, zeros if ``fan_in`` is 0.
 
     The bias shape does not hold the fan, so it is an argument: the weight's
     fan-in (``in`` for Linear, ``in * prod(kernel)`` per group for convolutions).
@@ -647,7 +647,7 @@ def linear_bias_default(fan_in: float, *, layout: str = "jax", dtype=None):
     kinds={"layout": "layout"},
 )
 def embedding_default(*, layout: str = "jax", dtype=None) -> Normal:
-    r"""Builds the default init of torch's ``nn.Embedding``: :math:`\mathcal{N}(0, 1)`.
+    r"""Builds the default init of torch's ``nn.Embedding``: $\mathcal{N}(0, 1)$.
 
     Args:
       layout: Keyword-only ``"jax"`` or ``"torch"`` (no effect; both are

@@ -3,8 +3,8 @@
 Every public builder is registered under its public name (``"he_normal"``,
 ``"pytorch.kaiming_uniform"``, ``"recipes.small_init"``). Calling a registered
 builder records, on the initializer it returns, the builder's name and the
-arguments it was given. That record is the initializer's :attr:`config` (a dict
-of JSON values) and its ``repr``; :func:`from_config` calls the named builder
+arguments it was given. That record is the initializer's `config` (a dict
+of JSON values) and its ``repr``; `from_config` calls the named builder
 again with the decoded arguments, so ``from_config(init.config) == init``.
 
 Encoding of argument values: numbers, strings, booleans and ``None`` as
@@ -57,7 +57,7 @@ ARGUMENT_KINDS: tuple[str, ...] = (
 
 
 def args(*args: Any, **kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The arguments of a builder call, as :func:`register`'s ``example`` takes them."""
+    """The arguments of a builder call, as `register`'s ``example`` takes them."""
     return args, kwargs
 
 
@@ -65,7 +65,7 @@ def args(*args: Any, **kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
 class Spec:
     """What the package says about one registered name, in one place.
 
-    The catalogue (:mod:`jax_inits._src.catalog`), the CLI, the diagnostics and
+    The catalogue (`jax_inits._src.catalog`), the CLI, the diagnostics and
     the table-driven tests all read it.
 
     Attributes:
@@ -73,15 +73,15 @@ class Spec:
       builder: The registered (recording) builder, or ``None`` for a ready
         initializer.
       ready: The initializer itself for names such as ``zeros``, else ``None``.
-      aliases: Other names :func:`get` accepts for it.
+      aliases: Other names `get` accepts for it.
       example: ``(args, kwargs)`` of a call that shows the builder (required
         arguments filled in); ``((), {})`` where the defaults do.
-      shape: One of :data:`SHAPE_KINDS`.
+      shape: One of `SHAPE_KINDS`.
       complex: Whether its initializers need a complex dtype.
-      equivalents: Counterparts in the libraries of :data:`LIBRARIES`, written
+      equivalents: Counterparts in the libraries of `LIBRARIES`, written
         without the library's prefix; a leading ``~`` marks a counterpart with
         the same variance but another distribution.
-      kinds: Argument name -> one of :data:`ARGUMENT_KINDS`.
+      kinds: Argument name -> one of `ARGUMENT_KINDS`.
       module: The module the builder (or ready initializer) is defined in.
     """
 
@@ -97,14 +97,14 @@ class Spec:
     module: str
 
     def build_example(self) -> Any:
-        """The initializer :attr:`example` builds (the ready one for ``zeros``)."""
+        """The initializer `example` builds (the ready one for ``zeros``)."""
         if self.builder is None:
             return self.ready
         example_args, example_kwargs = self.example
         return self.builder(*example_args, **example_kwargs)
 
     def counterparts(self) -> dict[str, str]:
-        """The counterpart in each of :data:`LIBRARIES` with its module prefix, ``-`` where
+        """The counterpart in each of `LIBRARIES` with its module prefix, ``-`` where
         none (a ``~`` stays in front)."""
         out = {}
         for lib in LIBRARIES:
@@ -157,7 +157,7 @@ def register(
     """Decorator: registers a builder under ``name`` and records its calls.
 
     The registration is everything the rest of the package needs to know about
-    the builder (see :class:`Spec` for the arguments); adding a builder touches
+    the builder (see `Spec` for the arguments); adding a builder touches
     its module, ``__init__``'s re-exports and its tests.
     """
 
@@ -194,7 +194,7 @@ def register_ready(name: str, init: Any, *, equivalents: Mapping[str, str] | Non
     """Registers an initializer that is used as is (``zeros``, ``ones``).
 
     Returns:
-      ``init`` named ``name``: the object :func:`get` returns for ``name``.
+      ``init`` named ``name``: the object `get` returns for ``name``.
     """
     init = named(init, name, None)
     spec = Spec(
@@ -209,7 +209,7 @@ def register_ready(name: str, init: Any, *, equivalents: Mapping[str, str] | Non
 def named(init: Any, name: str, arguments: dict[str, Any] | None) -> Any:
     """A copy of the (frozen) initializer ``init`` whose display name is ``name``
     and whose record of its making is ``(name, arguments)``: what its messages,
-    repr and :attr:`config` show. Equality does not see either."""
+    repr and `config` show. Equality does not see either."""
     return dataclasses.replace(init, name=name, built=(name, arguments))
 
 
@@ -219,7 +219,7 @@ def names() -> list[str]:
 
 
 def specs() -> tuple[Spec, ...]:
-    """Every registration, in registration order (aliases are on their :class:`Spec`)."""
+    """Every registration, in registration order (aliases are on their `Spec`)."""
     return tuple(_SPECS.values())
 
 
@@ -232,9 +232,9 @@ def did_you_mean(name: str, choices: Any) -> str:
 
 
 def resolve(name: Any, caller: str | None = "get") -> Spec:
-    """The :class:`Spec` of a registered name or alias.
+    """The `Spec` of a registered name or alias.
 
-    The one "unknown name" path: :func:`get`, :func:`from_config`, the
+    The one "unknown name" path: `get`, `from_config`, the
     diagnostics and the CLI all resolve names here.
 
     Args:
@@ -272,7 +272,7 @@ def get(name: str, *args: Any, **kwargs: Any) -> Any:
     ``"recipes.small_init"``). ``zeros`` and ``ones`` take no arguments.
 
     Args:
-      name: A registered name (see :func:`registered`).
+      name: A registered name (see `registered`).
       *args: Positional arguments of the builder.
       **kwargs: Keyword arguments of the builder.
 
@@ -305,7 +305,7 @@ def get(name: str, *args: Any, **kwargs: Any) -> Any:
 
 
 def registered() -> list[str]:
-    """Every name :func:`get` accepts, sorted.
+    """Every name `get` accepts, sorted.
 
     Examples:
       >>> "he_normal" in jax_inits.registered()
@@ -438,7 +438,7 @@ def from_config(config: Mapping[str, Any]) -> Any:
 
     Args:
       config: A dict ``{"name": registered name, "args": {argument: JSON value}}``
-        as :attr:`config` returns (also after a JSON round trip).
+        as `config` returns (also after a JSON round trip).
 
     Returns:
       The initializer.

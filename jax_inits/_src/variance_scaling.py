@@ -45,9 +45,9 @@ def compute_fans(
     r"""Computes ``(fan_in, fan_out)`` of a weight shape.
 
     Axes in none of ``in_axis``, ``out_axis`` and ``batch_axis`` form the
-    receptive field (a convolution's spatial axes); with :math:`r` their size
-    product, :math:`n_\mathrm{in} = r \prod_{i \in \mathrm{in}} s_i` and
-    :math:`n_\mathrm{out} = r \prod_{o \in \mathrm{out}} s_o`. Batch axes count in
+    receptive field (a convolution's spatial axes); with $r$ their size
+    product, $n_\mathrm{in} = r \prod_{i \in \mathrm{in}} s_i$ and
+    $n_\mathrm{out} = r \prod_{o \in \mathrm{out}} s_o$. Batch axes count in
     neither. The same numbers as jax's ``_compute_fans``.
 
     Args:
@@ -56,7 +56,7 @@ def compute_fans(
       out_axis: Output axis or axes.
       batch_axis: Axis or axes ignored by the fans (e.g. a stack of layers).
       einsum: Keyword-only: the einsum equation that applies the kernel; its
-        axes then come from :func:`einsum_axes` (the kernel is the last input)
+        axes then come from `einsum_axes` (the kernel is the last input)
         and the axis arguments must be left at their defaults.
 
     Returns:
@@ -100,12 +100,12 @@ def einsum_axes(equation: str, operand: int = -1) -> dict[str, tuple[int, ...]]:
     in another input and not in the output, it is contracted (an input axis);
     in the output and in no other input, it is an output axis; in another input
     and in the output, it is shared (a batch axis, in neither fan). The result is
-    the keyword arguments of :func:`compute_fans` and of every fan-based builder.
+    the keyword arguments of `compute_fans` and of every fan-based builder.
 
     For attention kernels laid out as transformer_lens does, ``W_Q`` of shape
     ``(n_heads, d_model, d_head)`` applied by ``"bpd,hdk->bphk"``, ``d`` is the
-    input axis and ``h``, ``k`` the output axes: :math:`n_\mathrm{in} = d_\mathrm{model}`,
-    :math:`n_\mathrm{out} = n_\mathrm{heads} d_\mathrm{head}`.
+    input axis and ``h``, ``k`` the output axes: $n_\mathrm{in} = d_\mathrm{model}$,
+    $n_\mathrm{out} = n_\mathrm{heads} d_\mathrm{head}$.
 
     Args:
       equation: An explicit einsum equation ``"inputs->output"`` with at least
@@ -292,11 +292,11 @@ class VarianceScaling(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class FanScaled(InitializerBase):
-    """Draws as its :class:`VarianceScaling` ``scaling`` does, bit for bit; for
+    """Draws as its `VarianceScaling` ``scaling`` does, bit for bit; for
     families that add their own call checks or default dtype (torch's rank
     message, complex-only dtypes) by composition instead of copying its fields.
-    Subclasses override :meth:`_check_call` (calling ``super()``) or
-    :meth:`_default_dtype`."""
+    Subclasses override `_check_call` (calling ``super()``) or
+    `_default_dtype`."""
 
     scaling: VarianceScaling = VarianceScaling()
     name: str = display_name("variance_scaling")
@@ -406,22 +406,22 @@ def variance_scaling(
 ) -> VarianceScaling:
     r"""Builds an initializer whose variance adapts to the weight's fans.
 
-    Samples with mean 0 and :math:`\mathrm{Var}[w] = \mathrm{scale} / n`
-    (for complex dtypes :math:`E|w|^2 = \mathrm{scale} / n`), where :math:`n` is
-    :math:`n_\mathrm{in}`, :math:`n_\mathrm{out}`, their mean or their geometric
+    Samples with mean 0 and $\mathrm{Var}[w] = \mathrm{scale} / n$
+    (for complex dtypes $E|w|^2 = \mathrm{scale} / n$), where $n$ is
+    $n_\mathrm{in}$, $n_\mathrm{out}$, their mean or their geometric
     mean for ``mode`` ``"fan_in"``, ``"fan_out"``, ``"fan_avg"``,
-    ``"fan_geo_avg"`` (fans from :func:`compute_fans`).
+    ``"fan_geo_avg"`` (fans from `compute_fans`).
 
     * ``"truncated_normal"``: a normal truncated to two of its standard
       deviations, rescaled by 1/0.8796 so the *result* has the variance above.
       Complex: modulus of a complex normal truncated at 2, rescaled by
-      :math:`1/\sqrt{(1 - 5e^{-4}) / (1 - e^{-4})}`.
+      $1/\sqrt{(1 - 5e^{-4}) / (1 - e^{-4})}$.
     * ``"normal"``: a normal (complex: circular complex normal).
-    * ``"uniform"``: uniform on :math:`[-\sqrt{3\,\mathrm{scale}/n}, \sqrt{3\,\mathrm{scale}/n})`
+    * ``"uniform"``: uniform on $[-\sqrt{3\,\mathrm{scale}/n}, \sqrt{3\,\mathrm{scale}/n})$
       (complex: uniform on a disk).
 
     Same arguments, defaults and, for float32/float64, bits as
-    :func:`jax.nn.initializers.variance_scaling`.
+    `jax.nn.initializers.variance_scaling`.
 
     Args:
       scale: Variance scale, ``>= 0``.
@@ -450,11 +450,10 @@ def variance_scaling(
       1.4
 
     References:
-      Glorot & Bengio, `Understanding the difficulty of training deep feedforward
-      neural networks <http://proceedings.mlr.press/v9/glorot10a.html>`_, 2010.
-      He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_,
-      2015. Trabelsi et al., `Deep Complex Networks
-      <https://arxiv.org/abs/1705.09792>`_, 2018.
+      Glorot & Bengio, [Understanding the difficulty of training deep feedforward
+      neural networks](http://proceedings.mlr.press/v9/glorot10a.html), 2010.
+      He et al., [Delving Deep into Rectifiers](https://arxiv.org/abs/1502.01852),
+      2015. Trabelsi et al., [Deep Complex Networks](https://arxiv.org/abs/1705.09792), 2018.
     """
     return _build(
         "variance_scaling",
@@ -489,7 +488,7 @@ def _named(
     aliases = tuple(f"{a}_{label.split('_', 1)[1]}" for a in aliases)
     builder.__doc__ = f"""Builds a {summary} initializer.
 
-  :func:`variance_scaling` with ``scale={scale}``, ``mode="{mode}"`` and
+  `variance_scaling` with ``scale={scale}``, ``mode="{mode}"`` and
   ``distribution="{distribution}"``; the same bits as
   ``jax.nn.initializers.{label}`` for float32/float64.
 
@@ -521,16 +520,14 @@ def _named(
 
 
 _GLOROT = (
-    "Glorot & Bengio, `Understanding the difficulty of training deep "
-    "feedforward neural networks "
-    "<http://proceedings.mlr.press/v9/glorot10a.html>`_, 2010."
+    "Glorot & Bengio, [Understanding the difficulty of training deep feedforward "
+    "neural networks](http://proceedings.mlr.press/v9/glorot10a.html), 2010."
 )
 _LECUN = (
-    "Klambauer et al., `Self-Normalizing Neural Networks "
-    "<https://arxiv.org/abs/1706.02515>`_, 2017; LeCun et al., Efficient "
-    "BackProp, 1998."
+    "Klambauer et al., [Self-Normalizing Neural Networks](https://arxiv.org/abs/1706.02515), "
+    "2017; LeCun et al., Efficient BackProp, 1998."
 )
-_HE = "He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_, 2015."
+_HE = "He et al., [Delving Deep into Rectifiers](https://arxiv.org/abs/1502.01852), 2015."
 
 glorot_uniform = _named(
     "glorot_uniform", 1.0, "fan_avg", "uniform", "Glorot (Xavier) uniform", _GLOROT,
