@@ -4,16 +4,15 @@
   ``benchmarks/results/cpu.png`` as ``assets/bench-cpu.png``.
 - ``on_page_markdown`` replaces ``<!-- equivalents-table -->`` with the table of
   torch / keras / haiku / flax counterparts of every catalogue entry, rendered
-  from ``jax_inits._src.equivalents`` (the source ``jax-inits list`` prints).
-- ``on_page_content`` tidies the reST bits of our Google-style docstrings that
-  Markdown leaves as text: ``:func:`x``` and ``:math:`x``` become code, and
-  ```text <url>`_`` becomes a link. ``.. math::`` blocks stay as text.
+  from the registry (``jax_inits._src.catalog``) (the source ``jax-inits list`` prints).
+
+Docstrings are written in the Markdown that mkdocstrings renders (Google style,
+math as ``$...$`` for pymdownx.arithmatex), so the pages need no rewriting.
 """
 
 from __future__ import annotations
 
 import pathlib
-import re
 
 from mkdocs.structure.files import File
 
@@ -28,19 +27,19 @@ def on_files(files, config):
 
 
 def _equivalents_table() -> str:
-    from jax_inits._src import catalog, equivalents
+    from jax_inits._src import catalog
 
-    libs = equivalents.LIBRARIES
+    libs = catalog.LIBRARIES
     lines = [
-        "| jax_inits | " + " | ".join(equivalents.PREFIXES[lib].rstrip(".") for lib in libs) + " |",
+        "| jax_inits | " + " | ".join(catalog.PREFIXES[lib].rstrip(".") for lib in libs) + " |",
         "|---" * (len(libs) + 1) + "|",
     ]
     for entry in catalog.ENTRIES:
         names = " / ".join(f"`{n}`" for n in (entry.name, *entry.aliases))
-        row = equivalents.equivalents(entry.name)
+        row = catalog.equivalents(entry.name)
         cells = []
         for lib in libs:
-            text = equivalents.short(lib, row[lib])
+            text = catalog.short(lib, row[lib])
             cells.append("-" if text == "-" else f"`{text}`")
         lines.append(f"| {names} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -50,12 +49,3 @@ def on_page_markdown(markdown, page, config, files):
     if "<!-- equivalents-table -->" in markdown:
         markdown = markdown.replace("<!-- equivalents-table -->", _equivalents_table())
     return markdown
-
-
-_ROLE = re.compile(r":(?:func|class|meth|mod|attr|data|obj|math):(?=<code>)")
-_RST_LINK = re.compile(r"<code>([^<]*?) &lt;(https?://[^&<]+)&gt;</code>_")
-
-
-def on_page_content(html, page, config, files):
-    html = _ROLE.sub("", html)
-    return _RST_LINK.sub(r'<a href="\2">\1</a>', html)

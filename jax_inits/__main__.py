@@ -11,7 +11,7 @@ Subcommands (each with ``--help`` and ``--json``):
   for initializers x activations (x plain/residual): a PNG and a table.
 - ``coord-check``: activation scale of every layer of an MLP after a few Adam
   steps, across widths, under muP / SP / spectral: a table and a PNG.
-- ``bench``: the benchmark harness (:mod:`jax_inits.bench`).
+- ``bench``: the benchmark harness (`jax_inits.bench`).
 
 Progress bars go to stderr, only when stderr is a terminal or ``--progress`` is
 given; ``--json`` output on stdout is JSON and nothing else. Bad arguments and
@@ -29,7 +29,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jax_inits._src import catalog, checks, diagnostics, equivalents
+from jax_inits._src import catalog, checks, diagnostics, registry
 
 SUBCOMMANDS = ("list", "sample", "propagate", "coord-check", "bench")
 DEFAULT_SHAPE = (256, 512)
@@ -128,7 +128,7 @@ def table(
         init = entry.example
         try:
             sample = np.asarray(init(key, entry_shape, entry.dtype(dtype)), dtype=np.complex128)
-            measured = float(np.sqrt(np.mean(np.abs(sample - sample.mean()) ** 2)))
+            measured = diagnostics.rms_deviation(sample)
             target, error = init.target_std(entry_shape), None
         except (ValueError, TypeError) as e:  # e.g. orthogonal for a rank-1 --shape
             measured = target = None
@@ -143,7 +143,7 @@ def table(
                 "target_std": target,
                 "measured_std": measured,
                 "error": error,
-                "equivalents": equivalents.equivalents(entry.name),
+                "equivalents": catalog.equivalents(entry.name),
             }
         )
         progress(entry.name)
@@ -178,11 +178,10 @@ def _print_list(rows: list[dict], args) -> None:
             "\nEquivalents in other libraries (~: same variance but an untruncated "
             "normal; torch lays a Linear weight out as (out, in)):\n"
         )
-        libs = equivalents.LIBRARIES
-        lines = [("initializer", *(equivalents.PREFIXES[lib].rstrip(".") for lib in libs))]
+        libs = catalog.LIBRARIES
+        lines = [("initializer", *(catalog.PREFIXES[lib].rstrip(".") for lib in libs))]
         lines += [
-            (r["name"], *(equivalents.short(lib, r["equivalents"][lib]) for lib in libs))
-            for r in rows
+            (r["name"], *(catalog.short(lib, r["equivalents"][lib]) for lib in libs)) for r in rows
         ]
         print(diagnostics.format_table(lines))
 
@@ -283,19 +282,17 @@ def _cmd_coord_check(args, parser) -> int:
 
 
 def _cmd_propagate(args, parser) -> int:
-    names = catalog.names()
     inits = args.init
     if inits == ["all"]:
         inits = [e.name for e in catalog.ENTRIES if not (e.conv or e.complex)]
     for name in inits:
-        if name not in names:
-            parser.error(f"unknown initializer {name!r}" + _hint(name, names))
+        _resolve(parser, name)
     for act in args.activation:
         if act not in diagnostics.ACTIVATIONS:
             parser.error(
                 f"unknown activation {act!r}"
                 + (
-                    diagnostics.close_names(act, diagnostics.ACTIVATIONS)
+                    registry.did_you_mean(act, diagnostics.ACTIVATIONS)
                     or f"; choose from {', '.join(diagnostics.ACTIVATIONS)}"
                 )
             )
@@ -387,14 +384,18 @@ def _finite(value):
     return value
 
 
-def _hint(name: str, names) -> str:
-    return diagnostics.close_names(name, names) or "; `jax-inits list` shows them all"
+def _resolve(parser, name: str) -> registry.Spec:
+    """The registration of a name the user gave; an unknown name is a usage error
+    (its message, with the did-you-mean, comes from the registry)."""
+    try:
+        return registry.resolve(name, caller=None)
+    except ValueError as error:
+        parser.error(str(error))
 
 
 def _lookup(parser, name: str, kwargs: dict):
     """Builds the initializer a user named (the one place the CLI does it)."""
-    if name not in catalog.names():
-        parser.error(f"unknown initializer {name!r}" + _hint(name, catalog.names()))
+    _resolve(parser, name)
     return diagnostics.lookup(name, **kwargs)
 
 

@@ -1,17 +1,17 @@
 """Diagnostics: does the signal survive 64 tanh layers with this initializer?
 
-- :func:`propagate`: forward variance and backward gradient norm per layer of a
-  deep MLP (plain or residual) at initialization; :func:`sweep` runs it over
+- `propagate`: forward variance and backward gradient norm per layer of a
+  deep MLP (plain or residual) at initialization; `sweep` runs it over
   initializers x activations x variants.
-- :func:`sample_stats`, :func:`bounds`, :func:`target_density`: statistics of one
+- `sample_stats`, `bounds`, `target_density`: statistics of one
   sample against what the initializer targets.
-- :func:`summarize`: a per-leaf table of a parameter tree (shape, dtype, std and
+- `summarize`: a per-leaf table of a parameter tree (shape, dtype, std and
   the std a named initializer targets).
-- :func:`coord_check`: the activation scale of every layer after a few
+- `coord_check`: the activation scale of every layer after a few
   training steps, across widths (flat under muP, growing under SP);
-  :func:`coord_check_mlp` is a ready model for it, :func:`plot_coord_check`
+  `coord_check_mlp` is a ready model for it, `plot_coord_check`
   its plot.
-- :func:`plot_propagation`, :func:`plot_histogram`: PNG plots (matplotlib,
+- `plot_propagation`, `plot_histogram`: PNG plots (matplotlib,
   imported on first use; ``pip install 'jax-inits[cli]'``).
 
 The same diagnostics are on the command line: ``jax-inits sample`` and
@@ -29,6 +29,7 @@ from jax_inits._src.diagnostics import Summary as Summary
 from jax_inits._src.diagnostics import bounds as bounds
 from jax_inits._src.diagnostics import format_table as format_table
 from jax_inits._src.diagnostics import propagate as propagate
+from jax_inits._src.diagnostics import rms_deviation as rms_deviation
 from jax_inits._src.diagnostics import sample_stats as sample_stats
 from jax_inits._src.diagnostics import status as status
 from jax_inits._src.diagnostics import summarize as summarize
@@ -51,6 +52,7 @@ __all__ = (
     "plot_histogram",
     "plot_propagation",
     "propagate",
+    "rms_deviation",
     "sample_stats",
     "status",
     "summarize",

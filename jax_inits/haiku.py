@@ -2,7 +2,7 @@
 
 Haiku calls an initializer as ``init(shape, dtype)`` inside ``hk.transform`` and
 draws keys from ``hk.next_rng_key()``; jax_inits initializers take the key as an
-argument. :func:`to_haiku` and :func:`from_haiku` convert between the two.
+argument. `to_haiku` and `from_haiku` convert between the two.
 
 Haiku is imported when an adapter is called, never by ``import jax_inits``.
 """
@@ -87,7 +87,7 @@ def from_haiku(hk_init: Any) -> Any:
     """Wraps a Haiku initializer as an ``init(key, shape, dtype=None, out_sharding=None)``.
 
     The Haiku initializer runs in its own ``hk.transform`` whose rng is
-    ``key``, so it can be used outside Haiku (with :mod:`jax_inits.tree`, Flax,
+    ``key``, so it can be used outside Haiku (with `jax_inits.tree`, Flax,
     equinox). ``out_sharding`` is applied after sampling (the value is sampled
     whole, then constrained).
 
@@ -96,7 +96,7 @@ def from_haiku(hk_init: Any) -> Any:
         ``hk.initializers.VarianceScaling(2.0)``.
 
     Returns:
-      An initializer satisfying :class:`jax_inits.Initializer`.
+      An initializer satisfying `jax_inits.Initializer`.
 
     Raises:
       TypeError: If ``hk_init`` is not callable; when called, if ``key``,

@@ -2,7 +2,7 @@
 
 Rules map leaf paths ("/"-joined pytree key paths such as ``"dense/kernel"``) to
 initializers; the first matching rule wins. Each leaf's key is derived from its
-path alone (:func:`leaf_key`), so adding a layer does not change the values of
+path alone (`leaf_key`), so adding a layer does not change the values of
 the others, and the whole tree is created by one ``jax.jit``-compiled call.
 """
 

@@ -1,5 +1,6 @@
 """Registry walk over every public initializer, and value semantics."""
 
+import dataclasses
 import functools
 import inspect
 import pickle
@@ -98,6 +99,48 @@ def test_equal_arguments_compare_and_hash_equal():
     assert jax_inits.constant(0.0) == jax_inits.zeros
     assert jax_inits.uniform(dtype=jnp.bfloat16) != jax_inits.uniform()
     assert len({jax_inits.he_normal(), jax_inits.kaiming_normal(), b}) == 1
+
+
+def test_the_display_name_is_a_field_set_by_the_builder_and_not_compared():
+    names = {f.name: f for f in dataclasses.fields(jax_inits.he_normal())}
+    assert not names["name"].compare and not names["built"].compare
+    assert jax_inits.he_normal().name == "he_normal"
+    assert jax_inits.kaiming_normal().name == "he_normal"  # an alias names its builder
+    assert jax_inits.pytorch.kaiming_normal().name == "pytorch.kaiming_normal"
+    assert jax_inits.zeros.name == "zeros" and jax_inits.pytorch.zeros().name == "pytorch.zeros"
+    # Naming makes a new value; the one it was made from (here the shared
+    # jax_inits.zeros a recipe returns) keeps its name.
+    assert jax_inits.recipes.common_init("zeros", 64).name == "recipes.common_init"
+    assert jax_inits.zeros.name == "zeros" and jax_inits.zeros.config["name"] == "zeros"
+    a, b = jax_inits.constant(0.0), jax_inits.pytorch.zeros()
+    assert a == b and hash(a) == hash(b) and (a.name, b.name) == ("constant", "pytorch.zeros")
+    with pytest.raises(ValueError, match=r"^pytorch\.kaiming_normal: Fan in and fan out"):
+        jax_inits.pytorch.kaiming_normal()(jax.random.key(0), (4,))
+    with pytest.raises(ValueError, match=r"^he_normal: "):
+        jax_inits.kaiming_normal(in_axis=5)(jax.random.key(0), (4, 4))
+
+
+@pytest.mark.parametrize("distribution", ["truncated_normal", "normal", "uniform"])
+def test_torch_and_complex_fans_compose_variance_scaling_bit_for_bit(distribution):
+    from jax_inits._src.variance_scaling import VarianceScaling
+
+    key = jax.random.key(4)
+    kaiming = {
+        "normal": jax_inits.pytorch.kaiming_normal,
+        "uniform": jax_inits.pytorch.kaiming_uniform,
+    }
+    if distribution in kaiming:
+        torch_init = kaiming[distribution](nonlinearity="linear")
+        assert isinstance(torch_init.scaling, VarianceScaling)
+        assert not isinstance(torch_init, VarianceScaling)
+        plain = jax_inits.variance_scaling(1.0, "fan_in", distribution)
+        np.testing.assert_array_equal(torch_init(key, (32, 48)), plain(key, (32, 48)))
+        assert torch_init.target_std((32, 48)) == plain.target_std((32, 48))
+        assert torch_init.formula == plain.formula
+    complex_init = jax_inits.complex_he()
+    assert not isinstance(complex_init, VarianceScaling)
+    plain = jax_inits.variance_scaling(2.0, "fan_in", "normal")
+    np.testing.assert_array_equal(complex_init(key, (16, 8)), plain(key, (16, 8), jnp.complex64))
 
 
 def test_readable_repr():

@@ -17,7 +17,7 @@ import pytest
 
 import jax_inits
 from jax_inits import diagnostics
-from jax_inits._src import catalog, equivalents
+from jax_inits._src import catalog
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -62,7 +62,7 @@ def test_list_json_numbers_match_the_library():
         row = rows[entry.name]
         assert row["target_std"] == entry.example.target_std(entry.shape((64, 128)))
         assert row["formula"] == entry.example.formula
-        assert row["equivalents"] == equivalents.equivalents(entry.name)
+        assert row["equivalents"] == catalog.equivalents(entry.name)
     he = rows["he_normal"]
     assert he["target_std"] == pytest.approx((2 / 64) ** 0.5)
     w = jax_inits.he_normal()(jax.random.key(3), (64, 128))

@@ -1,5 +1,6 @@
 """jax_inits.diagnostics: propagation against theory, sample statistics, summaries."""
 
+import inspect
 import math
 import pathlib
 import subprocess
@@ -11,8 +12,10 @@ import numpy as np
 import pytest
 
 import jax_inits
+import jax_inits.tree
 from jax_inits import diagnostics
-from jax_inits._src import catalog, equivalents
+from jax_inits._src import catalog
+from jax_inits._src import diagnostics as _diagnostics_src
 from jax_inits._src.diagnostics import lookup
 
 
@@ -172,6 +175,51 @@ def test_target_density_of_complex_samples_is_the_real_part_reference():
     assert float(pdf(np.array(0.0))) == pytest.approx(1 / (std * math.sqrt(2 * math.pi)))
 
 
+def test_public_bounds_density_and_check():
+    tn = jax_inits.truncated_normal(0.5, mean=1.0)
+    assert tn.bounds((4, 4)) == (0.0, 2.0) == diagnostics.bounds(tn, (4, 4))
+    assert jax_inits.normal().bounds((4, 4)) is None
+    assert jax_inits.he_uniform().bounds((4, 4), jnp.complex64) is None
+    limit = (6 / 64) ** 0.5  # he_uniform: sqrt(3 * 2 / fan_in)
+    assert jax_inits.he_uniform().bounds((64, 8)) == pytest.approx((-limit, limit), rel=1e-6)
+    # Composed variance scaling (torch's fans) answers as the variance scaling it holds.
+    torch_init = jax_inits.pytorch.kaiming_uniform(nonlinearity="relu")
+    assert torch_init.bounds((64, 8)) == pytest.approx((-limit, limit), rel=1e-6)
+    assert torch_init.density((64, 8))[1] == jax_inits.he_uniform().density((64, 8))[1]
+    pdf, label = jax_inits.normal(2.0, mean=1.0).density((3,))
+    assert label == "N(1, 2^2)"
+    assert float(pdf(np.array(1.0))) == pytest.approx(1 / (2.0 * math.sqrt(2 * math.pi)))
+    assert jax_inits.he_normal().density((64, 8))[1].endswith("* TN(-2, 2)")
+    assert jax_inits.orthogonal().density((8, 8))[1] == "N(0, 0.3536^2) reference"
+    assert jax_inits.constant(np.arange(4.0)).density((4,)) is None  # target std > 0
+    assert jax_inits.zeros.density((4,)) is None
+    # The call's static checks come first, with the call's message.
+    assert jax_inits.he_normal().check([2, 3], "bfloat16") == ((2, 3), jnp.dtype(jnp.bfloat16))
+    for method in ("bounds", "density", "check"):
+        with pytest.raises(ValueError, match=r"^orthogonal: needs a shape of rank >= 2"):
+            getattr(jax_inits.orthogonal(), method)((8,))
+        with pytest.raises(TypeError, match=r"^complex_he: `dtype` must be a complex"):
+            getattr(jax_inits.complex_he(), method)((8, 8), jnp.float32)
+    # Initializers from elsewhere say neither.
+    assert diagnostics.bounds(jax.nn.initializers.normal(), (4, 4)) is None
+    assert diagnostics.target_density(jax.nn.initializers.normal(), (4, 4)) is None
+
+
+def test_diagnostics_use_only_the_public_surface_of_initializers():
+    source = inspect.getsource(_diagnostics_src)
+    for private in ("._bounds", "._check_call", "._density", "InitializerBase", "VarianceScaling"):
+        assert private not in source, private  # no private hooks, no isinstance ladder
+
+
+def test_rms_deviation_is_the_one_std():
+    x = np.array([1.0, 2.0, 4.0], np.float32)
+    assert diagnostics.rms_deviation(x) == pytest.approx(float(np.std(x.astype(np.float64))))
+    z = np.array([1 + 1j, -1 - 1j], np.complex64)
+    assert diagnostics.rms_deviation(z) == pytest.approx(math.sqrt(2))
+    assert math.isnan(diagnostics.rms_deviation(np.zeros((0, 3))))
+    assert diagnostics.rms_deviation(jnp.ones((2, 2), jnp.bfloat16)) == 0.0
+
+
 def test_summarize_rows_and_targets():
     key = jax.random.key(0)
     params = {
@@ -182,13 +230,15 @@ def test_summarize_rows_and_targets():
     }
     summary = diagnostics.summarize(params, "he_normal")
     rows = {r.path: r for r in summary.rows}
-    assert set(rows) == {"['dense']['bias']", "['dense']['kernel']", "['scale']"}
-    kernel = rows["['dense']['kernel']"]
+    # The paths are jax_inits.tree's ("dense/kernel"), in tree order.
+    assert [r.path for r in summary.rows] == ["dense/bias", "dense/kernel", "scale"]
+    assert set(rows) <= set(jax_inits.tree.leaf_paths(params))
+    kernel = rows["dense/kernel"]
     assert kernel.shape == (128, 64) and kernel.dtype == "float32"
     assert kernel.target_std == jax_inits.he_normal().target_std((128, 64))
     assert kernel.std == pytest.approx(float(jnp.std(params["dense"]["kernel"])), rel=1e-5)
-    assert rows["['dense']['bias']"].target_std is None  # fans need rank >= 2
-    assert rows["['scale']"].dtype == "bfloat16" and rows["['scale']"].std == 0.0
+    assert rows["dense/bias"].target_std is None  # fans need rank >= 2
+    assert rows["scale"].dtype == "bfloat16" and rows["scale"].std == 0.0
     header = str(summary).splitlines()[0].split()
     assert header == ["path", "shape", "dtype", "std", "target", "std", "ratio"]
     assert summary.init == "he_normal()"
@@ -213,11 +263,16 @@ def test_every_catalogue_name_resolves():
         assert callable(lookup(name))
 
 
-def test_equivalents_are_keyed_by_catalogue_names():
-    assert set(equivalents.EQUIVALENTS) <= {e.name for e in catalog.ENTRIES}
-    for name, row in equivalents.EQUIVALENTS.items():
-        assert set(row) <= set(equivalents.LIBRARIES), name
-    assert equivalents.equivalents("no_such_name") == dict.fromkeys(equivalents.LIBRARIES, "-")
+def test_equivalents_come_from_the_registry():
+    assert catalog.equivalents("no_such_name") == dict.fromkeys(catalog.LIBRARIES, "-")
+    assert catalog.equivalents("kaiming_normal") == catalog.equivalents("he_normal")
+    assert catalog.equivalents("he_normal")["torch"] == "~torch.nn.init.kaiming_normal_"
+    assert catalog.equivalents("pytorch.sparse") == {
+        "torch": "torch.nn.init.sparse_(w, sparsity, std)",
+        "keras": "-",
+        "haiku": "-",
+        "flax": "-",
+    }
 
 
 def test_plot_propagation_rejects_no_records(tmp_path):

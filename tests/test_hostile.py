@@ -18,131 +18,15 @@ import pytest
 import jax_inits as ji
 from jax_inits._src import catalog, registry
 
-# builder -> {argument: kind}; kinds decide which bad values apply.
-#   "nonneg": real number >= 0   "real": any finite real   "axes": int or ints
-#   "int": one int               "bound": real, +-inf allowed, NaN not
-BUILDERS = {
-    "constant": {},  # value/dtype are checked in test_checks.py
-    "uniform": {"scale": "nonneg"},
-    "uniform_range": {"minval": "real", "maxval": "real"},
-    "normal": {"stddev": "nonneg", "mean": "real"},
-    "truncated_normal": {"stddev": "nonneg", "lower": "bound", "upper": "bound", "mean": "real"},
-    "variance_scaling": {
-        "scale": "nonneg",
-        "in_axis": "axes",
-        "out_axis": "axes",
-        "batch_axis": "axes",
-        "fan_in": "positive",
-        "fan_out": "positive",
-    },
-    "orthogonal": {"scale": "real", "column_axis": "int"},
-    "delta_orthogonal": {"scale": "real", "column_axis": "int"},
-}
-for _name in [
-    "glorot_uniform",
-    "glorot_normal",
-    "xavier_uniform",
-    "xavier_normal",
-    "lecun_uniform",
-    "lecun_normal",
-    "he_uniform",
-    "he_normal",
-    "kaiming_uniform",
-    "kaiming_normal",
-]:
-    BUILDERS[_name] = {"in_axis": "axes", "out_axis": "axes", "batch_axis": "axes"}
-BUILDERS.update(
-    {
-        "identity": {"gain": "real"},
-        "dirac": {"groups": "int", "gain": "real", "layout": "layout"},
-        "sparse": {"sparsity": "nonneg", "stddev": "nonneg", "layout": "layout"},
-        "stacked": {"axis": "int"},
-        "complex_glorot": {"in_axis": "axes", "out_axis": "axes", "batch_axis": "axes"},
-        "complex_he": {"in_axis": "axes", "out_axis": "axes", "batch_axis": "axes"},
-        "complex_uniform": {"scale": "nonneg"},
-        "haar_unitary": {"scale": "real", "column_axis": "int"},
-        "pytorch.uniform": {"a": "real", "b": "real", "layout": "layout"},
-        "pytorch.normal": {"mean": "real", "std": "nonneg", "layout": "layout"},
-        "pytorch.trunc_normal": {"mean": "real", "std": "positive", "a": "bound", "b": "bound"},
-        "pytorch.constant": {"val": "real", "layout": "layout"},
-        "pytorch.ones": {"layout": "layout"},
-        "pytorch.zeros": {"layout": "layout"},
-        "pytorch.eye": {"layout": "layout"},
-        "pytorch.dirac": {"groups": "int", "layout": "layout"},
-        "pytorch.xavier_uniform": {
-            "gain": "nonneg",
-            "a": "nonneg",
-            "scale": "nonneg",
-            "layout": "fan_layout",
-        },
-        "pytorch.xavier_normal": {"gain": "nonneg", "scale": "nonneg", "layout": "fan_layout"},
-        "pytorch.kaiming_uniform": {"gain": "nonneg", "layout": "fan_layout"},
-        "pytorch.kaiming_normal": {"gain": "nonneg", "layout": "fan_layout"},
-        "pytorch.orthogonal": {"gain": "real", "layout": "layout"},
-        "pytorch.sparse": {"sparsity": "nonneg", "std": "nonneg", "layout": "layout"},
-        "pytorch.linear_default": {"layout": "layout"},
-        "pytorch.conv_default": {"layout": "layout"},
-        "pytorch.linear_bias_default": {"fan_in": "nonneg", "layout": "layout"},
-        "pytorch.embedding_default": {"layout": "layout"},
-    }
-)
-_AXES = {"in_axis": "axes", "out_axis": "axes", "batch_axis": "axes"}
-BUILDERS.update(
-    {
-        "recipes.small_init": {"dim": "count", "distribution": "choice"},
-        "recipes.wang_init": {"dim": "count", "num_blocks": "count", "distribution": "choice"},
-        "recipes.common_init": {
-            "fn_name": "choice",
-            "dim": "count",
-            "num_blocks": "count?",
-            "distribution": "choice",
-        },
-        "recipes.uniform_init": {"min_val": "real", "max_val": "real"},
-        "recipes.scaled_residual": {
-            "num_layers": "count",
-            "std": "nonneg",
-            "distribution": "choice",
-        },
-        "recipes.mitchell": {"layer_id": "natural?", "cutoff_factor": "positive", **_AXES},
-        "recipes.deepnet": {
-            "architecture": "choice",
-            "encoder_layers": "count?",
-            "decoder_layers": "count?",
-            "part": "choice?",
-            **_AXES,
-        },
-        "recipes.fixup": {"num_branches": "count", "branch_depth": "depth", **_AXES},
-        "recipes.t_fixup": {"num_layers": "count", "part": "choice", **_AXES},
-        "recipes.t_fixup_embedding": {"dim": "count", "num_decoder_layers": "count?"},
-        "recipes.zero_init": {},
-        "recipes.block_orthogonal": {"scale": "real"},
-    }
-)
-READY = {"zeros": ji.zeros, "ones": ji.ones}  # initializers, not builders
-
-_REQUIRED = {
-    "variance_scaling": {"scale": 1.0, "mode": "fan_in", "distribution": "normal"},
-    "constant": {"value": 0.5},
-    "sparse": {"sparsity": 0.5},
-    "stacked": {"init": ji.normal()},
-    "pytorch.constant": {"val": 0.5},
-    "pytorch.sparse": {"sparsity": 0.5},
-    "pytorch.linear_bias_default": {"fan_in": 16},
-    "recipes.small_init": {"dim": 64},
-    "recipes.wang_init": {"dim": 64, "num_blocks": 4},
-    "recipes.common_init": {"fn_name": "wang", "dim": 64, "num_blocks": 4},
-    "recipes.uniform_init": {"min_val": -1.0, "max_val": 1.0},
-    "recipes.scaled_residual": {"num_layers": 4},
-    "recipes.deepnet": {
-        "architecture": "encoder_decoder",
-        "encoder_layers": 6,
-        "decoder_layers": 6,
-        "part": "encoder",
-    },
-    "recipes.fixup": {"num_branches": 4, "branch_depth": 2},
-    "recipes.t_fixup": {"num_layers": 4},
-    "recipes.t_fixup_embedding": {"dim": 64},
-}
+# name -> {argument: kind}, aliases included (they report the builder they alias):
+# the kinds are said where each builder is registered; they decide which bad
+# values below apply.
+SPECS = {name: registry.resolve(name) for name in registry.names()}
+BUILDERS = {name: dict(spec.kinds) for name, spec in SPECS.items() if spec.builder is not None}
+READY = {name: spec.ready for name, spec in SPECS.items() if spec.builder is None}
+# The arguments each builder is called with besides the bad one: its example.
+_REQUIRED = {name: spec.example[1] for name, spec in SPECS.items()}
+_POSITIONAL = {name: spec.example[0] for name, spec in SPECS.items()}
 
 
 def _traced_value():
@@ -224,7 +108,13 @@ def test_bad_builder_argument(name, arg, value, exc, fragment):
         value = _traced_value()
     canonical, builder = registry.lookup(name)  # aliases report the builder they alias
     with pytest.raises(exc, match=rf"^{re.escape(canonical)}: `{arg}` .*{fragment}"):
-        builder(**{**_REQUIRED.get(name, {}), arg: value})
+        builder(**{**_example_kwargs(name), arg: value})
+
+
+def _example_kwargs(name):
+    """The registered example arguments of ``name``, all by keyword."""
+    params = inspect.signature(registry.lookup(name)[1]).parameters
+    return {**dict(zip(params, _POSITIONAL[name], strict=False)), **_REQUIRED[name]}
 
 
 def test_every_public_builder_is_in_the_catalogue():
@@ -242,7 +132,7 @@ def test_numpy_scalars_are_numbers():
 
 
 INITS = {
-    name: (registry.lookup(name)[1](**_REQUIRED.get(name, {})) if name in BUILDERS else init)
+    name: (registry.lookup(name)[1](**_example_kwargs(name)) if name in BUILDERS else init)
     for name, init in {**{n: None for n in BUILDERS}, **READY}.items()
 }
 CONV = {e.name for e in catalog.ENTRIES if e.conv}

@@ -89,3 +89,62 @@ def test_get_builds_by_name_and_alias():
 def test_errors(call, exc, message):
     with pytest.raises(exc, match=message):
         call()
+
+
+def _builder(scale=1.0, *, layout="jax"):
+    return jax_inits.normal(scale)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"equivalents": {"pytorch": "normal_"}}, r"`equivalents` must be keyed by"),
+        ({"kinds": {"scale": "real number"}}, r"`kinds` must be in"),
+        ({"kinds": {"stddev": "real"}}, r"`kinds` names 'stddev', which the builder does not"),
+        ({"shape": "vector"}, r"`shape` must be one of \('any', 'conv', 'matrix'\)"),
+    ],
+)
+def test_register_rejects_a_registration_that_contradicts_itself(options, message):
+    with pytest.raises(ValueError, match=rf"^register\('test.builder'\): {message}"):
+        registry.register("test.builder", **options)(_builder)
+    with pytest.raises(TypeError):  # an example the builder cannot take
+        registry.register("test.builder", example=registry.args(1.0, 2.0))(_builder)
+    with pytest.raises(ValueError, match=r"'normal'\): the name is registered already"):
+        registry.register("normal")(_builder)
+    with pytest.raises(ValueError, match=r"the alias 'kaiming_normal' is registered already"):
+        registry.register("test.builder", aliases=("kaiming_normal",))(_builder)
+    assert "test.builder" not in registry.names()
+
+
+def test_catalogue_is_derived_from_the_registry():
+    specs = {s.name: s for s in registry.specs()}
+    assert set(specs) == set(ENTRIES)
+    for name, entry in ENTRIES.items():
+        spec = specs[name]
+        assert entry.aliases == spec.aliases
+        assert (entry.conv, entry.matrix, entry.complex) == (
+            spec.shape == "conv",
+            spec.shape == "matrix",
+            spec.complex,
+        )
+        assert entry.example == spec.build_example()
+    assert ENTRIES["constant"].example == jax_inits.constant(0.5)
+    assert ENTRIES["recipes.deepnet"].example == jax_inits.recipes.deepnet(
+        "decoder", decoder_layers=12
+    )
+
+
+def test_one_unknown_name_path():
+    for call in (
+        lambda: jax_inits.get("he_norml"),
+        lambda: jax_inits.from_config({"name": "he_norml", "args": {}}),
+        lambda: registry.resolve("he_norml", caller=None),
+    ):
+        with pytest.raises(
+            ValueError, match=r"unknown initializer 'he_norml'; did you mean: he_normal"
+        ):
+            call()
+    with pytest.raises(
+        ValueError, match=r"^get: unknown initializer 'zzz'; `jax-inits list` shows"
+    ):
+        jax_inits.get("zzz")

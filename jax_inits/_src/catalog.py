@@ -1,5 +1,11 @@
-"""The catalogue of public initializers: one entry per builder, with the example
-instance and the shape used to show it (the CLI table and the tests walk it)."""
+"""The catalogue of public initializers, derived from the registry: one entry per
+registered name, with the example instance and the shape used to show it (the
+CLI table, the docs and the tests walk it).
+
+Nothing here is written per builder: what a builder needs to be shown (example
+arguments, kind of shape, counterparts in other libraries) is said where it is
+registered (`jax_inits._src.registry.register`).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,33 @@ from typing import Any
 
 import numpy as np
 
-from jax_inits._src import (
+from jax_inits._src import (  # noqa: F401  (imported to register their builders)
     complex_valued,
     constant,
     distributions,
     orthogonal,
     pytorch,
     recipes,
+    registry,
     structural,
     variance_scaling,
+)
+
+LIBRARIES = registry.LIBRARIES
+PREFIXES = registry.PREFIXES
+
+#: The order families are shown in: jax's own names first, then the complex
+#: ones, then ``jax_inits.pytorch`` and ``jax_inits.recipes``; within a family,
+#: ready initializers first, then the order of registration (of the source).
+_FAMILIES = (
+    "constant",
+    "distributions",
+    "variance_scaling",
+    "orthogonal",
+    "structural",
+    "complex_valued",
+    "pytorch",
+    "recipes",
 )
 
 
@@ -43,63 +67,25 @@ class Entry:
         return dtype
 
 
-_vs = variance_scaling
-ENTRIES: tuple[Entry, ...] = (
-    Entry("zeros", constant.zeros),
-    Entry("ones", constant.ones),
-    Entry("constant", constant.constant(0.5)),
-    Entry("uniform", distributions.uniform()),
-    Entry("uniform_range", distributions.uniform_range()),
-    Entry("normal", distributions.normal()),
-    Entry("truncated_normal", distributions.truncated_normal()),
-    Entry("variance_scaling", _vs.variance_scaling(1.0, "fan_avg", "normal")),
-    Entry("glorot_uniform", _vs.glorot_uniform(), ("xavier_uniform",)),
-    Entry("glorot_normal", _vs.glorot_normal(), ("xavier_normal",)),
-    Entry("lecun_uniform", _vs.lecun_uniform()),
-    Entry("lecun_normal", _vs.lecun_normal()),
-    Entry("he_uniform", _vs.he_uniform(), ("kaiming_uniform",)),
-    Entry("he_normal", _vs.he_normal(), ("kaiming_normal",)),
-    Entry("orthogonal", orthogonal.orthogonal()),
-    Entry("delta_orthogonal", orthogonal.delta_orthogonal(), conv=True),
-    Entry("identity", structural.identity()),
-    Entry("dirac", structural.dirac(), conv=True),
-    Entry("sparse", structural.sparse(0.25), matrix=True),
-    Entry("stacked", structural.stacked(distributions.normal(1.0))),
-    Entry("complex_glorot", complex_valued.complex_glorot(), complex=True),
-    Entry("complex_he", complex_valued.complex_he(), complex=True),
-    Entry("complex_uniform", complex_valued.complex_uniform(), complex=True),
-    Entry("haar_unitary", complex_valued.haar_unitary(), complex=True),
-    Entry("pytorch.uniform", pytorch.uniform()),
-    Entry("pytorch.normal", pytorch.normal()),
-    Entry("pytorch.trunc_normal", pytorch.trunc_normal()),
-    Entry("pytorch.constant", pytorch.constant(0.1)),
-    Entry("pytorch.ones", pytorch.ones()),
-    Entry("pytorch.zeros", pytorch.zeros()),
-    Entry("pytorch.eye", pytorch.eye(), matrix=True),
-    Entry("pytorch.dirac", pytorch.dirac(), conv=True),
-    Entry("pytorch.xavier_uniform", pytorch.xavier_uniform()),
-    Entry("pytorch.xavier_normal", pytorch.xavier_normal()),
-    Entry("pytorch.kaiming_uniform", pytorch.kaiming_uniform()),
-    Entry("pytorch.kaiming_normal", pytorch.kaiming_normal()),
-    Entry("pytorch.orthogonal", pytorch.orthogonal()),
-    Entry("pytorch.sparse", pytorch.sparse(0.25), matrix=True),
-    Entry("pytorch.linear_default", pytorch.linear_default()),
-    Entry("pytorch.conv_default", pytorch.conv_default(), conv=True),
-    Entry("pytorch.linear_bias_default", pytorch.linear_bias_default(64)),
-    Entry("pytorch.embedding_default", pytorch.embedding_default()),
-    # jax_inits.recipes
-    Entry("recipes.small_init", recipes.small_init(256)),
-    Entry("recipes.wang_init", recipes.wang_init(256, 12)),
-    Entry("recipes.common_init", recipes.common_init("wang2", 256, 12)),
-    Entry("recipes.uniform_init", recipes.uniform_init(-0.1, 0.1)),
-    Entry("recipes.scaled_residual", recipes.scaled_residual(12)),
-    Entry("recipes.mitchell", recipes.mitchell(layer_id=2)),
-    Entry("recipes.deepnet", recipes.deepnet("decoder", decoder_layers=12)),
-    Entry("recipes.fixup", recipes.fixup(8, 2)),
-    Entry("recipes.t_fixup", recipes.t_fixup(6)),
-    Entry("recipes.t_fixup_embedding", recipes.t_fixup_embedding(512)),
-    Entry("recipes.zero_init", recipes.zero_init()),
-    Entry("recipes.block_orthogonal", recipes.block_orthogonal(), conv=True),
+def _order(spec: registry.Spec) -> tuple[int, bool]:
+    """Family, then ready initializers (``zeros``, ``ones``) before builders."""
+    return _FAMILIES.index(spec.module.rsplit(".", 1)[-1]), spec.builder is not None
+
+
+def _entry(spec: registry.Spec) -> Entry:
+    return Entry(
+        spec.name,
+        spec.build_example(),
+        spec.aliases,
+        conv=spec.shape == "conv",
+        matrix=spec.shape == "matrix",
+        complex=spec.complex,
+    )
+
+
+ENTRIES: tuple[Entry, ...] = tuple(
+    _entry(spec)
+    for spec in sorted(registry.specs(), key=_order)  # sorted() is stable
 )
 
 
@@ -128,3 +114,28 @@ NOT_INITIALIZERS = frozenset(
 def names() -> list[str]:
     """Every public initializer name, aliases included."""
     return [n for e in ENTRIES for n in (e.name, *e.aliases)]
+
+
+def equivalents(name: str) -> dict[str, str]:
+    """The counterpart of ``name`` in each of `LIBRARIES`, ``-`` where none.
+
+    A ``~`` marks a counterpart that matches the variance but not the
+    distribution (torch's ``kaiming_normal_`` and ``xavier_normal_`` are
+    untruncated normals where jax's presets truncate at 2 sigma). torch computes
+    fans of a ``Linear`` weight of shape ``(out, in)``, the transpose of the
+    ``(in, out)`` layout used here. Sources: the torch.nn.init,
+    keras.initializers, haiku.initializers and flax.linen.initializers
+    (= jax.nn.initializers) reference pages.
+    """
+    try:
+        spec = registry.resolve(name)
+    except ValueError:
+        return dict.fromkeys(LIBRARIES, "-")
+    return spec.counterparts()
+
+
+def short(library: str, text: str) -> str:
+    """``text`` without the module prefix of ``library`` (for narrow tables)."""
+    approx = text.startswith("~")
+    text = text.removeprefix("~").removeprefix(PREFIXES[library])
+    return "~" + text if approx else text

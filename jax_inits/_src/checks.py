@@ -116,7 +116,7 @@ def disjoint_axes(builder: str, **named: Axes) -> None:
     """Raises if two axis arguments given with the same sign name the same axis.
 
     Axes of mixed sign can only be compared once the rank is known, which
-    :func:`normalize_axes` does at call time.
+    `normalize_axes` does at call time.
     """
     seen: dict[int, str] = {}
     for arg, value in named.items():

@@ -14,9 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax_inits._src import checks, registry, sampling
-from jax_inits._src.base import InitializerBase, default_float_dtype
+from jax_inits._src.base import InitializerBase, default_float_dtype, display_name
 from jax_inits._src.orthogonal import Orthogonal
-from jax_inits._src.variance_scaling import AxisArg, VarianceScaling, _build
+from jax_inits._src.variance_scaling import AxisArg, FanScaled, _build
 
 REGIONS: tuple[str, ...] = ("disk", "box")
 
@@ -45,18 +45,18 @@ class _ComplexOnly:
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class ComplexVarianceScaling(_ComplexOnly, VarianceScaling):
-    pass
+class ComplexVarianceScaling(_ComplexOnly, FanScaled):
+    """A variance scaling (composed) for complex dtypes only."""
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class HaarUnitary(_ComplexOnly, Orthogonal):
-    name = "haar_unitary"
+    name: str = display_name("haar_unitary")
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class ComplexUniform(_ComplexOnly, InitializerBase):
-    name = "complex_uniform"
+    name: str = display_name("complex_uniform")
     scale: float = 1e-2
     region: str = "disk"
     dtype: np.dtype | None = None
@@ -82,28 +82,31 @@ class ComplexUniform(_ComplexOnly, InitializerBase):
 
 
 def _complex_fans(label: str, scale: float, mode: str, in_axis, out_axis, batch_axis, dtype):
-    vs = _build(label, scale, mode, "normal", in_axis, out_axis, batch_axis, dtype)
-    if vs.dtype is not None:
-        require_complex(label, vs.dtype)
-    fields = {f.name: getattr(vs, f.name) for f in dataclasses.fields(vs)}
-    return ComplexVarianceScaling(**fields)
+    scaling = _build(label, scale, mode, "normal", in_axis, out_axis, batch_axis, dtype)
+    if scaling.dtype is not None:
+        require_complex(label, scaling.dtype)
+    return ComplexVarianceScaling(scaling, name=label)
 
 
-_TRABELSI = "Trabelsi et al., `Deep Complex Networks <https://arxiv.org/abs/1705.09792>`_, 2018."
+_TRABELSI = "Trabelsi et al., [Deep Complex Networks](https://arxiv.org/abs/1705.09792), 2018."
 
 
-@registry.register("complex_glorot")
+@registry.register(
+    "complex_glorot",
+    complex=True,
+    kinds={"in_axis": "axes", "out_axis": "axes", "batch_axis": "axes"},
+)
 def complex_glorot(
     in_axis: AxisArg = -2, out_axis: AxisArg = -1, batch_axis: AxisArg = (), dtype=None
 ) -> ComplexVarianceScaling:
     r"""Builds Trabelsi et al.'s complex Glorot initializer.
 
-    Modulus Rayleigh with parameter :math:`\sigma = 1 / \sqrt{n_\mathrm{in} +
-    n_\mathrm{out}}`, phase uniform on :math:`[-\pi, \pi)`, so
-    :math:`E|w|^2 = 2\sigma^2 = 2 / (n_\mathrm{in} + n_\mathrm{out})`, the
+    Modulus Rayleigh with parameter $\sigma = 1 / \sqrt{n_\mathrm{in} +
+    n_\mathrm{out}}$, phase uniform on $[-\pi, \pi)$, so
+    $E|w|^2 = 2\sigma^2 = 2 / (n_\mathrm{in} + n_\mathrm{out})$, the
     Glorot variance. That is exactly a circular complex normal, which is how it
-    is sampled. (The paper's reference code passes :math:`1/(n_\mathrm{in} +
-    n_\mathrm{out})` itself as :math:`\sigma`, missing the square root.)
+    is sampled. (The paper's reference code passes $1/(n_\mathrm{in} +
+    n_\mathrm{out})$ itself as $\sigma$, missing the square root.)
 
     Args:
       in_axis: Input axis or axes.
@@ -129,14 +132,16 @@ def complex_glorot(
     return _complex_fans("complex_glorot", 1.0, "fan_avg", in_axis, out_axis, batch_axis, dtype)
 
 
-@registry.register("complex_he")
+@registry.register(
+    "complex_he", complex=True, kinds={"in_axis": "axes", "out_axis": "axes", "batch_axis": "axes"}
+)
 def complex_he(
     in_axis: AxisArg = -2, out_axis: AxisArg = -1, batch_axis: AxisArg = (), dtype=None
 ) -> ComplexVarianceScaling:
     r"""Builds Trabelsi et al.'s complex He initializer.
 
-    Modulus Rayleigh with parameter :math:`\sigma = 1 / \sqrt{n_\mathrm{in}}`,
-    phase uniform, so :math:`E|w|^2 = 2 / n_\mathrm{in}` (sampled as a circular
+    Modulus Rayleigh with parameter $\sigma = 1 / \sqrt{n_\mathrm{in}}$,
+    phase uniform, so $E|w|^2 = 2 / n_\mathrm{in}$ (sampled as a circular
     complex normal, the same distribution).
 
     Args:
@@ -167,17 +172,17 @@ for _fn in (complex_glorot, complex_he):
     _fn.__doc__ = _fn.__doc__.replace("{ref}", _TRABELSI)
 
 
-@registry.register("complex_uniform")
+@registry.register("complex_uniform", complex=True, kinds={"scale": "nonneg"})
 def complex_uniform(scale: float = 1e-2, dtype=None, *, region: str = "disk") -> ComplexUniform:
     r"""Builds a complex uniform initializer, on a disk or on a box.
 
     Two conventions are in use, with different variances:
 
-    * ``region="disk"``: uniform on the disk :math:`|w| \le \mathrm{scale}`
-      (modulus :math:`\mathrm{scale}\sqrt{U}`, uniform phase);
-      :math:`E|w|^2 = \mathrm{scale}^2 / 2`.
+    * ``region="disk"``: uniform on the disk $|w| \le \mathrm{scale}$
+      (modulus $\mathrm{scale}\sqrt{U}$, uniform phase);
+      $E|w|^2 = \mathrm{scale}^2 / 2$.
     * ``region="box"``: real and imaginary parts independent, uniform on
-      :math:`[-\mathrm{scale}, \mathrm{scale})`; :math:`E|w|^2 = 2\,\mathrm{scale}^2 / 3`.
+      $[-\mathrm{scale}, \mathrm{scale})$; $E|w|^2 = 2\,\mathrm{scale}^2 / 3$.
 
     Args:
       scale: Disk radius or box half-width, ``>= 0``.
@@ -205,14 +210,14 @@ def complex_uniform(scale: float = 1e-2, dtype=None, *, region: str = "disk") ->
     return ComplexUniform(checks.real_number(builder, "scale", scale, minimum=0.0), region, dtype)
 
 
-@registry.register("haar_unitary")
+@registry.register("haar_unitary", complex=True, kinds={"scale": "real", "column_axis": "int"})
 def haar_unitary(scale: float = 1.0, column_axis: int = -1, dtype=None) -> HaarUnitary:
     r"""Builds an initializer of Haar-random unitary matrices.
 
-    :func:`orthogonal` for complex dtypes: the array viewed as a matrix (columns
+    `orthogonal` for complex dtypes: the array viewed as a matrix (columns
     along ``column_axis``) has orthonormal rows or columns in the complex inner
     product, distributed by Haar measure on the unitary group (QR of a complex
-    Ginibre matrix with the phases of :math:`R`'s diagonal divided out,
+    Ginibre matrix with the phases of $R$'s diagonal divided out,
     Mezzadri 2007).
 
     Args:
@@ -233,8 +238,8 @@ def haar_unitary(scale: float = 1.0, column_axis: int = -1, dtype=None) -> HaarU
       (dtype('complex64'), True)
 
     References:
-      Mezzadri, `How to generate random matrices from the classical compact groups
-      <https://arxiv.org/abs/math-ph/0609050>`_, 2007.
+      Mezzadri, [How to generate random matrices from the classical compact
+      groups](https://arxiv.org/abs/math-ph/0609050), 2007.
     """
     builder = "haar_unitary"
     dtype = checks.dtype(builder, dtype, random=True)

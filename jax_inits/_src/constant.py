@@ -21,20 +21,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax_inits._src import checks, registry
-from jax_inits._src.base import InitializerBase
+from jax_inits._src.base import InitializerBase, display_name
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
 class Constant(InitializerBase):
     """An initializer that fills the array with ``value`` (broadcast to the shape).
 
-    ``zeros`` and ``ones`` are instances; :func:`constant` builds others.
+    ``zeros`` and ``ones`` are instances; `constant` builds others.
 
     >>> jax_inits.zeros(jax.random.key(0), (2,), jnp.int32)
     Array([0, 0], dtype=int32)
     """
 
-    name = "constant"
+    name: str = display_name("constant")
     random = False
     value: Any = 0.0
     dtype: np.dtype | None = None
@@ -68,6 +68,11 @@ class Constant(InitializerBase):
             return 0.0
         return float(np.std(np.broadcast_to(a, shape)))
 
+    def density(self, shape, dtype=None):
+        """``None``: the values are one number (or a fixed array), not a density."""
+        self.check(shape, dtype)
+        return None
+
     def _check_call(self, shape, dtype) -> None:
         value_shape = self._array().shape
         try:
@@ -84,11 +89,20 @@ class Constant(InitializerBase):
         return jnp.full(shape, self._array(), dtype=dtype)
 
 
-@registry.register("constant")
+@registry.register(
+    "constant",
+    example=registry.args(0.5),
+    equivalents={
+        "torch": "constant_(w, v)",
+        "keras": "Constant(v)",
+        "haiku": "Constant(v)",
+        "flax": "constant(v)",
+    },
+)
 def constant(value: Any, dtype: Any = None) -> Constant:
     """Builds an initializer that fills arrays with a constant ``value``.
 
-    Same arguments as :func:`jax.nn.initializers.constant`. The key is ignored.
+    Same arguments as `jax.nn.initializers.constant`. The key is ignored.
 
     Args:
       value: A number, or an array that broadcasts to the requested shape. It is
@@ -131,8 +145,14 @@ def constant(value: Any, dtype: Any = None) -> Constant:
 
 
 #: An initializer that returns an array of zeros (the key is ignored).
-zeros = Constant(0.0)
+zeros = registry.register_ready(
+    "zeros",
+    Constant(0.0),
+    equivalents={"torch": "zeros_", "keras": "Zeros()", "haiku": "Constant(0)", "flax": "zeros"},
+)
 #: An initializer that returns an array of ones (the key is ignored).
-ones = Constant(1.0)
-registry.register_ready("zeros", zeros)
-registry.register_ready("ones", ones)
+ones = registry.register_ready(
+    "ones",
+    Constant(1.0),
+    equivalents={"torch": "ones_", "keras": "Ones()", "haiku": "Constant(1)", "flax": "ones"},
+)

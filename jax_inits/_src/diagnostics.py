@@ -2,27 +2,23 @@
 per-leaf summaries of parameter trees.
 
 Everything here is numbers (jax and numpy); the plots live in
-:mod:`jax_inits._src.plots`, which imports matplotlib when first called.
+`jax_inits._src.plots`, which imports matplotlib when first called.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import inspect
 import math
-import operator
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax_inits._src import catalog, checks, constant, distributions, registry, sampling
-from jax_inits._src import variance_scaling as vs
-from jax_inits._src.base import InitializerBase, work_dtype
+from jax_inits._src import checks, registry, tree
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "linear": lambda x: x,
@@ -40,22 +36,17 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 VARIANTS = ("plain", "residual")
 
 
-def close_names(name: str, choices: Iterable[str]) -> str:
-    """``"; did you mean: a, b"`` for the choices close to ``name``, else a hint."""
-    close = difflib.get_close_matches(name, list(choices), n=5, cutoff=0.6)
-    return f"; did you mean: {', '.join(close)}" if close else ""
-
-
 def lookup(name: str, **kwargs: Any) -> Any:
-    """Builds the catalogue initializer called ``name`` with builder arguments ``kwargs``.
+    """Builds the registered initializer called ``name`` with builder arguments ``kwargs``.
 
-    The one place that turns a name into an initializer (the CLI and
-    :func:`summarize` go through it). ``zeros`` and ``ones`` are ready
-    initializers and take no arguments; a builder with a required argument
-    called without ``kwargs`` gives the catalogue's example (``constant(0.5)``).
+    The CLI and `summarize` go through it; names resolve (and unknown
+    names fail, with one did-you-mean) in `jax_inits._src.registry.resolve`.
+    ``zeros`` and ``ones`` are ready initializers and take no arguments; a
+    builder with a required argument called without ``kwargs`` gives its
+    registered example (``constant(0.5)``).
 
     Raises:
-      ValueError: for a name that is not in the catalogue (listing close names),
+      ValueError: for a name that is not registered (listing close names),
         or arguments given to a ready initializer; and whatever the builder
         raises for bad arguments.
 
@@ -67,22 +58,17 @@ def lookup(name: str, **kwargs: Any) -> Any:
       Traceback (most recent call last):
       ValueError: unknown initializer 'he_norml'; did you mean: he_normal, ...
     """
-    names = catalog.names()
-    if name not in names:
-        hint = close_names(name, names) or "; `jax-inits list` shows them all"
-        raise ValueError(f"unknown initializer {name!r}{hint}")
-    example = next(e.example for e in catalog.ENTRIES if name in (e.name, *e.aliases))
-    builder = registry.lookup(name)[1]
-    if isinstance(builder, InitializerBase):
+    spec = registry.resolve(name, caller=None)
+    if spec.builder is None:
         if kwargs:
             raise ValueError(f"{name} is a ready initializer and takes no arguments, got {kwargs}")
-        return builder
+        return spec.ready
     if not kwargs:
         try:
-            inspect.signature(builder).bind()
+            inspect.signature(spec.builder).bind()
         except TypeError:  # a required argument, e.g. constant(value): the example
-            return example
-    return builder(**kwargs)
+            return spec.build_example()
+    return spec.builder(**kwargs)
 
 
 def _as_initializer(init: Any) -> Any:
@@ -96,13 +82,13 @@ class Propagation(NamedTuple):
     """Per-layer statistics of one deep MLP at initialization.
 
     Attributes:
-      forward: ``(depth + 1,)``: :math:`q^l`, the mean square of the
-        pre-activations :math:`h^l` (``l = 0`` is the input), i.e. their variance
+      forward: ``(depth + 1,)``: $q^l$, the mean square of the
+        pre-activations $h^l$ (``l = 0`` is the input), i.e. their variance
         (they have mean zero for weights of mean zero).
-      backward: ``(depth + 1,)``: :math:`\\|\\partial L / \\partial h^l\\|` divided by
+      backward: ``(depth + 1,)``: $\\|\\partial L / \\partial h^l\\|$ divided by
         its value at the output layer (``backward[-1] == 1``).
-      weight_grad: ``(depth,)``: :math:`\\|\\partial L / \\partial W^l\\|_F` for the
-        loss :math:`L = \\langle h^L, v \\rangle`, with ``v`` a standard normal
+      weight_grad: ``(depth,)``: $\\|\\partial L / \\partial W^l\\|_F$ for the
+        loss $L = \\langle h^L, v \\rangle$, with ``v`` a standard normal
         direction scaled to unit Frobenius norm.
 
     Examples:
@@ -166,20 +152,20 @@ def propagate(
     The network is the one of the mean-field analyses of Poole et al. (2016)
     and Schoenholz et al. (2017), without biases:
 
-    .. math::
+    $$
+    h^0 = x, \qquad h^l = \phi(h^{l-1}) W^l \quad (l = 1, \dots, L),
+    $$
 
-       h^0 = x, \qquad h^l = \phi(h^{l-1}) W^l \quad (l = 1, \dots, L),
-
-    or, with ``residual=True``, :math:`h^l = h^{l-1} + \alpha\,\phi(h^{l-1}) W^l`.
-    Every :math:`W^l` of shape ``(width, width)`` is drawn by ``init`` from its
-    own key, the ``batch`` inputs :math:`x` are standard normal, and the loss
-    :math:`L = \langle h^L, v \rangle` projects the output on a random unit
-    direction :math:`v`. The forward pass records :math:`q^l = \mathrm{mean}((h^l)^2)`,
-    the backward pass :math:`\|\partial L/\partial h^l\|` relative to the output
-    layer and :math:`\|\partial L / \partial W^l\|_F`. A good initialization keeps
+    or, with ``residual=True``, $h^l = h^{l-1} + \alpha\,\phi(h^{l-1}) W^l$.
+    Every $W^l$ of shape ``(width, width)`` is drawn by ``init`` from its
+    own key, the ``batch`` inputs $x$ are standard normal, and the loss
+    $L = \langle h^L, v \rangle$ projects the output on a random unit
+    direction $v$. The forward pass records $q^l = \mathrm{mean}((h^l)^2)$,
+    the backward pass $\|\partial L/\partial h^l\|$ relative to the output
+    layer and $\|\partial L / \partial W^l\|_F$. A good initialization keeps
     both near constant over depth (He et al., 2015: ``he_normal`` with ReLU keeps
-    :math:`\mathbb{E}[q^l]` exactly constant; orthogonal weights with a linear
-    activation keep :math:`q^l` constant for every sample, Saxe et al., 2014).
+    $\mathbb{E}[q^l]$ exactly constant; orthogonal weights with a linear
+    activation keep $q^l$ constant for every sample, Saxe et al., 2014).
 
     The function is pure: under ``jax.jit`` (with ``init`` and the keyword
     arguments static) or ``jax.vmap`` over keys it returns what it returns
@@ -190,20 +176,20 @@ def propagate(
       key: A PRNG key; the weights, inputs and direction are drawn from it.
       init: An initializer (any ``init(key, shape, dtype)``, jax's included) or
         the catalogue name of one built with default arguments.
-      depth: Number of layers :math:`L`, ``>= 1``.
+      depth: Number of layers $L$, ``>= 1``.
       width: Width of every layer, ``>= 1``.
       batch: Number of inputs, ``>= 1``.
       activation: A name in ``ACTIVATIONS`` (``linear``, ``tanh``, ``relu``,
         ``gelu``, ``silu``, ``selu``, ``elu``, ``leaky_relu``, ``sigmoid``,
         ``softplus``, ``sin``) or a function.
-      residual: Use the residual update :math:`h^l = h^{l-1} + \alpha\,\phi(h^{l-1}) W^l`.
-      residual_scale: :math:`\alpha`, the branch multiplier (``1`` is a plain
+      residual: Use the residual update $h^l = h^{l-1} + \alpha\,\phi(h^{l-1}) W^l$.
+      residual_scale: $\alpha$, the branch multiplier (``1`` is a plain
         ResNet block; ``1/sqrt(depth)`` keeps deep residual stacks bounded).
       dtype: dtype of weights and activations (default float32; the statistics
         are accumulated in float32).
 
     Returns:
-      A :class:`Propagation` of ``forward`` ``(depth + 1,)``, ``backward``
+      A `Propagation` of ``forward`` ``(depth + 1,)``, ``backward``
       ``(depth + 1,)`` and ``weight_grad`` ``(depth,)``.
 
     Raises:
@@ -220,13 +206,12 @@ def propagate(
       1.0000
 
     References:
-      Poole et al., `Exponential expressivity in deep neural networks through
-      transient chaos <https://arxiv.org/abs/1606.05340>`_, 2016.
-      Schoenholz et al., `Deep Information Propagation
-      <https://arxiv.org/abs/1611.01232>`_, 2017.
-      Saxe et al., `Exact solutions to the nonlinear dynamics of learning in deep
-      linear neural networks <https://arxiv.org/abs/1312.6120>`_, 2014.
-      He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_, 2015.
+      Poole et al., [Exponential expressivity in deep neural networks through
+      transient chaos](https://arxiv.org/abs/1606.05340), 2016.
+      Schoenholz et al., [Deep Information Propagation](https://arxiv.org/abs/1611.01232), 2017.
+      Saxe et al., [Exact solutions to the nonlinear dynamics of learning in deep
+      linear neural networks](https://arxiv.org/abs/1312.6120), 2014.
+      He et al., [Delving Deep into Rectifiers](https://arxiv.org/abs/1502.01852), 2015.
     """
     depth = _positive_int("depth", depth)
     width = _positive_int("width", width)
@@ -234,7 +219,10 @@ def propagate(
     if isinstance(activation, str) and activation not in ACTIVATIONS:
         raise ValueError(
             f"propagate: unknown activation {activation!r}"
-            + (close_names(activation, ACTIVATIONS) or f"; choose from {', '.join(ACTIVATIONS)}")
+            + (
+                registry.did_you_mean(activation, ACTIVATIONS)
+                or f"; choose from {', '.join(ACTIVATIONS)}"
+            )
         )
     if not (isinstance(activation, str) or callable(activation)):
         raise TypeError(
@@ -286,7 +274,7 @@ def sweep(
     dtype: Any = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """Runs :func:`propagate` for every variant x activation x initializer name.
+    """Runs `propagate` for every variant x activation x initializer name.
 
     Every run uses the same ``key``, so the runs differ only in what is compared
     (common random numbers).
@@ -296,19 +284,19 @@ def sweep(
       inits: Catalogue names (built with default arguments).
       activations: Names in ``ACTIVATIONS``.
       variants: Any of ``"plain"`` and ``"residual"``.
-      depth: See :func:`propagate`.
-      width: See :func:`propagate`.
-      batch: See :func:`propagate`.
-      residual_scale: See :func:`propagate`.
-      dtype: See :func:`propagate`.
+      depth: See `propagate`.
+      width: See `propagate`.
+      batch: See `propagate`.
+      residual_scale: See `propagate`.
+      dtype: See `propagate`.
       progress: Called with a label after each run (the CLI draws a bar with it).
 
     Returns:
       One JSON-ready record per run: ``init``, ``activation``, ``variant``, the
       sizes, the lists ``forward``, ``backward``, ``weight_grad``, and
-      ``forward_ratio`` (:math:`q^L/q^0`), ``backward_ratio``
-      (:math:`\\|\\partial L/\\partial h^0\\| / \\|\\partial L/\\partial h^L\\|`),
-      ``forward_status`` and ``backward_status`` (see :func:`status`).
+      ``forward_ratio`` ($q^L/q^0$), ``backward_ratio``
+      ($\\|\\partial L/\\partial h^0\\| / \\|\\partial L/\\partial h^L\\|$),
+      ``forward_status`` and ``backward_status`` (see `status`).
 
     Examples:
       >>> from jax_inits.diagnostics import sweep
@@ -368,6 +356,8 @@ def bounds(init: Any, shape: Sequence[int], dtype: Any = None) -> tuple[float, f
     """The real interval every value of ``init(key, shape, dtype)`` lies in, or
     ``None`` when unbounded (or unknown, for initializers from elsewhere).
 
+    ``init.bounds(shape, dtype)`` for jax_inits initializers.
+
     Examples:
       >>> from jax_inits.diagnostics import bounds
       >>> bounds(jax_inits.truncated_normal(0.5), (4, 4))
@@ -375,21 +365,35 @@ def bounds(init: Any, shape: Sequence[int], dtype: Any = None) -> tuple[float, f
       >>> bounds(jax_inits.normal(), (4, 4)) is None
       True
     """
-    method = getattr(init, "_bounds", None)
-    if method is None:
-        return None
-    dt = np.dtype(jnp.float32 if dtype is None else dtype)
-    if jnp.issubdtype(dt, np.complexfloating):
-        return None
-    found = method(tuple(shape), work_dtype(dt))
-    return None if found is None else (float(found[0]), float(found[1]))
+    method = getattr(init, "bounds", None)
+    return None if method is None else method(tuple(shape), dtype)
+
+
+def rms_deviation(values: Any) -> float:
+    """The root mean square deviation of ``values`` from their mean, in float64 on
+    the host (of the complex difference for complex values: the std that
+    ``target_std`` gives); NaN for an empty array.
+
+    The one std of every table the package prints (``summarize``, ``sample_stats``,
+    ``jax-inits list``).
+
+    Examples:
+      >>> from jax_inits.diagnostics import rms_deviation
+      >>> rms_deviation(np.array([1.0, 3.0])), rms_deviation(np.array([1j, -1j]))
+      (1.0, 1.0)
+    """
+    x = np.asarray(values)
+    x = x.astype(np.complex128 if np.iscomplexobj(x) else np.float64)
+    if not x.size:
+        return math.nan
+    return float(np.sqrt(np.mean(np.abs(x - x.mean()) ** 2)))
 
 
 def sample_stats(init: Any, key: jax.Array, shape: Sequence[int], dtype: Any = None) -> dict:
     """Draws ``init(key, shape, dtype)`` and returns its statistics.
 
     ``std`` is the root mean square deviation from the mean (for complex values
-    of the modulus, matching :meth:`target_std`); ``min`` and ``max`` are of the
+    of the modulus, matching `target_std`); ``min`` and ``max`` are of the
     values (of the modulus for complex dtypes); ``lower``/``upper`` are the
     truncation bounds of the initializer (``None`` when unbounded). Statistics are
     computed in float64 on the host.
@@ -417,7 +421,7 @@ def sample_stats(init: Any, key: jax.Array, shape: Sequence[int], dtype: Any = N
     n = x.size
     complex_ = np.iscomplexobj(x)
     mean = complex(x.mean()) if n else math.nan
-    std = float(np.sqrt(np.mean(np.abs(x - mean) ** 2))) if n else math.nan
+    std = rms_deviation(x)
     span = np.abs(x) if complex_ else x
     b = bounds(init, shape, values.dtype)
     return {
@@ -438,29 +442,14 @@ def sample_stats(init: Any, key: jax.Array, shape: Sequence[int], dtype: Any = N
 
 def _target_std(init: Any, shape: tuple[int, ...]) -> float | None:
     """``init.target_std(shape)``, or ``None`` where ``init`` rejects ``shape``."""
-    method = getattr(init, "target_std", None)
-    if method is None:
+    if not hasattr(init, "target_std"):
         return None
     try:
-        if isinstance(init, InitializerBase):  # the static shape checks a call would run
-            init._check_call(shape, init.resolve_dtype())
-        return float(method(shape))
+        if hasattr(init, "check"):  # the static shape checks a call would run
+            init.check(shape)
+        return float(init.target_std(shape))
     except (ValueError, TypeError, IndexError, ZeroDivisionError):
         return None
-
-
-def _normal_pdf(x, mean, std):
-    return np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
-
-
-def _truncated_normal_pdf(x, mean, std, lower, upper):
-    phi = operator.sub(*(0.5 * math.erfc(-b / math.sqrt(2)) for b in (upper, lower)))
-    lo, hi = mean + lower * std, mean + upper * std
-    return np.where((x >= lo) & (x <= hi), _normal_pdf(x, mean, std) / phi, 0.0)
-
-
-def _uniform_pdf(x, lo, hi):
-    return np.where((x >= lo) & (x <= hi), 1.0 / (hi - lo), 0.0)
 
 
 def target_density(
@@ -468,13 +457,10 @@ def target_density(
 ) -> tuple[Callable, str] | None:
     """The density of one value of ``init(key, shape, dtype)``, and a label for it.
 
-    Exact for the normal, truncated-normal and uniform families and the real
-    variance-scaling presets. For other initializers (orthogonal, those of
-    other packages) it is the normal density with the target std, labelled as a
-    reference: the entries of a Haar orthogonal ``n x n`` matrix are close to
-    :math:`\\mathcal{N}(0, 1/n)` for large ``n``. For complex dtypes it is a
-    normal reference for the real part (std ``target / sqrt(2)``). ``None`` for
-    constants.
+    ``init.density(shape, dtype)`` for jax_inits initializers (exact for the
+    normal, truncated-normal and uniform families and the real variance-scaling
+    presets, else a normal reference with the target std); ``None`` for
+    initializers from elsewhere, which do not say their distribution.
 
     Examples:
       >>> from jax_inits.diagnostics import target_density
@@ -482,45 +468,16 @@ def target_density(
       >>> label, float(pdf(np.array(1.0)))
       ('U[0, 2)', 0.5)
     """
-    shape = tuple(shape)
-    if isinstance(init, constant.Constant):
-        return None
-    if dtype is None and isinstance(init, InitializerBase):
-        dtype = init.resolve_dtype()
-    if dtype is not None and jnp.issubdtype(np.dtype(dtype), np.complexfloating):
-        target = _target_std(init, shape)
-        if not target:
-            return None
-        std = target / math.sqrt(2)
-        return (lambda x: _normal_pdf(x, 0.0, std)), f"N(0, {std:.4g}^2) reference, real part"
-    if isinstance(init, distributions.Normal):
-        return (lambda x: _normal_pdf(x, init.mean, init.stddev)), init.formula
-    if isinstance(init, distributions.TruncatedNormal):
-        m, s, lo, hi = init.mean, init.stddev, init.lower, init.upper
-        return (lambda x: _truncated_normal_pdf(x, m, s, lo, hi)), init.formula
-    if isinstance(init, distributions.Uniform):
-        return (lambda x: _uniform_pdf(x, 0.0, init.scale)), init.formula
-    if isinstance(init, distributions.UniformRange):
-        return (lambda x: _uniform_pdf(x, init.minval, init.maxval)), init.formula
-    target = _target_std(init, shape)
-    if isinstance(init, vs.VarianceScaling) and target is not None:
-        if init.distribution == "uniform":
-            limit = math.sqrt(3) * target
-            return (lambda x: _uniform_pdf(x, -limit, limit)), f"U[-{limit:.4g}, {limit:.4g}]"
-        if init.distribution == "truncated_normal":
-            s = target / sampling.TRUNCATED_NORMAL_STD
-            return (lambda x: _truncated_normal_pdf(x, 0.0, s, -2.0, 2.0)), f"{s:.4g} * TN(-2, 2)"
-        return (lambda x: _normal_pdf(x, 0.0, target)), f"N(0, {target:.4g}^2)"
-    if target is None or target == 0:
-        return None
-    return (lambda x: _normal_pdf(x, 0.0, target)), f"N(0, {target:.4g}^2) reference"
+    method = getattr(init, "density", None)
+    return None if method is None else method(tuple(shape), dtype)
 
 
 # --------------------------------------------------------------------------- parameter trees
 
 
 class LeafSummary(NamedTuple):
-    """One leaf of a parameter tree: its path, shape, dtype, measured std and
+    """One leaf of a parameter tree: its path (as `jax_inits.tree` writes it,
+    ``"dense/kernel"``), shape, dtype, measured std and
     the std the named initializer targets for that shape (``None`` when it does
     not apply to the shape).
 
@@ -528,7 +485,7 @@ class LeafSummary(NamedTuple):
       >>> from jax_inits.diagnostics import summarize
       >>> row = summarize({"w": jnp.ones((2, 3))}, "lecun_normal").rows[0]
       >>> row.path, row.shape, row.dtype, row.std, round(row.target_std, 4)
-      ("['w']", (2, 3), 'float32', 0.0, 0.7071)
+      ('w', (2, 3), 'float32', 0.0, 0.7071)
     """
 
     path: str
@@ -543,7 +500,7 @@ class Summary:
     """A per-leaf table of a parameter tree; ``str()`` renders it as text.
 
     Attributes:
-      rows: One :class:`LeafSummary` per array leaf, in tree order.
+      rows: One `LeafSummary` per array leaf, in tree order.
       init: ``repr`` of the initializer the target std refers to, or ``None``.
 
     Examples:
@@ -610,30 +567,29 @@ def summarize(params: Any, init: Any = None) -> Summary:
         shape it does not apply to (a bias for a fan-based initializer) show ``-``.
 
     Returns:
-      A :class:`Summary`; ``print`` it for a table, ``.rows`` for the numbers.
+      A `Summary`; ``print`` it for a table, ``.rows`` for the numbers.
 
     Examples:
       >>> from jax_inits.diagnostics import summarize
       >>> params = {"w": jax_inits.he_normal()(jax.random.key(0), (512, 256)),
       ...           "b": jnp.zeros(256)}
       >>> print(summarize(params, "he_normal"))
-      path   shape    dtype    std     target std  ratio
-      -----  -------  -------  ------  ----------  -----
-      ['b']  256      float32  0       -           -
-      ['w']  512x256  float32  0.0625  0.0625      1
+      path  shape    dtype    std     target std  ratio
+      ----  -------  -------  ------  ----------  -----
+      b     256      float32  0       -           -
+      w     512x256  float32  0.0625  0.0625      1
     """
     init_obj = None if init is None else _as_initializer(init)
     rows = []
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+    paths, leaves, _ = tree.flatten(params)
+    for path, leaf in zip(paths, leaves, strict=True):
         if not hasattr(leaf, "shape") or not hasattr(leaf, "dtype"):
             continue
         dt = np.dtype(leaf.dtype)
         if not (jnp.issubdtype(dt, np.number) or jnp.issubdtype(dt, np.bool_)):
             continue
         shape = tuple(int(d) for d in leaf.shape)
-        wide = np.complex128 if jnp.issubdtype(dt, np.complexfloating) else np.float64
-        x = np.asarray(leaf).astype(wide)
-        std = float(np.sqrt(np.mean(np.abs(x - x.mean()) ** 2))) if x.size else math.nan
+        std = rms_deviation(leaf)
         target = None if init_obj is None else _target_std(init_obj, shape)
-        rows.append(LeafSummary(jax.tree_util.keystr(path), shape, dt.name, std, target))
+        rows.append(LeafSummary(path, shape, dt.name, std, target))
     return Summary(tuple(rows), None if init_obj is None else repr(init_obj))

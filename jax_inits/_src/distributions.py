@@ -9,13 +9,14 @@ float32 and rounded once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import jax.numpy as jnp
 import numpy as np
 
-from jax_inits._src import checks, registry, sampling
-from jax_inits._src.base import InitializerBase
+from jax_inits._src import checks, densities, registry, sampling
+from jax_inits._src.base import InitializerBase, display_name
 from jax_inits._src.dtypes import HALF_OPEN, OPEN, Interval, check_bounds, work_dtype
 
 
@@ -30,7 +31,7 @@ def require_real(builder: str, dtype: np.dtype) -> None:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Uniform(InitializerBase):
-    name = "uniform"
+    name: str = display_name("uniform")
     scale: float = 1e-2
     dtype: np.dtype | None = None
 
@@ -46,6 +47,9 @@ class Uniform(InitializerBase):
     def _bounds(self, shape, dtype):
         return Interval(0.0, self.scale, HALF_OPEN)
 
+    def _density(self, shape):
+        return functools.partial(densities.uniform_pdf, lo=0.0, hi=self.scale), self.formula
+
     def _sample(self, key, shape, dtype):
         return sampling.uniform(key, shape, dtype) * jnp.array(self.scale, dtype)
 
@@ -55,7 +59,7 @@ class Uniform(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class UniformRange(InitializerBase):
-    name = "uniform_range"
+    name: str = display_name("uniform_range")
     minval: float = -1.0
     maxval: float = 1.0
     dtype: np.dtype | None = None
@@ -72,6 +76,10 @@ class UniformRange(InitializerBase):
     def _bounds(self, shape, dtype):
         return Interval(self.minval, self.maxval, HALF_OPEN)
 
+    def _density(self, shape):
+        pdf = functools.partial(densities.uniform_pdf, lo=self.minval, hi=self.maxval)
+        return pdf, self.formula
+
     def _sample(self, key, shape, dtype):
         return sampling.uniform(key, shape, dtype, self.minval, self.maxval)
 
@@ -81,7 +89,7 @@ class UniformRange(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Normal(InitializerBase):
-    name = "normal"
+    name: str = display_name("normal")
     stddev: float = 1e-2
     dtype: np.dtype | None = None
     mean: float = 0.0
@@ -90,6 +98,10 @@ class Normal(InitializerBase):
 
     def target_std(self, shape) -> float:
         return self.stddev
+
+    def _density(self, shape):
+        pdf = functools.partial(densities.normal_pdf, mean=self.mean, std=self.stddev)
+        return pdf, self.formula
 
     def _sample(self, key, shape, dtype):
         if jnp.issubdtype(dtype, np.complexfloating):
@@ -104,7 +116,7 @@ class Normal(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class TruncatedNormal(InitializerBase):
-    name = "truncated_normal"
+    name: str = display_name("truncated_normal")
     stddev: float = 1e-2
     dtype: np.dtype | None = None
     lower: float = -2.0
@@ -132,6 +144,16 @@ class TruncatedNormal(InitializerBase):
             self.mean + self.lower * self.stddev, self.mean + self.upper * self.stddev, OPEN
         )
 
+    def _density(self, shape):
+        pdf = functools.partial(
+            densities.truncated_normal_pdf,
+            mean=self.mean,
+            std=self.stddev,
+            lower=self.lower,
+            upper=self.upper,
+        )
+        return pdf, self.formula
+
     def _sample(self, key, shape, dtype):
         t = sampling.truncated_normal(key, self.lower, self.upper, shape, dtype)
         x = t * jnp.array(self.stddev, dtype)
@@ -141,12 +163,21 @@ class TruncatedNormal(InitializerBase):
         return ()
 
 
-@registry.register("uniform")
+@registry.register(
+    "uniform",
+    equivalents={
+        "torch": "uniform_(w, 0, s)",
+        "keras": "RandomUniform(0, s)",
+        "haiku": "RandomUniform(0, s)",
+        "flax": "uniform(s)",
+    },
+    kinds={"scale": "nonneg"},
+)
 def uniform(scale: float = 1e-2, dtype=None) -> Uniform:
-    r"""Builds an initializer of uniform values on :math:`[0, \mathrm{scale})`.
+    r"""Builds an initializer of uniform values on $[0, \mathrm{scale})$.
 
     Same arguments and, for float32/float64, the same bits as
-    :func:`jax.nn.initializers.uniform`. Values lie in ``[0, scale)`` in every
+    `jax.nn.initializers.uniform`. Values lie in ``[0, scale)`` in every
     dtype: where rounding to an 8/16-bit dtype would reach ``scale``, the value
     is that dtype's largest value below it.
 
@@ -172,9 +203,17 @@ def uniform(scale: float = 1e-2, dtype=None) -> Uniform:
     )
 
 
-@registry.register("uniform_range")
+@registry.register(
+    "uniform_range",
+    equivalents={
+        "torch": "uniform_(w, a, b)",
+        "keras": "RandomUniform(a, b)",
+        "haiku": "RandomUniform(a, b)",
+    },
+    kinds={"minval": "real", "maxval": "real"},
+)
 def uniform_range(minval: float = -1.0, maxval: float = 1.0, dtype=None) -> UniformRange:
-    r"""Builds an initializer of uniform values on :math:`[\mathrm{minval}, \mathrm{maxval})`.
+    r"""Builds an initializer of uniform values on $[\mathrm{minval}, \mathrm{maxval})$.
 
     The values are ``jax.random.uniform(key, shape, dtype, minval, maxval)``.
 
@@ -199,13 +238,22 @@ def uniform_range(minval: float = -1.0, maxval: float = 1.0, dtype=None) -> Unif
     return UniformRange(lo, hi, checks.dtype("uniform_range", dtype, random=True))
 
 
-@registry.register("normal")
+@registry.register(
+    "normal",
+    equivalents={
+        "torch": "normal_(w, 0, s)",
+        "keras": "RandomNormal(0, s)",
+        "haiku": "RandomNormal(s)",
+        "flax": "normal(s)",
+    },
+    kinds={"stddev": "nonneg", "mean": "real"},
+)
 def normal(stddev: float = 1e-2, dtype=None, *, mean: float = 0.0) -> Normal:
-    r"""Builds an initializer of normal values, :math:`\mathcal{N}(\mu, \sigma^2)`.
+    r"""Builds an initializer of normal values, $\mathcal{N}(\mu, \sigma^2)$.
 
     Same arguments and, for float32/float64 and ``mean=0``, the same bits as
-    :func:`jax.nn.initializers.normal`. For complex dtypes the values are
-    circular complex normal with :math:`E|w|^2 = \mathrm{stddev}^2`.
+    `jax.nn.initializers.normal`. For complex dtypes the values are
+    circular complex normal with $E|w|^2 = \mathrm{stddev}^2$.
 
     Args:
       stddev: Standard deviation, ``>= 0``.
@@ -231,19 +279,28 @@ def normal(stddev: float = 1e-2, dtype=None, *, mean: float = 0.0) -> Normal:
     )
 
 
-@registry.register("truncated_normal")
+@registry.register(
+    "truncated_normal",
+    equivalents={
+        "torch": "trunc_normal_(w, 0, s, -2s, 2s)",
+        "keras": "TruncatedNormal(0, s)",
+        "haiku": "TruncatedNormal(s)",
+        "flax": "truncated_normal(s)",
+    },
+    kinds={"stddev": "nonneg", "lower": "bound", "upper": "bound", "mean": "real"},
+)
 def truncated_normal(
     stddev: float = 1e-2, dtype=None, lower: float = -2.0, upper: float = 2.0, *, mean: float = 0.0
 ) -> TruncatedNormal:
     r"""Builds an initializer of truncated normal values.
 
-    Samples :math:`\mathrm{mean} + \mathrm{stddev}\, t` where :math:`t` is a
-    standard normal truncated to :math:`(\mathrm{lower}, \mathrm{upper})`: the
+    Samples $\mathrm{mean} + \mathrm{stddev}\, t$ where $t$ is a
+    standard normal truncated to $(\mathrm{lower}, \mathrm{upper})$: the
     bounds are in units of ``stddev`` and ``stddev`` is the std *before*
-    truncation (as :func:`jax.nn.initializers.truncated_normal`, whose bits this
+    truncation (as `jax.nn.initializers.truncated_normal`, whose bits this
     reproduces for float32/float64 and ``mean=0``). Every value lies strictly
-    inside :math:`(\mathrm{mean} + \mathrm{lower}\,\mathrm{stddev},
-    \mathrm{mean} + \mathrm{upper}\,\mathrm{stddev})`, in any dtype: where
+    inside $(\mathrm{mean} + \mathrm{lower}\,\mathrm{stddev},
+    \mathrm{mean} + \mathrm{upper}\,\mathrm{stddev})$, in any dtype: where
     rounding to an 8/16-bit dtype would land on a bound, the value is that
     dtype's nearest value inside.
 
@@ -291,10 +348,10 @@ STD_DISTRIBUTIONS: tuple[str, ...] = ("normal", "truncated_normal", "uniform")
 def with_std(builder: str, std: float, distribution: str, dtype=None) -> InitializerBase:
     r"""A zero-mean initializer whose *result* has standard deviation ``std``.
 
-    ``"normal"``: :math:`\mathcal{N}(0, \mathrm{std}^2)`; ``"truncated_normal"``:
+    ``"normal"``: $\mathcal{N}(0, \mathrm{std}^2)$; ``"truncated_normal"``:
     a normal truncated to two of its standard deviations, widened by 1/0.8796 so
     the result has std ``std``; ``"uniform"``: uniform on
-    :math:`[-\sqrt{3}\,\mathrm{std}, \sqrt{3}\,\mathrm{std})`.
+    $[-\sqrt{3}\,\mathrm{std}, \sqrt{3}\,\mathrm{std})$.
 
     ``builder`` names the public builder in error messages.
     """

@@ -1,8 +1,8 @@
 """Gains of nonlinearities: torch's ``calculate_gain``, extended.
 
-The gain :math:`g` of an activation :math:`\\phi` is the factor by which a
+The gain $g$ of an activation $\\phi$ is the factor by which a
 fan-scaled initializer's standard deviation is multiplied,
-:math:`\\mathrm{std} = g / \\sqrt{n}`, so that the signal keeps its scale
+$\\mathrm{std} = g / \\sqrt{n}$, so that the signal keeps its scale
 through the layer.
 """
 
@@ -74,7 +74,7 @@ NONLINEARITIES: tuple[str, ...] = (*_TORCH, *_SECOND_MOMENT)
 
 @caches.lru("gains.second_moment", 1024)
 def second_moment(nonlinearity: str, param: float | None) -> float:
-    """:math:`E[\\phi(z)^2]` for :math:`z \\sim N(0, 1)`.
+    """$E[\\phi(z)^2]$ for $z \\sim N(0, 1)$.
 
     Composite Simpson's rule on [-12, 0] and [0, 12] (20 000 panels each; the
     kinks of relu/elu sit on the panel boundary 0), accurate to ~1e-12 here.
@@ -93,17 +93,17 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     r"""Returns the recommended gain for a nonlinearity, as ``torch.nn.init.calculate_gain``.
 
     torch's values, kept exactly: 1 for ``linear``, the ``conv*`` names and
-    ``sigmoid``; :math:`5/3` for ``tanh``; :math:`\sqrt{2}` for ``relu``;
-    :math:`\sqrt{2 / (1 + a^2)}` for ``leaky_relu`` with negative slope
-    :math:`a` = ``param`` (default 0.01); :math:`3/4` for ``selu``. torch ignores
+    ``sigmoid``; $5/3$ for ``tanh``; $\sqrt{2}$ for ``relu``;
+    $\sqrt{2 / (1 + a^2)}$ for ``leaky_relu`` with negative slope
+    $a$ = ``param`` (default 0.01); $3/4$ for ``selu``. torch ignores
     ``param`` for all but ``leaky_relu``, and so does this function.
 
     Extended with ``gelu``, ``silu`` (alias ``swish``), ``mish``, ``elu``
     (``param`` = alpha, default 1) and ``softplus`` (``param`` = beta, default 1),
     by the second-moment rule of He et al. (2015): with fan-in scaling
-    :math:`\mathrm{Var}[y_l] = n\,\mathrm{Var}[w]\,E[\phi(y_{l-1})^2]`, so unit
-    pre-activations stay unit for :math:`g = 1 / \sqrt{E_{z \sim N(0,1)}[\phi(z)^2]}`.
-    The rule gives relu's :math:`\sqrt 2` and leaky_relu's formula exactly; the
+    $\mathrm{Var}[y_l] = n\,\mathrm{Var}[w]\,E[\phi(y_{l-1})^2]$, so unit
+    pre-activations stay unit for $g = 1 / \sqrt{E_{z \sim N(0,1)}[\phi(z)^2]}$.
+    The rule gives relu's $\sqrt 2$ and leaky_relu's formula exactly; the
     expectation is computed by quadrature (gelu 1.5335, silu 1.6765, mish
     1.4868, elu 1.2452, softplus 1.0419 to 4 decimals). torch's tanh 5/3 and
     selu 3/4 are heuristics and are not derived this way.
@@ -135,7 +135,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
       1.5335
 
     References:
-      He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_,
+      He et al., [Delving Deep into Rectifiers](https://arxiv.org/abs/1502.01852),
       2015. PyTorch, ``torch.nn.init.calculate_gain``.
     """
     builder = "calculate_gain"

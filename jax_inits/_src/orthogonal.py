@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax_inits._src import checks, registry, sampling
-from jax_inits._src.base import InitializerBase
+from jax_inits._src.base import InitializerBase, display_name
 
 
 def _column_axis(builder: str, shape: tuple[int, ...], column_axis: int) -> int:
@@ -18,7 +18,7 @@ def _column_axis(builder: str, shape: tuple[int, ...], column_axis: int) -> int:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Orthogonal(InitializerBase):
-    name = "orthogonal"
+    name: str = display_name("orthogonal")
     scale: float = 1.0
     column_axis: int = -1
     dtype: np.dtype | None = None
@@ -46,7 +46,7 @@ class Orthogonal(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class DeltaOrthogonal(InitializerBase):
-    name = "delta_orthogonal"
+    name: str = display_name("delta_orthogonal")
     scale: float = 1.0
     column_axis: int = -1
     dtype: np.dtype | None = None
@@ -75,7 +75,16 @@ class DeltaOrthogonal(InitializerBase):
         return jnp.zeros(shape, dtype).at[centre].set(matrix)
 
 
-@registry.register("orthogonal")
+@registry.register(
+    "orthogonal",
+    equivalents={
+        "torch": "orthogonal_(w, gain)",
+        "keras": "Orthogonal(gain)",
+        "haiku": "Orthogonal(scale)",
+        "flax": "orthogonal(scale)",
+    },
+    kinds={"scale": "real", "column_axis": "int"},
+)
 def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> Orthogonal:
     r"""Builds an initializer of Haar-random orthogonal (unitary) matrices.
 
@@ -83,7 +92,7 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> Orthogo
     whose rows are all other axes flattened; that matrix has orthonormal rows or
     columns, whichever are fewer, times ``scale``. Complex dtypes give unitary
     matrices. Same arguments and, for float32/float64, the same values (within
-    float rounding) as :func:`jax.nn.initializers.orthogonal`; 8/16-bit floats
+    float rounding) as `jax.nn.initializers.orthogonal`; 8/16-bit floats
     are computed in float32 and rounded.
 
     Args:
@@ -105,10 +114,10 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> Orthogo
       True
 
     References:
-      Saxe et al., `Exact solutions to the nonlinear dynamics of learning in deep
-      linear neural networks <https://arxiv.org/abs/1312.6120>`_, 2014.
-      Mezzadri, `How to generate random matrices from the classical compact groups
-      <https://arxiv.org/abs/math-ph/0609050>`_, 2007.
+      Saxe et al., [Exact solutions to the nonlinear dynamics of learning in deep
+      linear neural networks](https://arxiv.org/abs/1312.6120), 2014.
+      Mezzadri, [How to generate random matrices from the classical compact
+      groups](https://arxiv.org/abs/math-ph/0609050), 2007.
     """
     builder = "orthogonal"
     return Orthogonal(
@@ -118,14 +127,19 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> Orthogo
     )
 
 
-@registry.register("delta_orthogonal")
+@registry.register(
+    "delta_orthogonal",
+    shape="conv",
+    equivalents={"flax": "delta_orthogonal(scale)"},
+    kinds={"scale": "real", "column_axis": "int"},
+)
 def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> DeltaOrthogonal:
     r"""Builds a delta-orthogonal initializer for convolution kernels.
 
     The kernel (spatial axes, then ``in``, ``out``) is zero except at the centre
-    tap, which holds an ``(in, out)`` orthogonal matrix as :func:`orthogonal`
+    tap, which holds an ``(in, out)`` orthogonal matrix as `orthogonal`
     builds it. Same arguments and values as
-    :func:`jax.nn.initializers.delta_orthogonal`.
+    `jax.nn.initializers.delta_orthogonal`.
 
     Args:
       scale: Multiplier of the orthogonal matrix.
@@ -148,8 +162,8 @@ def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> D
       True
 
     References:
-      Xiao et al., `Dynamical Isometry and a Mean Field Theory of CNNs
-      <https://arxiv.org/abs/1806.05393>`_, 2018.
+      Xiao et al., [Dynamical Isometry and a Mean Field Theory of
+      CNNs](https://arxiv.org/abs/1806.05393), 2018.
     """
     builder = "delta_orthogonal"
     return DeltaOrthogonal(

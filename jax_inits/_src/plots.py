@@ -48,7 +48,7 @@ def plot_histogram(
       values: Array of samples (complex values: their real parts).
       path: PNG file to write (parent folders are created).
       density: ``(pdf, label)`` as returned by
-        :func:`jax_inits.diagnostics.target_density`, drawn over the histogram.
+        `jax_inits.diagnostics.target_density`, drawn over the histogram.
       bounds: Truncation bounds, drawn as dashed vertical lines.
       bins: Number of histogram bins.
       title: Figure title.
@@ -104,11 +104,11 @@ def plot_propagation(
     """Writes a PNG of forward variance and backward gradient norm against depth.
 
     One column per activation; per variant (plain, residual) a row of forward
-    :math:`q^l` and a row of relative gradient norms; one line per initializer.
+    $q^l$ and a row of relative gradient norms; one line per initializer.
     Log scale; values that are not finite (overflow) or not positive are left out.
 
     Args:
-      records: Output of :func:`jax_inits.diagnostics.sweep`.
+      records: Output of `jax_inits.diagnostics.sweep`.
       path: PNG file to write (parent folders are created).
       title: Figure title (default: the sizes).
 

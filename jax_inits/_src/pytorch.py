@@ -3,8 +3,8 @@
 Every builder takes a keyword-only ``layout``: ``"jax"`` (default) for kernels
 ``(..., in, out)`` with the receptive-field axes first (Dense ``(in, out)``, conv
 HWIO), or ``"torch"`` for torch weight shapes ``(out, in, *kernel)``. Fans are
-torch's: :math:`n_\\mathrm{in} = \\mathrm{in} \\cdot r`,
-:math:`n_\\mathrm{out} = \\mathrm{out} \\cdot r` with :math:`r` the product of the
+torch's: $n_\\mathrm{in} = \\mathrm{in} \\cdot r$,
+$n_\\mathrm{out} = \\mathrm{out} \\cdot r$ with $r$ the product of the
 kernel sizes, for either layout; eye, dirac, orthogonal and sparse place their
 structure where torch does for the torch shape (for ``"jax"``, transposed to
 the JAX layout). The four fan-scaled builders (``xavier_*``, ``kaiming_*``)
@@ -22,7 +22,7 @@ from jax_inits._src.constant import Constant
 from jax_inits._src.distributions import Normal, TruncatedNormal, UniformRange
 from jax_inits._src.gains import calculate_gain
 from jax_inits._src.orthogonal import Orthogonal
-from jax_inits._src.variance_scaling import VarianceScaling, _build
+from jax_inits._src.variance_scaling import FanScaled, VarianceScaling, _build
 
 _KAIMING_MODES: tuple[str, ...] = ("fan_in", "fan_out")
 # The fan-scaled builders (xavier_*, kaiming_*) take one layout more than the rest.
@@ -30,8 +30,8 @@ _FAN_LAYOUTS: tuple[str, ...] = (*structural.LAYOUTS, "transformer_lens")
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class TorchFans(VarianceScaling):
-    """Variance scaling whose rank check speaks torch's words."""
+class TorchFans(FanScaled):
+    """A variance scaling (composed) whose rank check speaks torch's words."""
 
     def _check_call(self, shape, dtype):
         if len(shape) < 2:
@@ -43,7 +43,7 @@ class TorchFans(VarianceScaling):
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class TransformerLensFans(VarianceScaling):
+class TransformerLensScaling(VarianceScaling):
     r"""Variance scaling with the fans of transformer_lens's ``calc_fan_in_and_fan_out``.
 
     transformer_lens lays weights out its own way and reads the fans by rank:
@@ -75,21 +75,26 @@ class TransformerLensFans(VarianceScaling):
 def _fan_scaled(builder: str, variance: float, mode: str, distribution: str, layout: str, dtype):
     if layout not in _FAN_LAYOUTS:
         raise ValueError(f"{builder}: `layout` must be one of {_FAN_LAYOUTS}, got {layout!r}.")
-    if layout == "transformer_lens":
-        cls, (in_axis, out_axis) = TransformerLensFans, (-2, -1)  # axes unused: fans by rank
-    else:
-        cls, (in_axis, out_axis) = TorchFans, structural.layout_axes(builder, layout)
-    vs = _build(builder, variance, mode, distribution, in_axis, out_axis, (), dtype)
-    return cls(**{f.name: getattr(vs, f.name) for f in dataclasses.fields(vs)})
+    if layout == "transformer_lens":  # axes unused: fans by rank
+        vs = _build(builder, variance, mode, distribution, -2, -1, (), dtype)
+        fields = {f.name: getattr(vs, f.name) for f in dataclasses.fields(vs) if f.init}
+        return FanScaled(TransformerLensScaling(**fields), name=builder)
+    in_axis, out_axis = structural.layout_axes(builder, layout)
+    scaling = _build(builder, variance, mode, distribution, in_axis, out_axis, (), dtype)
+    return TorchFans(scaling, name=builder)
 
 
 def _dtype(builder: str, dtype, *, random: bool = True):
     return checks.dtype(builder, dtype, random=random)
 
 
-@registry.register("pytorch.uniform")
+@registry.register(
+    "pytorch.uniform",
+    equivalents={"torch": "uniform_(w, a, b)"},
+    kinds={"a": "real", "b": "real", "layout": "layout"},
+)
 def uniform(a: float = 0.0, b: float = 1.0, *, layout: str = "jax", dtype=None) -> UniformRange:
-    """Builds ``torch.nn.init.uniform_``: :math:`U[a, b)`.
+    """Builds ``torch.nn.init.uniform_``: $U[a, b)$.
 
     Args:
       a: Lower bound.
@@ -114,9 +119,13 @@ def uniform(a: float = 0.0, b: float = 1.0, *, layout: str = "jax", dtype=None) 
     return UniformRange(lo, hi, _dtype(builder, dtype))
 
 
-@registry.register("pytorch.normal")
+@registry.register(
+    "pytorch.normal",
+    equivalents={"torch": "normal_(w, mean, std)"},
+    kinds={"mean": "real", "std": "nonneg", "layout": "layout"},
+)
 def normal(mean: float = 0.0, std: float = 1.0, *, layout: str = "jax", dtype=None) -> Normal:
-    r"""Builds ``torch.nn.init.normal_``: :math:`\mathcal{N}(\mathrm{mean}, \mathrm{std}^2)`.
+    r"""Builds ``torch.nn.init.normal_``: $\mathcal{N}(\mathrm{mean}, \mathrm{std}^2)$.
 
     Note the defaults: std 1 (``jax_inits.normal`` defaults to 0.01).
 
@@ -146,7 +155,11 @@ def normal(mean: float = 0.0, std: float = 1.0, *, layout: str = "jax", dtype=No
     )
 
 
-@registry.register("pytorch.trunc_normal")
+@registry.register(
+    "pytorch.trunc_normal",
+    equivalents={"torch": "trunc_normal_(w, mean, std, a, b)"},
+    kinds={"mean": "real", "std": "positive", "a": "bound", "b": "bound"},
+)
 def trunc_normal(
     mean: float = 0.0,
     std: float = 1.0,
@@ -158,8 +171,8 @@ def trunc_normal(
 ) -> TruncatedNormal:
     r"""Builds ``torch.nn.init.trunc_normal_``: a normal truncated to *absolute* bounds.
 
-    :math:`\mathcal{N}(\mathrm{mean}, \mathrm{std}^2)` conditioned on
-    :math:`[a, b]`: unlike ``jax_inits.truncated_normal`` the bounds are values,
+    $\mathcal{N}(\mathrm{mean}, \mathrm{std}^2)$ conditioned on
+    $[a, b]$: unlike ``jax_inits.truncated_normal`` the bounds are values,
     not multiples of ``std`` (the default ``[-2, 2]`` with ``std=0.02`` does
     not truncate at all). ``std`` is the std before truncation, as in torch.
     Bounds far out in the tails are sampled accurately (torch's inverse-CDF
@@ -193,7 +206,12 @@ def trunc_normal(
     return TruncatedNormal(std, _dtype(builder, dtype), (lo - mean) / std, (hi - mean) / std, mean)
 
 
-@registry.register("pytorch.constant")
+@registry.register(
+    "pytorch.constant",
+    equivalents={"torch": "constant_(w, val)"},
+    kinds={"val": "real", "layout": "layout"},
+    example=registry.args(0.1),
+)
 def constant(val: float, *, layout: str = "jax", dtype=None) -> Constant:
     """Builds ``torch.nn.init.constant_``: every entry ``val``.
 
@@ -217,7 +235,7 @@ def constant(val: float, *, layout: str = "jax", dtype=None) -> Constant:
     return Constant(checks.real_number(builder, "val", val), _dtype(builder, dtype, random=False))
 
 
-@registry.register("pytorch.ones")
+@registry.register("pytorch.ones", equivalents={"torch": "ones_"}, kinds={"layout": "layout"})
 def ones(*, layout: str = "jax", dtype=None) -> Constant:
     """Builds ``torch.nn.init.ones_``.
 
@@ -236,7 +254,7 @@ def ones(*, layout: str = "jax", dtype=None) -> Constant:
     return Constant(1.0, _dtype("pytorch.ones", dtype, random=False))
 
 
-@registry.register("pytorch.zeros")
+@registry.register("pytorch.zeros", equivalents={"torch": "zeros_"}, kinds={"layout": "layout"})
 def zeros(*, layout: str = "jax", dtype=None) -> Constant:
     """Builds ``torch.nn.init.zeros_``.
 
@@ -255,7 +273,9 @@ def zeros(*, layout: str = "jax", dtype=None) -> Constant:
     return Constant(0.0, _dtype("pytorch.zeros", dtype, random=False))
 
 
-@registry.register("pytorch.eye")
+@registry.register(
+    "pytorch.eye", equivalents={"torch": "eye_"}, kinds={"layout": "layout"}, shape="matrix"
+)
 def eye(*, layout: str = "jax", dtype=None) -> structural.Identity:
     """Builds ``torch.nn.init.eye_``: the (rectangular) identity of a matrix.
 
@@ -283,11 +303,16 @@ def eye(*, layout: str = "jax", dtype=None) -> structural.Identity:
     return structural.Identity(1.0, False, _dtype(builder, dtype, random=False))
 
 
-@registry.register("pytorch.dirac")
+@registry.register(
+    "pytorch.dirac",
+    equivalents={"torch": "dirac_(w, groups)"},
+    kinds={"groups": "int", "layout": "layout"},
+    shape="conv",
+)
 def dirac(groups: int = 1, *, layout: str = "jax", dtype=None) -> structural.Dirac:
     """Builds ``torch.nn.init.dirac_``: the identity convolution.
 
-    Same values as :func:`jax_inits.dirac` with gain 1: with ``layout="torch"``
+    Same values as `jax_inits.dirac` with gain 1: with ``layout="torch"``
     exactly ``torch.nn.init.dirac_(weight, groups)``; with ``"jax"`` its
     transpose to ``(*spatial, in, out)``.
 
@@ -320,7 +345,11 @@ def _gain_of(builder: str, nonlinearity: str, a: float) -> float:
         raise type(error)(message.replace("calculate_gain", builder)) from None
 
 
-@registry.register("pytorch.xavier_uniform")
+@registry.register(
+    "pytorch.xavier_uniform",
+    equivalents={"torch": "xavier_uniform_(w, gain)"},
+    kinds={"gain": "nonneg", "a": "nonneg", "scale": "nonneg", "layout": "fan_layout"},
+)
 def xavier_uniform(
     gain: float = 1.0,
     *,
@@ -328,7 +357,7 @@ def xavier_uniform(
     scale: float = 2.0,
     layout: str = "jax",
     dtype=None,
-) -> VarianceScaling:
+) -> FanScaled:
     r"""Builds ``torch.nn.init.xavier_uniform_``: $U[-b, b)$,
     $b = \mathrm{gain}\sqrt{6 / (n_\mathrm{in} + n_\mathrm{out})}$.
 
@@ -337,10 +366,10 @@ def xavier_uniform(
     n_\mathrm{out})}$ and $b = a\,\sigma$. Their defaults $a = \sqrt 3$ (a uniform's
     bound-to-std ratio) and $\mathrm{scale} = 2$ give torch's bound, and the same
     initializer. This ``a`` is the bound-to-std ratio, not the negative slope that
-    :func:`kaiming_uniform` calls ``a``.
+    `kaiming_uniform` calls ``a``.
 
     Args:
-      gain: Multiplier (e.g. :func:`jax_inits.calculate_gain`), ``>= 0``.
+      gain: Multiplier (e.g. `jax_inits.calculate_gain`), ``>= 0``.
       a: Keyword-only bound-to-std ratio, ``>= 0`` (colossalai's ``a``).
       scale: Keyword-only numerator of the variance, ``>= 0`` (colossalai's ``scale``).
       layout: Keyword-only ``"jax"``, ``"torch"`` or ``"transformer_lens"`` (fans
@@ -364,8 +393,8 @@ def xavier_uniform(
       2.0
 
     References:
-      Glorot & Bengio, `Understanding the difficulty of training deep feedforward
-      neural networks <http://proceedings.mlr.press/v9/glorot10a.html>`_, 2010.
+      Glorot & Bengio, [Understanding the difficulty of training deep feedforward
+      neural networks](http://proceedings.mlr.press/v9/glorot10a.html), 2010.
       ColossalAI, ``colossalai.nn.init.xavier_uniform_``.
     """
     builder = "pytorch.xavier_uniform"
@@ -377,10 +406,14 @@ def xavier_uniform(
     return _fan_scaled(builder, variance, "fan_avg", "uniform", layout, dtype)
 
 
-@registry.register("pytorch.xavier_normal")
+@registry.register(
+    "pytorch.xavier_normal",
+    equivalents={"torch": "xavier_normal_(w, gain)"},
+    kinds={"gain": "nonneg", "scale": "nonneg", "layout": "fan_layout"},
+)
 def xavier_normal(
     gain: float = 1.0, *, scale: float = 2.0, layout: str = "jax", dtype=None
-) -> VarianceScaling:
+) -> FanScaled:
     r"""Builds ``torch.nn.init.xavier_normal_``: $\mathcal{N}(0, \sigma^2)$,
     $\sigma = \mathrm{gain}\sqrt{2 / (n_\mathrm{in} + n_\mathrm{out})}$ (not truncated).
 
@@ -408,8 +441,8 @@ def xavier_normal(
       1.0
 
     References:
-      Glorot & Bengio, `Understanding the difficulty of training deep feedforward
-      neural networks <http://proceedings.mlr.press/v9/glorot10a.html>`_, 2010.
+      Glorot & Bengio, [Understanding the difficulty of training deep feedforward
+      neural networks](http://proceedings.mlr.press/v9/glorot10a.html), 2010.
       ColossalAI, ``colossalai.nn.init.xavier_normal_``.
     """
     builder = "pytorch.xavier_normal"
@@ -429,7 +462,11 @@ def _kaiming(builder, a, mode, nonlinearity, distribution, layout, dtype, gain=1
     return _fan_scaled(builder, std_gain**2, mode, distribution, layout, dtype)
 
 
-@registry.register("pytorch.kaiming_uniform")
+@registry.register(
+    "pytorch.kaiming_uniform",
+    equivalents={"torch": "kaiming_uniform_(w, a, mode, nonlinearity)"},
+    kinds={"gain": "nonneg", "layout": "fan_layout"},
+)
 def kaiming_uniform(
     a: float = 0.0,
     mode: str = "fan_in",
@@ -438,12 +475,12 @@ def kaiming_uniform(
     gain: float = 1.0,
     layout: str = "jax",
     dtype=None,
-) -> VarianceScaling:
+) -> FanScaled:
     r"""Builds ``torch.nn.init.kaiming_uniform_``: $U[-b, b)$,
     $b = \mathrm{gain}\cdot g\sqrt{3 / n}$, $g$ = ``calculate_gain(nonlinearity, a)``.
 
     With ``a=sqrt(5)`` this is the default of torch's ``nn.Linear`` and
-    ``nn.Conv*`` weights, $b = 1/\sqrt{n_\mathrm{in}}$ (:func:`linear_default`).
+    ``nn.Conv*`` weights, $b = 1/\sqrt{n_\mathrm{in}}$ (`linear_default`).
 
     The keyword-only ``gain`` (default 1, torch's formula) is the extra multiplier
     of transformer_lens's ``init_kaiming_uniform_(param, a, nonlinearity, gain,
@@ -455,7 +492,7 @@ def kaiming_uniform(
     Args:
       a: Negative slope for ``leaky_relu`` (ignored by other nonlinearities).
       mode: ``"fan_in"`` or ``"fan_out"``.
-      nonlinearity: A name :func:`jax_inits.calculate_gain` knows.
+      nonlinearity: A name `jax_inits.calculate_gain` knows.
       gain: Keyword-only extra multiplier, ``>= 0``.
       layout: Keyword-only ``"jax"``, ``"torch"`` or ``"transformer_lens"`` (fans
         ``(1, n)``, ``(d_in, d_out)``, ``(d_model, n_heads * d_head)`` by rank).
@@ -477,7 +514,7 @@ def kaiming_uniform(
       True
 
     References:
-      He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_, 2015.
+      He et al., [Delving Deep into Rectifiers](https://arxiv.org/abs/1502.01852), 2015.
       TransformerLens, ``utilities.initialization_utils.init_kaiming_uniform_``.
     """
     return _kaiming(
@@ -485,7 +522,11 @@ def kaiming_uniform(
     )
 
 
-@registry.register("pytorch.kaiming_normal")
+@registry.register(
+    "pytorch.kaiming_normal",
+    equivalents={"torch": "kaiming_normal_(w, a, mode, nonlinearity)"},
+    kinds={"gain": "nonneg", "layout": "fan_layout"},
+)
 def kaiming_normal(
     a: float = 0.0,
     mode: str = "fan_in",
@@ -494,7 +535,7 @@ def kaiming_normal(
     gain: float = 1.0,
     layout: str = "jax",
     dtype=None,
-) -> VarianceScaling:
+) -> FanScaled:
     r"""Builds ``torch.nn.init.kaiming_normal_``: $\mathcal{N}(0, \sigma^2)$,
     $\sigma = \mathrm{gain}\cdot g / \sqrt{n}$, $g$ = ``calculate_gain(nonlinearity,
     a)`` (not truncated).
@@ -502,12 +543,12 @@ def kaiming_normal(
     The keyword-only ``gain`` (default 1, torch's formula) is the extra multiplier
     of transformer_lens's ``init_kaiming_normal_(param, a, nonlinearity, gain,
     mode)``; port those calls by keyword with ``layout="transformer_lens"`` (see
-    :func:`kaiming_uniform`).
+    `kaiming_uniform`).
 
     Args:
       a: Negative slope for ``leaky_relu`` (ignored by other nonlinearities).
       mode: ``"fan_in"`` or ``"fan_out"``.
-      nonlinearity: A name :func:`jax_inits.calculate_gain` knows.
+      nonlinearity: A name `jax_inits.calculate_gain` knows.
       gain: Keyword-only extra multiplier, ``>= 0``.
       layout: Keyword-only ``"jax"``, ``"torch"`` or ``"transformer_lens"`` (fans
         ``(1, n)``, ``(d_in, d_out)``, ``(d_model, n_heads * d_head)`` by rank).
@@ -533,13 +574,17 @@ def kaiming_normal(
       0.5
 
     References:
-      He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_, 2015.
+      He et al., [Delving Deep into Rectifiers](https://arxiv.org/abs/1502.01852), 2015.
       TransformerLens, ``utilities.initialization_utils.init_kaiming_normal_``.
     """
     return _kaiming("pytorch.kaiming_normal", a, mode, nonlinearity, "normal", layout, dtype, gain)
 
 
-@registry.register("pytorch.orthogonal")
+@registry.register(
+    "pytorch.orthogonal",
+    equivalents={"torch": "orthogonal_(w, gain)"},
+    kinds={"gain": "real", "layout": "layout"},
+)
 def orthogonal(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> Orthogonal:
     r"""Builds ``torch.nn.init.orthogonal_``: a Haar (semi-)orthogonal matrix times ``gain``.
 
@@ -566,20 +611,26 @@ def orthogonal(gain: float = 1.0, *, layout: str = "jax", dtype=None) -> Orthogo
       True
 
     References:
-      Saxe et al., `Exact solutions to the nonlinear dynamics of learning in deep
-      linear neural networks <https://arxiv.org/abs/1312.6120>`_, 2014.
+      Saxe et al., [Exact solutions to the nonlinear dynamics of learning in deep
+      linear neural networks](https://arxiv.org/abs/1312.6120), 2014.
     """
     builder = "pytorch.orthogonal"
     row_axis = structural.layout_axes(builder, layout)[1]
     return Orthogonal(checks.real_number(builder, "gain", gain), row_axis, _dtype(builder, dtype))
 
 
-@registry.register("pytorch.sparse")
+@registry.register(
+    "pytorch.sparse",
+    equivalents={"torch": "sparse_(w, sparsity, std)"},
+    kinds={"sparsity": "nonneg", "std": "nonneg", "layout": "layout"},
+    example=registry.args(0.25),
+    shape="matrix",
+)
 def sparse(sparsity: float, std: float = 0.01, *, layout: str = "jax", dtype=None):
     """Builds ``torch.nn.init.sparse_``: normal values, ``ceil(sparsity * out)`` zeros
     per input unit.
 
-    The same initializer as :func:`jax_inits.sparse` (torch names the std ``std``).
+    The same initializer as `jax_inits.sparse` (torch names the std ``std``).
 
     Args:
       sparsity: Fraction of zeros per input unit, in ``[0, 1]``.
@@ -599,19 +650,23 @@ def sparse(sparsity: float, std: float = 0.01, *, layout: str = "jax", dtype=Non
       [5, 5, 5]
 
     References:
-      Martens, `Deep learning via Hessian-free optimization
-      <https://www.cs.toronto.edu/~jmartens/docs/Deep_HessianFree.pdf>`_, 2010.
+      Martens, [Deep learning via Hessian-free
+      optimization](https://www.cs.toronto.edu/~jmartens/docs/Deep_HessianFree.pdf), 2010.
     """
     return structural.make_sparse("pytorch.sparse", sparsity, std, dtype, layout, "std")
 
 
-@registry.register("pytorch.linear_default")
+@registry.register(
+    "pytorch.linear_default",
+    equivalents={"torch": "kaiming_uniform_(w, a=sqrt(5)) (nn.Linear)"},
+    kinds={"layout": "layout"},
+)
 def linear_default(*, layout: str = "jax", dtype=None) -> TorchFans:
-    r"""Builds the default weight init of torch's ``nn.Linear``: :math:`U[-1/\sqrt{n_\mathrm{in}},
-    1/\sqrt{n_\mathrm{in}})`.
+    r"""Builds the default weight init of torch's ``nn.Linear``: $U[-1/\sqrt{n_\mathrm{in}},
+    1/\sqrt{n_\mathrm{in}})$.
 
-    torch calls ``kaiming_uniform_(weight, a=sqrt(5))``: gain :math:`\sqrt{2/6}`,
-    bound :math:`\sqrt{3}\sqrt{1/3}/\sqrt{n_\mathrm{in}}`.
+    torch calls ``kaiming_uniform_(weight, a=sqrt(5))``: gain $\sqrt{2/6}$,
+    bound $\sqrt{3}\sqrt{1/3}/\sqrt{n_\mathrm{in}}$.
 
     Args:
       layout: Keyword-only ``"jax"`` (``(in, out)``) or ``"torch"`` (``(out, in)``).
@@ -631,12 +686,17 @@ def linear_default(*, layout: str = "jax", dtype=None) -> TorchFans:
     )
 
 
-@registry.register("pytorch.conv_default")
+@registry.register(
+    "pytorch.conv_default",
+    equivalents={"torch": "kaiming_uniform_(w, a=sqrt(5)) (nn.Conv*)"},
+    kinds={"layout": "layout"},
+    shape="conv",
+)
 def conv_default(*, layout: str = "jax", dtype=None) -> TorchFans:
     r"""Builds the default weight init of torch's ``nn.Conv{1,2,3}d``.
 
-    The same rule as :func:`linear_default` with the convolution fan
-    :math:`n_\mathrm{in} = \mathrm{in} \cdot \prod k` (``in`` per group).
+    The same rule as `linear_default` with the convolution fan
+    $n_\mathrm{in} = \mathrm{in} \cdot \prod k$ (``in`` per group).
 
     Args:
       layout: Keyword-only ``"jax"`` (HWIO) or ``"torch"`` (OIHW).
@@ -656,10 +716,15 @@ def conv_default(*, layout: str = "jax", dtype=None) -> TorchFans:
     )
 
 
-@registry.register("pytorch.linear_bias_default")
+@registry.register(
+    "pytorch.linear_bias_default",
+    equivalents={"torch": "uniform_(b, -1/sqrt(fan_in), 1/sqrt(fan_in))"},
+    kinds={"fan_in": "nonneg", "layout": "layout"},
+    example=registry.args(64),
+)
 def linear_bias_default(fan_in: float, *, layout: str = "jax", dtype=None):
     r"""Builds the default bias init of torch's ``nn.Linear``/``nn.Conv*``:
-    :math:`U[-1/\sqrt{n_\mathrm{in}}, 1/\sqrt{n_\mathrm{in}})`, zeros if ``fan_in`` is 0.
+    $U[-1/\sqrt{n_\mathrm{in}}, 1/\sqrt{n_\mathrm{in}})$, zeros if ``fan_in`` is 0.
 
     The bias shape does not hold the fan, so it is an argument: the weight's
     fan-in (``in`` for Linear, ``in * prod(kernel)`` per group for convolutions).
@@ -689,9 +754,13 @@ def linear_bias_default(fan_in: float, *, layout: str = "jax", dtype=None):
     return UniformRange(-bound, bound, _dtype(builder, dtype))
 
 
-@registry.register("pytorch.embedding_default")
+@registry.register(
+    "pytorch.embedding_default",
+    equivalents={"torch": "normal_ (nn.Embedding)"},
+    kinds={"layout": "layout"},
+)
 def embedding_default(*, layout: str = "jax", dtype=None) -> Normal:
-    r"""Builds the default init of torch's ``nn.Embedding``: :math:`\mathcal{N}(0, 1)`.
+    r"""Builds the default init of torch's ``nn.Embedding``: $\mathcal{N}(0, 1)$.
 
     Args:
       layout: Keyword-only ``"jax"`` or ``"torch"`` (no effect; both are

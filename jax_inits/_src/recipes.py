@@ -2,9 +2,9 @@
 
 Scaled fixed-std recipes (``small_init``, ``wang_init``, ``common_init``,
 ``uniform_init``, ``scaled_residual``, ``t_fixup_embedding``) go through
-:func:`~jax_inits._src.distributions.with_std`, so ``std`` always means the
+`jax_inits._src.distributions.with_std`, so ``std`` always means the
 standard deviation of the result. Fan-based recipes (``deepnet``, ``fixup``,
-``t_fixup``) are :func:`variance_scaling` with the paper's scale. ``mitchell``
+``t_fixup``) are `variance_scaling` with the paper's scale. ``mitchell``
 (OLMo), ``zero_init`` (ZerO) and ``block_orthogonal`` have classes of their own.
 """
 
@@ -21,7 +21,7 @@ import numpy as np
 from jax import lax
 
 from jax_inits._src import caches, checks, constant, registry, sampling
-from jax_inits._src.base import InitializerBase
+from jax_inits._src.base import InitializerBase, display_name
 from jax_inits._src.distributions import UniformRange, require_real, with_std
 from jax_inits._src.dtypes import OPEN, Interval, check_bounds, work_dtype
 from jax_inits._src.variance_scaling import AxisArg, VarianceScaling, _build, _fans
@@ -88,17 +88,21 @@ def _wang_std(dim: int, num_blocks: int) -> float:
     return 2.0 / num_blocks / math.sqrt(dim)
 
 
-@registry.register("recipes.small_init")
+@registry.register(
+    "recipes.small_init",
+    kinds={"dim": "count", "distribution": "choice"},
+    example=registry.args(256),
+)
 def small_init(dim: int, distribution: InitDistribution = "normal") -> InitializerBase:
-    r"""Builds the "small init" of Nguyen & Salazar: std :math:`\sqrt{2 / (5\,d)}`.
+    r"""Builds the "small init" of Nguyen & Salazar: std $\sqrt{2 / (5\,d)}$.
 
-    Zero mean, standard deviation :math:`\sqrt{2/(5 d)}` of the *result* for
+    Zero mean, standard deviation $\sqrt{2/(5 d)}$ of the *result* for
     every ``distribution`` (the truncated normal is widened to compensate, the
-    uniform has bounds :math:`\pm\sqrt{3}\,\mathrm{std}`). The same recipe as
+    uniform has bounds $\pm\sqrt{3}\,\mathrm{std}$). The same recipe as
     ``small_init`` in GPT-NeoX and xlstm_jax.
 
     Args:
-      dim: Feature dimension :math:`d` (the model width), ``> 0``.
+      dim: Feature dimension $d$ (the model width), ``> 0``.
       distribution: ``"normal"``, ``"truncated_normal"`` or ``"uniform"``.
 
     Returns:
@@ -117,27 +121,31 @@ def small_init(dim: int, distribution: InitDistribution = "normal") -> Initializ
       1.0
 
     References:
-      Nguyen & Salazar, `Transformers without Tears: Improving the Normalization
-      of Self-Attention <https://arxiv.org/abs/1910.05895>`_, 2019.
+      Nguyen & Salazar, [Transformers without Tears: Improving the Normalization
+      of Self-Attention](https://arxiv.org/abs/1910.05895), 2019.
     """
     builder = "recipes.small_init"
     return _std_init(builder, _small_std(_count(builder, "dim", dim)), distribution)
 
 
-@registry.register("recipes.wang_init")
+@registry.register(
+    "recipes.wang_init",
+    kinds={"dim": "count", "num_blocks": "count", "distribution": "choice"},
+    example=registry.args(256, 12),
+)
 def wang_init(
     dim: int, num_blocks: int, distribution: InitDistribution = "normal"
 ) -> InitializerBase:
-    r"""Builds Wang's init for residual output layers: std :math:`2 / (L \sqrt{d})`.
+    r"""Builds Wang's init for residual output layers: std $2 / (L \sqrt{d})$.
 
-    Zero mean, standard deviation :math:`2 / (L\sqrt{d})` of the result, with
-    :math:`L` = ``num_blocks``. Introduced by Ben Wang in Mesh Transformer JAX
+    Zero mean, standard deviation $2 / (L\sqrt{d})$ of the result, with
+    $L$ = ``num_blocks``. Introduced by Ben Wang in Mesh Transformer JAX
     (GPT-J); named ``wang_init`` in GPT-NeoX and xlstm_jax, where it initializes
     the output projections of the residual blocks.
 
     Args:
-      dim: Feature dimension :math:`d`, ``> 0``.
-      num_blocks: Number of residual blocks :math:`L`, ``> 0``.
+      dim: Feature dimension $d$, ``> 0``.
+      num_blocks: Number of residual blocks $L$, ``> 0``.
       distribution: ``"normal"``, ``"truncated_normal"`` or ``"uniform"``.
 
     Returns:
@@ -156,16 +164,20 @@ def wang_init(
       True
 
     References:
-      Wang & Komatsuzaki, `GPT-J-6B <https://github.com/kingoflolz/mesh-transformer-jax>`_,
-      2021. Black et al., `GPT-NeoX-20B: An Open-Source Autoregressive Language
-      Model <https://arxiv.org/abs/2204.06745>`_, 2022.
+      Wang & Komatsuzaki, [GPT-J-6B](https://github.com/kingoflolz/mesh-transformer-jax),
+      2021. Black et al., [GPT-NeoX-20B: An Open-Source Autoregressive Language
+      Model](https://arxiv.org/abs/2204.06745), 2022.
     """
     builder = "recipes.wang_init"
     std = _wang_std(_count(builder, "dim", dim), _count(builder, "num_blocks", num_blocks))
     return _std_init(builder, std, distribution)
 
 
-@registry.register("recipes.common_init")
+@registry.register(
+    "recipes.common_init",
+    kinds={"fn_name": "choice", "dim": "count", "num_blocks": "count?", "distribution": "choice"},
+    example=registry.args("wang2", 256, 12),
+)
 def common_init(
     fn_name: InitFnName,
     dim: int,
@@ -175,9 +187,9 @@ def common_init(
     r"""Builds one of the common transformer inits by name (as xlstm_jax's
     ``create_common_init_fn``).
 
-    * ``"small"``: :func:`small_init` ``(dim, distribution)``;
-    * ``"wang"``: :func:`wang_init` ``(dim, num_blocks, distribution)``;
-    * ``"wang2"``: :func:`wang_init` ``(dim, 2 * num_blocks, distribution)``;
+    * ``"small"``: `small_init` ``(dim, distribution)``;
+    * ``"wang"``: `wang_init` ``(dim, num_blocks, distribution)``;
+    * ``"wang2"``: `wang_init` ``(dim, 2 * num_blocks, distribution)``;
     * ``"zeros"``: all zeros.
 
     Differences from xlstm_jax's ``create_common_init_fn(fn_name, dim, num_blocks,
@@ -212,9 +224,9 @@ def common_init(
              [0., 0.]], dtype=float32)
 
     References:
-      Beck et al., `xLSTM: Extended Long Short-Term Memory
-      <https://arxiv.org/abs/2405.04517>`_, 2024 (xlstm_jax); see
-      :func:`small_init` and :func:`wang_init` for the recipes themselves.
+      Beck et al., [xLSTM: Extended Long Short-Term
+      Memory](https://arxiv.org/abs/2405.04517), 2024 (xlstm_jax); see
+      `small_init` and `wang_init` for the recipes themselves.
     """
     builder = "recipes.common_init"
     fn_name = _choice(builder, "fn_name", fn_name, _FN_NAMES)
@@ -234,13 +246,17 @@ def common_init(
     return _std_init(builder, _wang_std(dim, blocks), distribution)
 
 
-@registry.register("recipes.uniform_init")
+@registry.register(
+    "recipes.uniform_init",
+    kinds={"min_val": "real", "max_val": "real"},
+    example=registry.args(-0.1, 0.1),
+)
 def uniform_init(min_val: float, max_val: float) -> InitializerBase:
-    r"""Builds an initializer of uniform values on :math:`[\mathrm{min\_val}, \mathrm{max\_val})`.
+    r"""Builds an initializer of uniform values on $[\mathrm{min\_val}, \mathrm{max\_val})$.
 
     The values are ``jax.random.uniform(key, shape, dtype, min_val, max_val)``
     (as xlstm_jax's ``uniform_init``); standard deviation
-    :math:`(\mathrm{max\_val} - \mathrm{min\_val})/\sqrt{12}`.
+    $(\mathrm{max\_val} - \mathrm{min\_val})/\sqrt{12}$.
 
     Args:
       min_val: Lower end of the interval (finite).
@@ -259,28 +275,32 @@ def uniform_init(min_val: float, max_val: float) -> InitializerBase:
       (True, True, 0.5)
 
     References:
-      Beck et al., `xLSTM: Extended Long Short-Term Memory
-      <https://arxiv.org/abs/2405.04517>`_, 2024 (xlstm_jax).
+      Beck et al., [xLSTM: Extended Long Short-Term
+      Memory](https://arxiv.org/abs/2405.04517), 2024 (xlstm_jax).
     """
     builder = "recipes.uniform_init"
     lo, hi = checks.interval(builder, "min_val", min_val, "max_val", max_val)
     return UniformRange(lo, hi)
 
 
-@registry.register("recipes.scaled_residual")
+@registry.register(
+    "recipes.scaled_residual",
+    kinds={"num_layers": "count", "std": "nonneg", "distribution": "choice"},
+    example=registry.args(12),
+)
 def scaled_residual(
     num_layers: int, std: float = 0.02, distribution: Distribution = "normal"
 ) -> InitializerBase:
     r"""Builds the GPT-2 / Megatron-LM init of residual output projections.
 
-    Standard deviation :math:`\mathrm{std} / \sqrt{2 N}` of the result, with
-    :math:`N` = ``num_layers``: each transformer layer adds two residual
+    Standard deviation $\mathrm{std} / \sqrt{2 N}$ of the result, with
+    $N$ = ``num_layers``: each transformer layer adds two residual
     branches (attention and MLP), so the residual stream's variance grows with
-    :math:`2N`. Other weights use plain ``std`` (e.g.
+    $2N$. Other weights use plain ``std`` (e.g.
     ``jax_inits.normal(0.02)``).
 
     Args:
-      num_layers: Number of transformer layers :math:`N`, ``> 0``.
+      num_layers: Number of transformer layers $N$, ``> 0``.
       std: Base standard deviation, ``>= 0``.
       distribution: ``"normal"``, ``"truncated_normal"`` or ``"uniform"``.
 
@@ -298,10 +318,9 @@ def scaled_residual(
       0.004082
 
     References:
-      Radford et al., `Language Models are Unsupervised Multitask Learners
-      <https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf>`_,
-      2019. Shoeybi et al., `Megatron-LM: Training Multi-Billion Parameter
-      Language Models Using Model Parallelism <https://arxiv.org/abs/1909.08053>`_,
+      Radford et al., [Language Models are Unsupervised Multitask Learners](https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf),
+      2019. Shoeybi et al., [Megatron-LM: Training Multi-Billion Parameter
+      Language Models Using Model Parallelism](https://arxiv.org/abs/1909.08053),
       2019.
     """
     builder = "recipes.scaled_residual"
@@ -315,7 +334,7 @@ def scaled_residual(
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Mitchell(InitializerBase):
-    name = "recipes.mitchell"
+    name: str = display_name("recipes.mitchell")
     layer_id: int | None = None
     cutoff_factor: float = 3.0
     in_axis: checks.Axes = -2
@@ -360,7 +379,17 @@ class Mitchell(InitializerBase):
         return t * jnp.array(scalars[0], dtype)
 
 
-@registry.register("recipes.mitchell")
+@registry.register(
+    "recipes.mitchell",
+    kinds={
+        "layer_id": "natural?",
+        "cutoff_factor": "positive",
+        "in_axis": "axes",
+        "out_axis": "axes",
+        "batch_axis": "axes",
+    },
+    example=registry.args(layer_id=2),
+)
 def mitchell(
     layer_id: int | None = None,
     cutoff_factor: float = 3.0,
@@ -370,25 +399,25 @@ def mitchell(
 ) -> Mitchell:
     r"""Builds OLMo's "mitchell" init: a truncated normal with std from the fan-in.
 
-    With :math:`n` the fan-in (from the axes, as :func:`jax_inits.compute_fans`)
-    and :math:`\ell` = ``layer_id``, the normal before truncation has std
+    With $n$ the fan-in (from the axes, as `jax_inits.compute_fans`)
+    and $\ell$ = ``layer_id``, the normal before truncation has std
 
-    * :math:`\sigma = 1/\sqrt{n}` for input projections (``layer_id=None``);
-    * :math:`\sigma = 1/\sqrt{2 n (\ell + 1)}` for the output projections of
-      block :math:`\ell` (0-based),
+    * $\sigma = 1/\sqrt{n}$ for input projections (``layer_id=None``);
+    * $\sigma = 1/\sqrt{2 n (\ell + 1)}$ for the output projections of
+      block $\ell$ (0-based),
 
-    and is truncated to :math:`[-c\sigma, c\sigma]`, :math:`c` =
+    and is truncated to $[-c\sigma, c\sigma]$, $c$ =
     ``cutoff_factor``, as OLMo's ``init_normal`` does (``trunc_normal_(std=s,
-    a=-c*s, b=c*s)``): :math:`\sigma` is the std *before* truncation, so the
-    result has std :math:`\sigma\cdot\tau(c)` with :math:`\tau(c)` the std of a
-    standard normal truncated to :math:`(-c, c)` (:math:`\tau(3) = 0.98658`,
-    :math:`\tau(2) = 0.87963`); ``target_std`` returns exactly that. Every value
-    lies strictly inside :math:`(-c\sigma, c\sigma)`, in any dtype.
+    a=-c*s, b=c*s)``): $\sigma$ is the std *before* truncation, so the
+    result has std $\sigma\cdot\tau(c)$ with $\tau(c)$ the std of a
+    standard normal truncated to $(-c, c)$ ($\tau(3) = 0.98658$,
+    $\tau(2) = 0.87963$); ``target_std`` returns exactly that. Every value
+    lies strictly inside $(-c\sigma, c\sigma)$, in any dtype.
 
     Args:
       layer_id: ``None`` for input projections; for the output projection of a
         block, its 0-based index ``>= 0``.
-      cutoff_factor: Truncation bound :math:`c` in units of :math:`\sigma`, ``> 0``.
+      cutoff_factor: Truncation bound $c$ in units of $\sigma$, ``> 0``.
       in_axis: Input axis or axes.
       out_axis: Output axis or axes.
       batch_axis: Axis or axes that count in neither fan.
@@ -411,8 +440,8 @@ def mitchell(
       0.98658
 
     References:
-      Groeneveld et al., `OLMo: Accelerating the Science of Language Models
-      <https://arxiv.org/abs/2402.00838>`_, 2024 (``InitFnType.mitchell`` in
+      Groeneveld et al., [OLMo: Accelerating the Science of Language
+      Models](https://arxiv.org/abs/2402.00838), 2024 (``InitFnType.mitchell`` in
       the OLMo code).
     """
     builder = "recipes.mitchell"
@@ -473,26 +502,26 @@ def _deepnorm(
 
 _DEEPNET_ARGS = """architecture: ``"encoder"`` (encoder-only, e.g. BERT), ``"decoder"``
         (decoder-only, e.g. GPT) or ``"encoder_decoder"``.
-      encoder_layers: Keyword-only number of encoder layers :math:`N`, ``> 0``;
+      encoder_layers: Keyword-only number of encoder layers $N$, ``> 0``;
         given exactly for ``"encoder"`` and ``"encoder_decoder"``.
-      decoder_layers: Keyword-only number of decoder layers :math:`M`, ``> 0``;
+      decoder_layers: Keyword-only number of decoder layers $M$, ``> 0``;
         given exactly for ``"decoder"`` and ``"encoder_decoder"``.
       part: Keyword-only ``"encoder"`` or ``"decoder"``: which stack of an
         encoder-decoder the value is for (required there; for the other
         architectures ``None`` or the architecture itself)."""
 
 _DEEPNET_TABLE = r"""
-    ================  ==============================  ===============================
-    architecture      :math:`\alpha`                  :math:`\beta`
-    ================  ==============================  ===============================
-    encoder (N)       :math:`(2N)^{1/4}`              :math:`(8N)^{-1/4}`
-    decoder (M)       :math:`(2M)^{1/4}`              :math:`(8M)^{-1/4}`
-    enc-dec, encoder  :math:`0.81\,(N^4 M)^{1/16}`    :math:`0.87\,(N^4 M)^{-1/16}`
-    enc-dec, decoder  :math:`(3M)^{1/4}`              :math:`(12M)^{-1/4}`
-    ================  ==============================  ==============================="""
+    | architecture     | $\alpha$                 | $\beta$                   |
+    | ---------------- | ------------------------ | ------------------------- |
+    | encoder (N)      | $(2N)^{1/4}$             | $(8N)^{-1/4}$             |
+    | decoder (M)      | $(2M)^{1/4}$             | $(8M)^{-1/4}$             |
+    | enc-dec, encoder | $0.81\,(N^4 M)^{1/16}$   | $0.87\,(N^4 M)^{-1/16}$   |
+    | enc-dec, decoder | $(3M)^{1/4}$             | $(12M)^{-1/4}$            |"""
 
-_DEEPNET_REF = """Wang et al., `DeepNet: Scaling Transformers to 1,000 Layers
-      <https://arxiv.org/abs/2203.00555>`_, 2022."""
+_DEEPNET_REF = (
+    "Wang et al., [DeepNet: Scaling Transformers to 1,000 Layers]"
+    "(https://arxiv.org/abs/2203.00555), 2022."
+)
 
 
 def deepnorm_alpha(
@@ -517,18 +546,18 @@ def deepnorm_beta(
     return _deepnorm("recipes.deepnorm_beta", architecture, encoder_layers, decoder_layers, part)[1]
 
 
-deepnorm_alpha.__doc__ = rf"""The DeepNorm residual multiplier :math:`\alpha`.
+deepnorm_alpha.__doc__ = rf"""The DeepNorm residual multiplier $\alpha$.
 
-    DeepNorm computes :math:`x_{{l+1}} = \mathrm{{LN}}(\alpha x_l + G(x_l))`;
-    :math:`\alpha` (this function) and the init gain :math:`\beta`
-    (:func:`deepnorm_beta`, used by :func:`deepnet`) are, from the paper:
+    DeepNorm computes $x_{{l+1}} = \mathrm{{LN}}(\alpha x_l + G(x_l))$;
+    $\alpha$ (this function) and the init gain $\beta$
+    (`deepnorm_beta`, used by `deepnet`) are, from the paper:
     {_DEEPNET_TABLE}
 
     Args:
       {_DEEPNET_ARGS}
 
     Returns:
-      :math:`\alpha` as a Python float.
+      $\alpha$ as a Python float.
 
     Raises:
       TypeError: a layer count is not an integer.
@@ -547,17 +576,17 @@ deepnorm_alpha.__doc__ = rf"""The DeepNorm residual multiplier :math:`\alpha`.
       {_DEEPNET_REF}
     """
 
-deepnorm_beta.__doc__ = rf"""The DeepNet init gain :math:`\beta` (see :func:`deepnorm_alpha`).
+deepnorm_beta.__doc__ = rf"""The DeepNet init gain $\beta$ (see `deepnorm_alpha`).
 
     Args:
       {_DEEPNET_ARGS}
 
     Returns:
-      :math:`\beta` as a Python float.
+      $\beta$ as a Python float.
 
     Raises:
       TypeError: a layer count is not an integer.
-      ValueError: as :func:`deepnorm_alpha`.
+      ValueError: as `deepnorm_alpha`.
 
     Examples:
       >>> jax_inits.recipes.deepnorm_beta("encoder", encoder_layers=2)  # (8 * 2) ** -0.25
@@ -572,7 +601,19 @@ deepnorm_beta.__doc__ = rf"""The DeepNet init gain :math:`\beta` (see :func:`dee
     """
 
 
-@registry.register("recipes.deepnet")
+@registry.register(
+    "recipes.deepnet",
+    kinds={
+        "architecture": "choice",
+        "encoder_layers": "count?",
+        "decoder_layers": "count?",
+        "part": "choice?",
+        "in_axis": "axes",
+        "out_axis": "axes",
+        "batch_axis": "axes",
+    },
+    example=registry.args("decoder", decoder_layers=12),
+)
 def deepnet(
     architecture: Architecture,
     *,
@@ -596,16 +637,16 @@ def deepnet(
     )
 
 
-deepnet.__doc__ = rf"""Builds the DeepNet init: Xavier normal with gain :math:`\beta`.
+deepnet.__doc__ = rf"""Builds the DeepNet init: Xavier normal with gain $\beta$.
 
-    :math:`w \sim \mathcal{{N}}(0, \beta^2 \cdot 2 / (n_\mathrm{{in}} +
-    n_\mathrm{{out}}))`, i.e. ``variance_scaling(beta**2, "fan_avg", "normal")``
+    $w \sim \mathcal{{N}}(0, \beta^2 \cdot 2 / (n_\mathrm{{in}} +
+    n_\mathrm{{out}}))$, i.e. ``variance_scaling(beta**2, "fan_avg", "normal")``
     (untruncated, as ``torch.nn.init.xavier_normal_(w, gain=beta)``), with
-    :math:`\beta` from :func:`deepnorm_beta`. The paper applies it to the
+    $\beta$ from `deepnorm_beta`. The paper applies it to the
     feed-forward weights and to the value and output projections of attention;
     the query and key projections keep gain 1, e.g.
     ``jax_inits.variance_scaling(1.0, "fan_avg", "normal")``. The residual
-    multiplier :math:`\alpha` is :func:`deepnorm_alpha`.
+    multiplier $\alpha$ is `deepnorm_alpha`.
     {_DEEPNET_TABLE}
 
     Args:
@@ -620,7 +661,7 @@ deepnet.__doc__ = rf"""Builds the DeepNet init: Xavier normal with gain :math:`\
 
     Raises:
       TypeError: a layer count or axis is not an integer, a non-float ``dtype``.
-      ValueError: as :func:`deepnorm_alpha`; repeated axes.
+      ValueError: as `deepnorm_alpha`; repeated axes.
 
     Examples:
       >>> init = jax_inits.recipes.deepnet("decoder", decoder_layers=2)  # beta = 1/2
@@ -635,7 +676,17 @@ deepnet.__doc__ = rf"""Builds the DeepNet init: Xavier normal with gain :math:`\
 # --- Fixup and T-Fixup ---------------------------------------------------------------
 
 
-@registry.register("recipes.fixup")
+@registry.register(
+    "recipes.fixup",
+    kinds={
+        "num_branches": "count",
+        "branch_depth": "depth",
+        "in_axis": "axes",
+        "out_axis": "axes",
+        "batch_axis": "axes",
+    },
+    example=registry.args(8, 2),
+)
 def fixup(
     num_branches: int,
     branch_depth: int,
@@ -646,9 +697,9 @@ def fixup(
 ) -> VarianceScaling:
     r"""Builds the Fixup init of the layers inside residual branches.
 
-    He normal (fan-in) scaled by :math:`L^{-1/(2m-2)}`, with :math:`L` =
-    ``num_branches`` residual branches of :math:`m` = ``branch_depth`` layers:
-    :math:`w \sim \mathcal{N}(0, 2 L^{-1/(m-1)} / n_\mathrm{in})`, i.e.
+    He normal (fan-in) scaled by $L^{-1/(2m-2)}$, with $L$ =
+    ``num_branches`` residual branches of $m$ = ``branch_depth`` layers:
+    $w \sim \mathcal{N}(0, 2 L^{-1/(m-1)} / n_\mathrm{in})$, i.e.
     ``variance_scaling(2 * L ** (-1 / (m - 1)), "fan_in", "normal")``.
 
     This is for every layer of a branch *except its last*: Fixup initializes
@@ -659,8 +710,8 @@ def fixup(
     standard (He) init.
 
     Args:
-      num_branches: Number of residual branches :math:`L`, ``> 0``.
-      branch_depth: Number of layers per branch :math:`m`, ``>= 2``.
+      num_branches: Number of residual branches $L$, ``> 0``.
+      branch_depth: Number of layers per branch $m$, ``>= 2``.
       in_axis: Input axis or axes.
       out_axis: Output axis or axes.
       batch_axis: Axis or axes that count in neither fan.
@@ -679,8 +730,8 @@ def fixup(
       True
 
     References:
-      Zhang, Dauphin & Ma, `Fixup Initialization: Residual Learning Without
-      Normalization <https://arxiv.org/abs/1901.09321>`_, 2019.
+      Zhang, Dauphin & Ma, [Fixup Initialization: Residual Learning Without
+      Normalization](https://arxiv.org/abs/1901.09321), 2019.
     """
     builder = "recipes.fixup"
     L = _count(builder, "num_branches", num_branches)
@@ -693,7 +744,17 @@ def _t_fixup_gain(part: str, num_layers: int) -> float:
     return 0.67 * num_layers**-0.25 if part == "encoder" else (9 * num_layers) ** -0.25
 
 
-@registry.register("recipes.t_fixup")
+@registry.register(
+    "recipes.t_fixup",
+    kinds={
+        "num_layers": "count",
+        "part": "choice",
+        "in_axis": "axes",
+        "out_axis": "axes",
+        "batch_axis": "axes",
+    },
+    example=registry.args(6),
+)
 def t_fixup(
     num_layers: int,
     part: Part = "encoder",
@@ -704,26 +765,26 @@ def t_fixup(
 ) -> VarianceScaling:
     r"""Builds the T-Fixup init of transformer value, output and MLP weights.
 
-    Xavier uniform with gain :math:`g`: uniform on
-    :math:`\pm g\sqrt{6/(n_\mathrm{in} + n_\mathrm{out})}`, i.e.
+    Xavier uniform with gain $g$: uniform on
+    $\pm g\sqrt{6/(n_\mathrm{in} + n_\mathrm{out})}$, i.e.
     ``variance_scaling(g**2, "fan_avg", "uniform")``, with
 
-    * :math:`g = 0.67\,N^{-1/4}` for an encoder of :math:`N` layers
+    * $g = 0.67\,N^{-1/4}$ for an encoder of $N$ layers
       (``part="encoder"``),
-    * :math:`g = (9M)^{-1/4}` for a decoder of :math:`M` layers
+    * $g = (9M)^{-1/4}$ for a decoder of $M$ layers
       (``part="decoder"``).
 
     What the paper prescribes (T-Fixup, steps 1-3): Xavier initialization for
     every parameter except the input embeddings, which are
-    :math:`\mathcal{N}(0, d^{-1/2})` (:func:`t_fixup_embedding`); then the
+    $\mathcal{N}(0, d^{-1/2})$ (`t_fixup_embedding`); then the
     value and output projections of every attention block and the weights of
     every MLP block are scaled by the gains above (queries and keys keep plain
     Xavier, e.g. ``jax_inits.glorot_uniform()``), and the input embeddings of
-    an encoder-decoder are scaled by :math:`(9M)^{-1/4}`. Layer normalization
+    an encoder-decoder are scaled by $(9M)^{-1/4}$. Layer normalization
     and learning-rate warmup are removed.
 
     Args:
-      num_layers: Number of layers :math:`N` (encoder) or :math:`M` (decoder), ``> 0``.
+      num_layers: Number of layers $N$ (encoder) or $M$ (decoder), ``> 0``.
       part: ``"encoder"`` or ``"decoder"``.
       in_axis: Input axis or axes.
       out_axis: Output axis or axes.
@@ -744,8 +805,8 @@ def t_fixup(
       True
 
     References:
-      Huang, Perez, Ba & Volkovs, `Improving Transformer Optimization Through
-      Better Initialization <https://proceedings.mlr.press/v119/huang20f.html>`_,
+      Huang, Perez, Ba & Volkovs, [Improving Transformer Optimization Through
+      Better Initialization](https://proceedings.mlr.press/v119/huang20f.html),
       ICML 2020.
     """
     builder = "recipes.t_fixup"
@@ -755,19 +816,23 @@ def t_fixup(
     return _build(builder, scale, "fan_avg", "uniform", in_axis, out_axis, batch_axis, dtype)
 
 
-@registry.register("recipes.t_fixup_embedding")
+@registry.register(
+    "recipes.t_fixup_embedding",
+    kinds={"dim": "count", "num_decoder_layers": "count?"},
+    example=registry.args(512),
+)
 def t_fixup_embedding(dim: int, num_decoder_layers: int | None = None) -> InitializerBase:
     r"""Builds the T-Fixup init of input embeddings.
 
-    Normal with standard deviation :math:`d^{-1/2}` (the paper's
-    :math:`\mathcal{N}(0, d^{-1/2})`, read as in its fairseq code: std, not
-    variance), :math:`d` = ``dim``. With ``num_decoder_layers`` :math:`M`
+    Normal with standard deviation $d^{-1/2}$ (the paper's
+    $\mathcal{N}(0, d^{-1/2})$, read as in its fairseq code: std, not
+    variance), $d$ = ``dim``. With ``num_decoder_layers`` $M$
     (the embeddings of an encoder-decoder, step 2 of T-Fixup) the std is
-    further scaled by :math:`(9M)^{-1/4}`.
+    further scaled by $(9M)^{-1/4}$.
 
     Args:
-      dim: Embedding dimension :math:`d`, ``> 0``.
-      num_decoder_layers: Number of decoder layers :math:`M`, ``> 0``, or ``None``.
+      dim: Embedding dimension $d$, ``> 0``.
+      num_decoder_layers: Number of decoder layers $M$, ``> 0``, or ``None``.
 
     Returns:
       An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
@@ -783,8 +848,8 @@ def t_fixup_embedding(dim: int, num_decoder_layers: int | None = None) -> Initia
       0.041666666666666664
 
     References:
-      Huang, Perez, Ba & Volkovs, `Improving Transformer Optimization Through
-      Better Initialization <https://proceedings.mlr.press/v119/huang20f.html>`_,
+      Huang, Perez, Ba & Volkovs, [Improving Transformer Optimization Through
+      Better Initialization](https://proceedings.mlr.press/v119/huang20f.html),
       ICML 2020.
     """
     builder = "recipes.t_fixup_embedding"
@@ -815,7 +880,7 @@ def _hadamard_sum(m: int, rows: int, cols: int) -> int:
 
 
 def _hadamard_order(n_out: int) -> int:
-    """:math:`m = \\lceil \\log_2 P \\rceil`, computed exactly."""
+    """$m = \\lceil \\log_2 P \\rceil$, computed exactly."""
     return (n_out - 1).bit_length()
 
 
@@ -835,7 +900,7 @@ def _zero_matrix(n_in: int, n_out: int, dtype) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class ZerO(InitializerBase):
-    name = "recipes.zero_init"
+    name: str = display_name("recipes.zero_init")
     random = False
 
     formula = property(lambda self: "ZerO: identity, partial identity or c * Hadamard block")
@@ -878,17 +943,17 @@ class ZerO(InitializerBase):
 def zero_init() -> ZerO:
     r"""Builds the deterministic ZerO init (Zhao et al.; *not* all zeros).
 
-    For a weight mapping :math:`Q` inputs to :math:`P` outputs (the paper's
-    :math:`P\times Q` matrix :math:`W`, :math:`y = Wx`):
+    For a weight mapping $Q$ inputs to $P$ outputs (the paper's
+    $P\times Q$ matrix $W$, $y = Wx$):
 
-    * :math:`P = Q`: :math:`W = I`;
-    * :math:`P < Q`: :math:`W = [I_P\ 0]`, the partial identity;
-    * :math:`P > Q`: :math:`W = c\,(H_m)_{[:P, :Q]}`, the top-left block of the
-      Sylvester Hadamard matrix of order :math:`2^m`,
-      :math:`m = \lceil\log_2 P\rceil`, :math:`c = 2^{-(m-1)/2}`.
+    * $P = Q$: $W = I$;
+    * $P < Q$: $W = [I_P\ 0]$, the partial identity;
+    * $P > Q$: $W = c\,(H_m)_{[:P, :Q]}$, the top-left block of the
+      Sylvester Hadamard matrix of order $2^m$,
+      $m = \lceil\log_2 P\rceil$, $c = 2^{-(m-1)/2}$.
 
-    The array is in JAX's layout, ``(in, out)`` = :math:`W^\top` (for
-    :math:`P > Q`, :math:`(H_m)_{[:Q, :P]}` as :math:`H_m` is symmetric).
+    The array is in JAX's layout, ``(in, out)`` = $W^\top$ (for
+    $P > Q$, $(H_m)_{[:Q, :P]}$ as $H_m$ is symmetric).
     A convolution kernel ``(spatial..., in, out)`` gets that matrix at its
     centre tap (index ``(k - 1) // 2`` per spatial axis) and zeros elsewhere.
     The key is ignored. The name ``zero_init`` is the paper's "ZerO".
@@ -911,8 +976,8 @@ def zero_init() -> ZerO:
              [0., 0.]], dtype=float32)
 
     References:
-      Zhao, Schäfer & Anandkumar, `ZerO Initialization: Initializing Neural
-      Networks with only Zeros and Ones <https://arxiv.org/abs/2110.12661>`_,
+      Zhao, Schäfer & Anandkumar, [ZerO Initialization: Initializing Neural
+      Networks with only Zeros and Ones](https://arxiv.org/abs/2110.12661),
       2022.
     """
     return ZerO()
@@ -923,7 +988,7 @@ def zero_init() -> ZerO:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class BlockOrthogonal(InitializerBase):
-    name = "recipes.block_orthogonal"
+    name: str = display_name("recipes.block_orthogonal")
     scale: float = 1.0
 
     formula = property(
@@ -977,24 +1042,24 @@ def _compose(kernel: jax.Array, first: jax.Array, second: jax.Array, axis: int) 
     return jnp.pad(kernel @ first, after) + jnp.pad(kernel @ second, before)
 
 
-@registry.register("recipes.block_orthogonal")
+@registry.register("recipes.block_orthogonal", kinds={"scale": "real"}, shape="conv")
 def block_orthogonal(scale: float = 1.0) -> BlockOrthogonal:
     r"""Builds a random orthogonal convolution kernel (Xiao et al.'s block-orthogonal).
 
     For a kernel ``(k1[, k2[, k3]], in, out)`` with ``in <= out``: start from a
-    Haar ``(in, out)`` matrix :math:`H` with orthonormal rows as a 1-tap
-    kernel; along each spatial axis :math:`j`, compose it :math:`k_j - 1` times
-    with a random 2-tap kernel :math:`[P, I - P]`, :math:`P = QQ^\top` the
-    projection onto a random :math:`\lfloor out/2\rfloor`-dimensional subspace
-    (:math:`Q` the first columns of a Haar orthogonal matrix, fresh for each
+    Haar ``(in, out)`` matrix $H$ with orthonormal rows as a 1-tap
+    kernel; along each spatial axis $j$, compose it $k_j - 1$ times
+    with a random 2-tap kernel $[P, I - P]$, $P = QQ^\top$ the
+    projection onto a random $\lfloor out/2\rfloor$-dimensional subspace
+    ($Q$ the first columns of a Haar orthogonal matrix, fresh for each
     step). Composition is full convolution of the tap sequences, the later
     kernel's taps multiplying from the right (JAX's
-    :math:`y = \sum_t x_{p+t} K_t`). Each :math:`[P, I-P]` is an orthogonal
-    convolution (its symbol :math:`P + z(I-P)` is orthogonal for :math:`|z|=1`)
-    and :math:`H` is an isometry, so with circular padding the convolution by
+    $y = \sum_t x_{p+t} K_t$). Each $[P, I-P]$ is an orthogonal
+    convolution (its symbol $P + z(I-P)$ is orthogonal for $|z|=1$)
+    and $H$ is an isometry, so with circular padding the convolution by
     the result (times ``scale``) preserves norms exactly:
-    :math:`\|x * K\| = |\mathrm{scale}|\,\|x\|`. The taps are spread over the
-    whole kernel, unlike :func:`jax_inits.delta_orthogonal`.
+    $\|x * K\| = |\mathrm{scale}|\,\|x\|$. The taps are spread over the
+    whole kernel, unlike `jax_inits.delta_orthogonal`.
 
     Args:
       scale: Multiplier of the kernel (any finite real).
@@ -1014,8 +1079,8 @@ def block_orthogonal(scale: float = 1.0) -> BlockOrthogonal:
       True
 
     References:
-      Xiao et al., `Dynamical Isometry and a Mean Field Theory of CNNs: How to
-      Train 10,000-Layer Vanilla Convolutional Neural Networks
-      <https://arxiv.org/abs/1806.05393>`_, 2018.
+      Xiao et al., [Dynamical Isometry and a Mean Field Theory of CNNs: How to Train
+      10,000-Layer Vanilla Convolutional Neural Networks](https://arxiv.org/abs/1806.05393),
+      2018.
     """
     return BlockOrthogonal(checks.real_number("recipes.block_orthogonal", "scale", scale))

@@ -11,17 +11,17 @@ whole initializer into one loop-free elementwise fusion:
 * The counters are what jax uses with ``jax_threefry_partitionable=True`` (the
   default): the 64-bit row-major element index as (hi, lo) words, hashed with the
   key, the two output words xor-ed. For arrays under 2^32 elements hi is 0.
-* On the CPU, ``erf_inv`` (:func:`_erf_inv_f32`) and the rounding to bfloat16
-  (:func:`convert`) are written as plain vector arithmetic with XLA's bits, so
-  the loop vectorizes at full width; :func:`fast_erf_inv_exact` checks the bits
+* On the CPU, ``erf_inv`` (`_erf_inv_f32`) and the rounding to bfloat16
+  (`convert`) are written as plain vector arithmetic with XLA's bits, so
+  the loop vectorizes at full width; `fast_erf_inv_exact` checks the bits
   before any kernel uses that form.
 
 Keys of other implementations (rbg, unsafe_rbg, custom), the non-partitionable
 mode, float64 and arrays of 2^32 or more elements use ``jax.random`` itself, so
 they stay correct (and bit-identical to jax) everywhere.
 
-Reference: Salmon et al., `Parallel random numbers: as easy as 1, 2, 3
-<https://doi.org/10.1145/2063384.2063405>`_, SC 2011 (Threefry-2x32, 20 rounds).
+Reference: Salmon et al., [Parallel random numbers: as easy as 1, 2,
+3](https://doi.org/10.1145/2063384.2063405), SC 2011 (Threefry-2x32, 20 rounds).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def flat_layout(enabled: bool):
 
 def target_platform(platform: str | None):
     """While tracing inside this context, kernels are built for ``platform``
-    (``"cpu"``, ``"gpu"``, ...) and compiled with its :data:`COMPILER_OPTIONS`;
+    (``"cpu"``, ``"gpu"``, ...) and compiled with its `COMPILER_OPTIONS`;
     ``None`` means jax's default device and jax's default options (a call traced
     inside the caller's jit)."""
     return _tracing_setting("platform", platform)
@@ -88,7 +88,7 @@ def default_platform() -> str:
 
 
 def _target() -> tuple[str, bool]:
-    """The platform kernels are traced for, and whether :data:`COMPILER_OPTIONS` apply."""
+    """The platform kernels are traced for, and whether `COMPILER_OPTIONS` apply."""
     platform = getattr(_layout, "platform", None)
     return (default_platform(), False) if platform is None else (platform, True)
 
@@ -273,12 +273,12 @@ def _erf_inv_f32(x):
     The same operations as XLA's expansion of erf_inv (Giles 2010) and its
     log1p (Cephes), written as plain vector arithmetic. XLA's own log1p is an
     8-lane intrinsic, which caps the whole fused sampling loop at 8 lanes; this
-    form vectorizes at 16 lanes on AVX-512. :func:`fast_erf_inv_exact` checks the
+    form vectorizes at 16 lanes on AVX-512. `fast_erf_inv_exact` checks the
     bits against ``lax.erf_inv`` before any kernel uses it.
 
     References:
-      Giles, `Approximating the erfinv function
-      <https://people.maths.ox.ac.uk/gilesm/files/gems_erfinv.pdf>`_, GPU
+      Giles, [Approximating the erfinv
+      function](https://people.maths.ox.ac.uk/gilesm/files/gems_erfinv.pdf), GPU
       Computing Gems Jade Edition, 2011. Moshier, Cephes Mathematical Library
       (logf, log1p), 1984-1992.
     """
@@ -407,8 +407,8 @@ COMPLEX_TRUNCATED_NORMAL_STD = math.sqrt((1 - 5 * math.exp(-4)) / (1 - math.exp(
 def truncated_normal_std(lower: float, upper: float) -> float:
     r"""Standard deviation of a standard normal truncated to ``(lower, upper)``.
 
-    With :math:`Z = \Phi(b) - \Phi(a)`, the variance is
-    :math:`1 + (a\varphi(a) - b\varphi(b))/Z - ((\varphi(a) - \varphi(b))/Z)^2`
+    With $Z = \Phi(b) - \Phi(a)$, the variance is
+    $1 + (a\varphi(a) - b\varphi(b))/Z - ((\varphi(a) - \varphi(b))/Z)^2$
     (Johnson, Kotz & Balakrishnan, Continuous Univariate Distributions, 1994).
     """
 
@@ -495,7 +495,7 @@ def _tails_need_care(lower: float, upper: float) -> bool:
     ``erf(upper/sqrt2)``. Beyond about 3 standard deviations both ends crowd
     against +-1, where float32 holds only a few values (10 distinct values for
     (5, 6)), and an infinite bound makes ``erf_inv(-1) = -inf`` reachable. Such
-    intervals go through :func:`_truncated_normal_tail`; every interval with
+    intervals go through `_truncated_normal_tail`; every interval with
     finite bounds that does not lie wholly beyond +-3 keeps jax's bits.
     """
     return math.isinf(lower) or math.isinf(upper) or lower >= 3.0 or upper <= -3.0
@@ -531,7 +531,7 @@ def truncated_normal(
 
     For finite bounds not wholly beyond 3 standard deviations, the bits of
     ``jax.random.truncated_normal``. Far tails (``lower >= 3`` or ``upper <= -3``)
-    and infinite bounds use :func:`_truncated_normal_tail` instead, which keeps
+    and infinite bounds use `_truncated_normal_tail` instead, which keeps
     the right distribution where jax's method collapses to a handful of values.
 
     Examples:

@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax_inits._src import checks, registry, sampling
-from jax_inits._src.base import InitializerBase
+from jax_inits._src import checks, distributions, registry, sampling
+from jax_inits._src.base import InitializerBase, display_name
 from jax_inits._src.distributions import require_real
 
 LAYOUTS: tuple[str, ...] = ("jax", "torch")
@@ -31,7 +31,7 @@ def check_layout(builder: str, layout: Any) -> str:
 
 
 def layout_axes(builder: str, layout: Any) -> tuple[int, int]:
-    """``(in_axis, out_axis)`` of a weight in ``layout``, after :func:`check_layout`."""
+    """``(in_axis, out_axis)`` of a weight in ``layout``, after `check_layout`."""
     return (-2, -1) if check_layout(builder, layout) == "jax" else (1, 0)
 
 
@@ -42,7 +42,7 @@ def _fraction_std(gain: float, fraction: float) -> float:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Identity(InitializerBase):
-    name = "identity"
+    name: str = display_name("identity")
     random = False
     gain: float = 1.0
     batched: bool = True  # leading axes are a batch of matrices (False: rank 2 only)
@@ -68,7 +68,7 @@ class Identity(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Dirac(InitializerBase):
-    name = "dirac"
+    name: str = display_name("dirac")
     random = False
     groups: int = 1
     gain: float = 1.0
@@ -126,7 +126,7 @@ class Dirac(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Sparse(InitializerBase):
-    name = "sparse"
+    name: str = display_name("sparse")
     sparsity: float = 0.1
     stddev: float = 0.01
     axis: int = -1  # zeros are counted along this axis, separately for each other index
@@ -168,7 +168,7 @@ class Sparse(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Stacked(InitializerBase):
-    name = "stacked"
+    name: str = display_name("stacked")
     init: Any = None
     axis: int = 0
 
@@ -220,11 +220,15 @@ class Stacked(InitializerBase):
         return jnp.moveaxis(x, 0, axis)
 
 
-@registry.register("identity")
+@registry.register(
+    "identity",
+    equivalents={"torch": "eye_ (2-D)", "keras": "Identity(gain)", "haiku": "Identity(gain)"},
+    kinds={"gain": "real"},
+)
 def identity(gain: float = 1.0, dtype=None) -> Identity:
     r"""Builds an initializer of (batched) identity matrices times ``gain``.
 
-    The last two axes hold :math:`\mathrm{gain} \cdot I_{n \times m}` (ones on
+    The last two axes hold $\mathrm{gain} \cdot I_{n \times m}$ (ones on
     the main diagonal of a possibly rectangular matrix); leading axes are a batch
     and hold copies. The key is ignored.
 
@@ -251,14 +255,19 @@ def identity(gain: float = 1.0, dtype=None) -> Identity:
     )
 
 
-@registry.register("dirac")
+@registry.register(
+    "dirac",
+    shape="conv",
+    equivalents={"torch": "dirac_(w, groups)"},
+    kinds={"groups": "int", "gain": "real", "layout": "layout"},
+)
 def dirac(groups: int = 1, gain: float = 1.0, dtype=None, *, layout: str = "jax") -> Dirac:
     r"""Builds a Dirac-delta convolution kernel: the convolution copies its input.
 
-    In each of ``groups`` groups, in-channel :math:`d` maps to out-channel
-    :math:`g \cdot (n_\mathrm{out}/\mathrm{groups}) + d` through the centre tap
+    In each of ``groups`` groups, in-channel $d$ maps to out-channel
+    $g \cdot (n_\mathrm{out}/\mathrm{groups}) + d$ through the centre tap
     (index ``k // 2`` of every spatial axis, as torch), with weight ``gain``, for
-    :math:`d < \min(n_\mathrm{out}/\mathrm{groups}, n_\mathrm{in})`; all other
+    $d < \min(n_\mathrm{out}/\mathrm{groups}, n_\mathrm{in})$; all other
     entries are 0. The default layout is JAX's ``(*spatial, in, out)``; with
     ``layout="torch"`` the shape is ``(out, in, *spatial)`` and the result equals
     ``torch.nn.init.dirac_``. The key is ignored.
@@ -300,12 +309,18 @@ def make_dirac(builder: str, groups, gain, dtype, layout) -> Dirac:
     )
 
 
-@registry.register("sparse")
+@registry.register(
+    "sparse",
+    example=registry.args(0.25),
+    shape="matrix",
+    equivalents={"torch": "sparse_(w, sparsity, std)"},
+    kinds={"sparsity": "nonneg", "stddev": "nonneg", "layout": "layout"},
+)
 def sparse(sparsity: float, stddev: float = 0.01, dtype=None, *, layout: str = "jax") -> Sparse:
     r"""Builds a sparse initializer: normal values with a fixed share of zeros.
 
-    Values are :math:`\mathcal{N}(0, \mathrm{stddev}^2)`; then, for every input
-    unit, :math:`\lceil \mathrm{sparsity} \cdot n_\mathrm{out} \rceil` of its
+    Values are $\mathcal{N}(0, \mathrm{stddev}^2)$; then, for every input
+    unit, $\lceil \mathrm{sparsity} \cdot n_\mathrm{out} \rceil$ of its
     connections, chosen uniformly at random, are set to 0 (Martens, 2010; the
     rule of ``torch.nn.init.sparse_``, which zeros that many entries of each
     column of an ``(out, in)`` weight). JAX layout ``(in, out)``: zeros are
@@ -332,8 +347,8 @@ def sparse(sparsity: float, stddev: float = 0.01, dtype=None, *, layout: str = "
       [25, 25, 25, 25, 25, 25, 25, 25]
 
     References:
-      Martens, `Deep learning via Hessian-free optimization
-      <https://www.cs.toronto.edu/~jmartens/docs/Deep_HessianFree.pdf>`_, 2010.
+      Martens, [Deep learning via Hessian-free
+      optimization](https://www.cs.toronto.edu/~jmartens/docs/Deep_HessianFree.pdf), 2010.
     """
     return make_sparse("sparse", sparsity, stddev, dtype, layout)
 
@@ -350,7 +365,9 @@ def make_sparse(builder: str, sparsity, stddev, dtype, layout, std_arg="stddev")
     )
 
 
-@registry.register("stacked")
+@registry.register(
+    "stacked", example=registry.args(distributions.normal(1.0)), kinds={"axis": "int"}
+)
 def stacked(init: Any, axis: int = 0) -> Stacked:
     r"""Builds an initializer for a stack of layers along ``axis`` (scanned layers).
 
@@ -358,7 +375,7 @@ def stacked(init: Any, axis: int = 0) -> Stacked:
     shape: ``stacked(init)(key, (L, *s))[i] == init(jax.random.split(key, L)[i], s)``.
     So the stacked axis counts in no fan: a plain ``he_normal()`` on ``(L, in,
     out)`` would take ``L`` as part of the receptive field and shrink the std by
-    :math:`\sqrt{L}`.
+    $\sqrt{L}$.
 
     Args:
       init: Any initializer (jax_inits or jax.nn.initializers).

@@ -7,11 +7,13 @@ map paths to initializers; the first rule that matches a leaf decides it.
 
 Each leaf draws from its own key, derived from the root key and the path string
 alone (never from the leaf's position), so adding, removing or reordering other
-leaves leaves its values unchanged::
+leaves leaves its values unchanged:
 
-    digest = BLAKE2b(path.encode("utf-8"), digest_size=8)
-    w0, w1 = the two little-endian uint32 words of digest
-    leaf_key = fold_in(fold_in(key, w0), w1)
+```text
+digest = BLAKE2b(path.encode("utf-8"), digest_size=8)
+w0, w1 = the two little-endian uint32 words of digest
+leaf_key = fold_in(fold_in(key, w0), w1)
+```
 
 The digest is 64 bits, so two distinct paths of an n-leaf tree share a key with
 probability about n^2 / 2^65; two leaves with the same path string (a dict key
@@ -99,11 +101,11 @@ def leaf_key(key: jax.Array, path: str) -> jax.Array:
     the path string alone, not on the leaf's position or on Python's ``hash``.
 
     Args:
-      key: The root PRNG key given to :func:`init` or :func:`reinit`.
+      key: The root PRNG key given to `init` or `reinit`.
       path: The leaf's "/"-joined path, e.g. ``"encoder/layers/0/kernel"``.
 
     Returns:
-      The key :func:`init` gives to the leaf's initializer.
+      The key `init` gives to the leaf's initializer.
 
     Raises:
       TypeError: If ``key`` is not a PRNG key or ``path`` not a string.
@@ -331,7 +333,7 @@ def init(key: jax.Array, spec: Any, rules: Rules, *, out_shardings: Any = None) 
     """Creates a parameter tree from a spec, one initializer per leaf chosen by rules.
 
     Args:
-      key: The root PRNG key; each leaf draws from :func:`leaf_key` of its path.
+      key: The root PRNG key; each leaf draws from `leaf_key` of its path.
       spec: A pytree whose leaves are ``jax.ShapeDtypeStruct`` (e.g. from
         ``jax.eval_shape``) or arrays; only their shape, dtype and sharding are used.
       rules: ``(pattern, initializer)`` pairs, or a mapping, tried in order; the
@@ -389,23 +391,23 @@ def init(key: jax.Array, spec: Any, rules: Rules, *, out_shardings: Any = None) 
 def reinit(
     params: Any, key: jax.Array, rules: Rules, *, donate: bool = False, out_shardings: Any = None
 ) -> Any:
-    """Re-initialises the array leaves of ``params`` by rules (see :func:`init`).
+    """Re-initialises the array leaves of ``params`` by rules (see `init`).
 
     Leaves keep their shape, dtype and sharding (single-device leaves are put
     back on their device); a leaf gets the same values as
-    :func:`init` gives it for the same key and path. A rule may map to ``None``
+    `init` gives it for the same key and path. A rule may map to ``None``
     to keep the matching leaves as they are. Leaves that are not arrays
     (functions and flags inside an ``equinox.Module``, say) are passed through.
 
     Args:
       params: A pytree of parameters (dicts, Flax/nnx states, equinox modules).
       key: The root PRNG key.
-      rules: As for :func:`init`; an initializer may be ``None`` (keep).
+      rules: As for `init`; an initializer may be ``None`` (keep).
       donate: Donate the old buffers of the re-initialised leaves to the jitted
         call, so that the new values reuse their memory (peak memory stays at
         one copy of the parameters); those old arrays are deleted. Kept leaves
         are returned as they are, never copied.
-      out_shardings: As for :func:`init`; ``None`` keeps each array's sharding.
+      out_shardings: As for `init`; ``None`` keeps each array's sharding.
 
     Returns:
       A pytree of the structure of ``params``.
@@ -470,11 +472,11 @@ def lsuv(
     r"""Layer-sequential unit-variance (LSUV) rescaling of pre-initialised weights.
 
     For each layer in order, runs ``apply_fn`` on ``batch`` and divides the
-    layer's weight by :math:`\sqrt{\mathrm{Var}[y] / v}`, with :math:`y` the
-    layer's output and :math:`v` = ``target_var``, until
-    :math:`|\mathrm{Var}[y] - v| <` ``tol`` or ``max_iters`` passes (Mishkin and
+    layer's weight by $\sqrt{\mathrm{Var}[y] / v}$, with $y$ the
+    layer's output and $v$ = ``target_var``, until
+    $|\mathrm{Var}[y] - v| <$ ``tol`` or ``max_iters`` passes (Mishkin and
     Matas, Algorithm 1). Start from orthogonal weights, as the paper does, e.g.
-    :func:`init` with ``jax_inits.orthogonal()`` for the kernels. Biases are not
+    `init` with ``jax_inits.orthogonal()`` for the kernels. Biases are not
     changed. Pure: ``params`` is not modified, the rescaled tree is returned.
 
     Args:
@@ -484,7 +486,7 @@ def lsuv(
       params: The parameter pytree.
       batch: The input (any pytree) ``apply_fn`` takes, e.g. a few hundred samples.
       weights: One pattern per layer (glob string, compiled regex or predicate,
-        as in :func:`init`), each matching exactly one array leaf: the weight
+        as in `init`), each matching exactly one array leaf: the weight
         to rescale.
       target_var: Variance each layer's output should have; > 0.
       tol: Stop a layer once ``|Var - target_var| < tol``; > 0.
@@ -513,8 +515,7 @@ def lsuv(
       [1.0, 1.0]
 
     References:
-      Mishkin and Matas, `All you need is a good init
-      <https://arxiv.org/abs/1511.06422>`_, 2015.
+      Mishkin and Matas, [All you need is a good init](https://arxiv.org/abs/1511.06422), 2015.
     """
     if not callable(apply_fn):
         raise TypeError(f"lsuv: `apply_fn` must be callable, got {apply_fn!r}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 from typing import Literal
@@ -10,8 +11,8 @@ from typing import Literal
 import jax.numpy as jnp
 import numpy as np
 
-from jax_inits._src import checks, registry, sampling
-from jax_inits._src.base import InitializerBase
+from jax_inits._src import checks, densities, registry, sampling
+from jax_inits._src.base import InitializerBase, display_name
 from jax_inits._src.dtypes import HALF_OPEN, OPEN, Interval, check_bounds, work_dtype
 
 Mode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
@@ -45,9 +46,9 @@ def compute_fans(
     r"""Computes ``(fan_in, fan_out)`` of a weight shape.
 
     Axes in none of ``in_axis``, ``out_axis`` and ``batch_axis`` form the
-    receptive field (a convolution's spatial axes); with :math:`r` their size
-    product, :math:`n_\mathrm{in} = r \prod_{i \in \mathrm{in}} s_i` and
-    :math:`n_\mathrm{out} = r \prod_{o \in \mathrm{out}} s_o`. Batch axes count in
+    receptive field (a convolution's spatial axes); with $r$ their size
+    product, $n_\mathrm{in} = r \prod_{i \in \mathrm{in}} s_i$ and
+    $n_\mathrm{out} = r \prod_{o \in \mathrm{out}} s_o$. Batch axes count in
     neither. The same numbers as jax's ``_compute_fans``.
 
     Args:
@@ -56,7 +57,7 @@ def compute_fans(
       out_axis: Output axis or axes.
       batch_axis: Axis or axes ignored by the fans (e.g. a stack of layers).
       einsum: Keyword-only: the einsum equation that applies the kernel; its
-        axes then come from :func:`einsum_axes` (the kernel is the last input)
+        axes then come from `einsum_axes` (the kernel is the last input)
         and the axis arguments must be left at their defaults.
 
     Returns:
@@ -100,12 +101,12 @@ def einsum_axes(equation: str, operand: int = -1) -> dict[str, tuple[int, ...]]:
     in another input and not in the output, it is contracted (an input axis);
     in the output and in no other input, it is an output axis; in another input
     and in the output, it is shared (a batch axis, in neither fan). The result is
-    the keyword arguments of :func:`compute_fans` and of every fan-based builder.
+    the keyword arguments of `compute_fans` and of every fan-based builder.
 
     For attention kernels laid out as transformer_lens does, ``W_Q`` of shape
     ``(n_heads, d_model, d_head)`` applied by ``"bpd,hdk->bphk"``, ``d`` is the
-    input axis and ``h``, ``k`` the output axes: :math:`n_\mathrm{in} = d_\mathrm{model}`,
-    :math:`n_\mathrm{out} = n_\mathrm{heads} d_\mathrm{head}`.
+    input axis and ``h``, ``k`` the output axes: $n_\mathrm{in} = d_\mathrm{model}$,
+    $n_\mathrm{out} = n_\mathrm{heads} d_\mathrm{head}$.
 
     Args:
       equation: An explicit einsum equation ``"inputs->output"`` with at least
@@ -184,11 +185,7 @@ class VarianceScaling(InitializerBase):
     dtype: np.dtype | None = None
     fan_in: float | None = None
     fan_out: float | None = None
-    label: str = dataclasses.field(default="variance_scaling", compare=False)
-
-    @property
-    def name(self) -> str:  # the builder that made it, for messages and repr
-        return self.label
+    name: str = display_name("variance_scaling")
 
     def fans(self, shape: tuple[int, ...]) -> tuple[float, float]:
         """``(fan_in, fan_out)`` for ``shape``; explicit fans take precedence."""
@@ -242,6 +239,22 @@ class VarianceScaling(InitializerBase):
             return np.sqrt(3 * variance)
         return np.sqrt(variance)
 
+    def _density(self, shape):
+        target = self.target_std(shape)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3) * target
+            pdf = functools.partial(densities.uniform_pdf, lo=-limit, hi=limit)
+            return pdf, f"U[-{limit:.4g}, {limit:.4g}]"
+        if self.distribution == "truncated_normal":
+            s = target / sampling.TRUNCATED_NORMAL_STD
+            pdf = functools.partial(
+                densities.truncated_normal_pdf, mean=0.0, std=s, lower=-2.0, upper=2.0
+            )
+            return pdf, f"{s:.4g} * TN(-2, 2)"
+        return functools.partial(densities.normal_pdf, mean=0.0, std=target), (
+            f"N(0, {target:.4g}^2)"
+        )
+
     def _bounds(self, shape, dtype):
         if jnp.issubdtype(dtype, np.complexfloating) or self.distribution == "normal":
             return None
@@ -280,6 +293,52 @@ class VarianceScaling(InitializerBase):
         return sampling.normal(key, shape, dtype, scale)
 
 
+@dataclasses.dataclass(frozen=True, repr=False)
+class FanScaled(InitializerBase):
+    """Draws as its `VarianceScaling` ``scaling`` does, bit for bit; for
+    families that add their own call checks or default dtype (torch's rank
+    message, complex-only dtypes) by composition instead of copying its fields.
+    Subclasses override `_check_call` (calling ``super()``) or
+    `_default_dtype`."""
+
+    scaling: VarianceScaling = VarianceScaling()
+    name: str = display_name("variance_scaling")
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        """The builder's default dtype (that of ``scaling``)."""
+        return self.scaling.dtype
+
+    @property
+    def formula(self) -> str:
+        return self.scaling.formula
+
+    def fans(self, shape: tuple[int, ...]) -> tuple[float, float]:
+        """``(fan_in, fan_out)`` for ``shape``, as ``scaling`` computes them."""
+        return self.scaling.fans(shape)
+
+    def target_std(self, shape) -> float:
+        return self.scaling.target_std(shape)
+
+    def _check_call(self, shape, dtype):
+        self.scaling._check_call(shape, dtype)
+
+    def _bounds(self, shape, dtype):
+        return self.scaling._bounds(shape, dtype)
+
+    def _density(self, shape):
+        return self.scaling._density(shape)
+
+    def _sample(self, key, shape, dtype):
+        return self.scaling._sample(key, shape, dtype)
+
+    def _scalars(self, shape, dtype):
+        return self.scaling._scalars(shape, dtype)
+
+    def _draw(self, key, shape, dtype, scalars):
+        return self.scaling._draw(key, shape, dtype, scalars)
+
+
 def _build(
     label: str,
     scale,
@@ -315,11 +374,27 @@ def _build(
         batch_axis,
         checks.dtype(label, dtype, random=True),
         *fans,
-        label=label,
+        name=label,
     )
 
 
-@registry.register("variance_scaling")
+@registry.register(
+    "variance_scaling",
+    example=registry.args(1.0, "fan_avg", "normal"),
+    equivalents={
+        "keras": "VarianceScaling(...)",
+        "haiku": "VarianceScaling(...)",
+        "flax": "variance_scaling(...)",
+    },
+    kinds={
+        "scale": "nonneg",
+        "in_axis": "axes",
+        "out_axis": "axes",
+        "batch_axis": "axes",
+        "fan_in": "positive",
+        "fan_out": "positive",
+    },
+)
 def variance_scaling(
     scale: float,
     mode: Mode,
@@ -334,22 +409,22 @@ def variance_scaling(
 ) -> VarianceScaling:
     r"""Builds an initializer whose variance adapts to the weight's fans.
 
-    Samples with mean 0 and :math:`\mathrm{Var}[w] = \mathrm{scale} / n`
-    (for complex dtypes :math:`E|w|^2 = \mathrm{scale} / n`), where :math:`n` is
-    :math:`n_\mathrm{in}`, :math:`n_\mathrm{out}`, their mean or their geometric
+    Samples with mean 0 and $\mathrm{Var}[w] = \mathrm{scale} / n$
+    (for complex dtypes $E|w|^2 = \mathrm{scale} / n$), where $n$ is
+    $n_\mathrm{in}$, $n_\mathrm{out}$, their mean or their geometric
     mean for ``mode`` ``"fan_in"``, ``"fan_out"``, ``"fan_avg"``,
-    ``"fan_geo_avg"`` (fans from :func:`compute_fans`).
+    ``"fan_geo_avg"`` (fans from `compute_fans`).
 
     * ``"truncated_normal"``: a normal truncated to two of its standard
       deviations, rescaled by 1/0.8796 so the *result* has the variance above.
       Complex: modulus of a complex normal truncated at 2, rescaled by
-      :math:`1/\sqrt{(1 - 5e^{-4}) / (1 - e^{-4})}`.
+      $1/\sqrt{(1 - 5e^{-4}) / (1 - e^{-4})}$.
     * ``"normal"``: a normal (complex: circular complex normal).
-    * ``"uniform"``: uniform on :math:`[-\sqrt{3\,\mathrm{scale}/n}, \sqrt{3\,\mathrm{scale}/n})`
+    * ``"uniform"``: uniform on $[-\sqrt{3\,\mathrm{scale}/n}, \sqrt{3\,\mathrm{scale}/n})$
       (complex: uniform on a disk).
 
     Same arguments, defaults and, for float32/float64, bits as
-    :func:`jax.nn.initializers.variance_scaling`. A shape with an axis of size 0
+    `jax.nn.initializers.variance_scaling`. A shape with an axis of size 0
     gives the empty array of that shape, as in jax (Kaun's ``variance_scaling``
     raises there, for the fan of 0 such a shape has).
 
@@ -380,11 +455,10 @@ def variance_scaling(
       1.4
 
     References:
-      Glorot & Bengio, `Understanding the difficulty of training deep feedforward
-      neural networks <http://proceedings.mlr.press/v9/glorot10a.html>`_, 2010.
-      He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_,
-      2015. Trabelsi et al., `Deep Complex Networks
-      <https://arxiv.org/abs/1705.09792>`_, 2018.
+      Glorot & Bengio, [Understanding the difficulty of training deep feedforward
+      neural networks](http://proceedings.mlr.press/v9/glorot10a.html), 2010.
+      He et al., [Delving Deep into Rectifiers](https://arxiv.org/abs/1502.01852),
+      2015. Trabelsi et al., [Deep Complex Networks](https://arxiv.org/abs/1705.09792), 2018.
     """
     return _build(
         "variance_scaling",
@@ -400,7 +474,15 @@ def variance_scaling(
     )
 
 
-def _named(label: str, scale: float, mode: str, distribution: str, summary: str, reference: str):
+def _named(
+    label: str,
+    scale: float,
+    mode: str,
+    distribution: str,
+    summary: str,
+    reference: str,
+    equivalents: dict[str, str],
+):
     def builder(
         in_axis: AxisArg = -2, out_axis: AxisArg = -1, batch_axis: AxisArg = (), dtype=None
     ) -> VarianceScaling:
@@ -411,7 +493,7 @@ def _named(label: str, scale: float, mode: str, distribution: str, summary: str,
     aliases = tuple(f"{a}_{label.split('_', 1)[1]}" for a in aliases)
     builder.__doc__ = f"""Builds a {summary} initializer.
 
-  :func:`variance_scaling` with ``scale={scale}``, ``mode="{mode}"`` and
+  `variance_scaling` with ``scale={scale}``, ``mode="{mode}"`` and
   ``distribution="{distribution}"``; the same bits as
   ``jax.nn.initializers.{label}`` for float32/float64.
 
@@ -438,32 +520,48 @@ def _named(label: str, scale: float, mode: str, distribution: str, summary: str,
   References:
     {reference}
   """
-    return registry.register(label, aliases=aliases)(builder)
+    kinds = dict.fromkeys(("in_axis", "out_axis", "batch_axis"), "axes")
+    return registry.register(label, aliases=aliases, equivalents=equivalents, kinds=kinds)(builder)
 
 
 _GLOROT = (
-    "Glorot & Bengio, `Understanding the difficulty of training deep "
-    "feedforward neural networks "
-    "<http://proceedings.mlr.press/v9/glorot10a.html>`_, 2010."
+    "Glorot & Bengio, [Understanding the difficulty of training deep feedforward "
+    "neural networks](http://proceedings.mlr.press/v9/glorot10a.html), 2010."
 )
 _LECUN = (
-    "Klambauer et al., `Self-Normalizing Neural Networks "
-    "<https://arxiv.org/abs/1706.02515>`_, 2017; LeCun et al., Efficient "
-    "BackProp, 1998."
+    "Klambauer et al., [Self-Normalizing Neural Networks](https://arxiv.org/abs/1706.02515), "
+    "2017; LeCun et al., Efficient BackProp, 1998."
 )
-_HE = "He et al., `Delving Deep into Rectifiers <https://arxiv.org/abs/1502.01852>`_, 2015."
+_HE = "He et al., [Delving Deep into Rectifiers](https://arxiv.org/abs/1502.01852), 2015."
 
 glorot_uniform = _named(
-    "glorot_uniform", 1.0, "fan_avg", "uniform", "Glorot (Xavier) uniform", _GLOROT
-)
+    "glorot_uniform", 1.0, "fan_avg", "uniform", "Glorot (Xavier) uniform", _GLOROT,
+    {"torch": "xavier_uniform_", "keras": "GlorotUniform()",
+     "haiku": 'VarianceScaling(1, "fan_avg", "uniform")', "flax": "glorot_uniform()"},
+)  # fmt: skip
 glorot_normal = _named(
-    "glorot_normal", 1.0, "fan_avg", "truncated_normal", "Glorot (Xavier) truncated-normal", _GLOROT
-)
-lecun_uniform = _named("lecun_uniform", 1.0, "fan_in", "uniform", "LeCun uniform", _LECUN)
+    "glorot_normal", 1.0, "fan_avg", "truncated_normal", "Glorot (Xavier) truncated-normal",
+    _GLOROT,
+    {"torch": "~xavier_normal_", "keras": "GlorotNormal()",
+     "haiku": 'VarianceScaling(1, "fan_avg")', "flax": "glorot_normal()"},
+)  # fmt: skip
+lecun_uniform = _named(
+    "lecun_uniform", 1.0, "fan_in", "uniform", "LeCun uniform", _LECUN,
+    {"torch": 'kaiming_uniform_(w, nonlinearity="linear")', "keras": "LecunUniform()",
+     "haiku": 'VarianceScaling(1, "fan_in", "uniform")', "flax": "lecun_uniform()"},
+)  # fmt: skip
 lecun_normal = _named(
-    "lecun_normal", 1.0, "fan_in", "truncated_normal", "LeCun truncated-normal", _LECUN
-)
-he_uniform = _named("he_uniform", 2.0, "fan_in", "uniform", "He (Kaiming) uniform", _HE)
+    "lecun_normal", 1.0, "fan_in", "truncated_normal", "LeCun truncated-normal", _LECUN,
+    {"torch": '~kaiming_normal_(w, nonlinearity="linear")', "keras": "LecunNormal()",
+     "haiku": "VarianceScaling(1)", "flax": "lecun_normal()"},
+)  # fmt: skip
+he_uniform = _named(
+    "he_uniform", 2.0, "fan_in", "uniform", "He (Kaiming) uniform", _HE,
+    {"torch": "kaiming_uniform_(w, a=0)", "keras": "HeUniform()",
+     "haiku": 'VarianceScaling(2, "fan_in", "uniform")', "flax": "he_uniform()"},
+)  # fmt: skip
 he_normal = _named(
-    "he_normal", 2.0, "fan_in", "truncated_normal", "He (Kaiming) truncated-normal", _HE
-)
+    "he_normal", 2.0, "fan_in", "truncated_normal", "He (Kaiming) truncated-normal", _HE,
+    {"torch": "~kaiming_normal_", "keras": "HeNormal()", "haiku": "VarianceScaling(2)",
+     "flax": "he_normal()"},
+)  # fmt: skip
