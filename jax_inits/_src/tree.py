@@ -87,8 +87,29 @@ def path_words(path: str) -> tuple[np.uint32, np.uint32]:
     return np.uint32(words[0]), np.uint32(words[1])
 
 
-def _fold(key: jax.Array, words: tuple[np.uint32, np.uint32]) -> jax.Array:
+def _fold(key: jax.Array, words: tuple[Any, Any]) -> jax.Array:
     return jax.random.fold_in(jax.random.fold_in(key, words[0]), words[1])
+
+
+def _threefry_root(key: jax.Array) -> jax.Array:
+    """The threefry key every leaf key of ``key`` is folded from.
+
+    A threefry key (typed, or raw ``uint32[2]``) is its own root. Any other
+    implementation (rbg, unsafe_rbg, custom) is replaced by
+    ``fold_in(...fold_in(fold_in(K0, d_0), d_1)..., d_{m-1})`` with ``K0`` the
+    threefry key with data ``[0, 0]`` and ``d_0 ... d_{m-1}`` the uint32 words of
+    ``jax.random.key_data(key)`` in order, so that leaves are drawn by threefry
+    whatever the root's implementation.
+    """
+    if not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return key  # raw uint32[2]: threefry data (checked by _check_key)
+    if str(jax.random.key_impl(key)) == "threefry2x32":
+        return key
+    data = jax.random.key_data(key).reshape(-1)
+    root = jax.random.wrap_key_data(jnp.zeros((2,), jnp.uint32), impl="threefry2x32")
+    for i in range(data.shape[0]):
+        root = jax.random.fold_in(root, data[i])
+    return root
 
 
 def leaf_key(key: jax.Array, path: str) -> jax.Array:
@@ -120,7 +141,7 @@ def leaf_key(key: jax.Array, path: str) -> jax.Array:
     _check_key("leaf_key", key)
     if not isinstance(path, str):
         raise TypeError(f"leaf_key: `path` must be a str, got {path!r}.")
-    return _fold(key, path_words(path))
+    return _fold(_threefry_root(key), path_words(path))
 
 
 def leaf_paths(tree: Any) -> list[str]:
@@ -260,35 +281,159 @@ def _concrete(sharding: Any) -> Any:
     return sharding
 
 
-def _build(plan: tuple, donate: bool):
-    """One jitted function creating every leaf of ``plan`` (shared by equal plans)."""
+def _group_of(step: tuple) -> tuple:
+    """What a leaf's draw depends on besides its key: (init, shape, dtype, sharding)."""
+    _, init, shape, dtype, sharding = step
+    try:
+        hash(init)
+    except TypeError:  # an unhashable initializer groups only with itself
+        init = _ById(init)
+    return (init, shape, dtype, sharding)
 
-    def create(key, old):
+
+class _ById:
+    """Wraps an unhashable initializer so that it groups (and caches) by identity."""
+
+    def __init__(self, init: Any) -> None:
+        self.init = init
+
+    def __hash__(self) -> int:
+        return id(self.init)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ById) and other.init is self.init
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.init(*args, **kwargs)
+
+
+def _groups(plan: tuple) -> tuple[tuple, tuple, tuple]:
+    """Groups the steps of ``plan`` by :func:`_group_of`.
+
+    Returns ``(groups, order, words)``: one ``(init, shape, dtype, sharding, n)``
+    per group in order of first appearance, the ``(group, member)`` of every step
+    in plan order, and per group the ``(n, 2)`` uint32 array of its path words.
+    ``groups`` and ``order`` are all a compiled function depends on; the words
+    are its data.
+    """
+    members: dict[tuple, list[int]] = {}
+    number: dict[tuple, int] = {}
+    order = []
+    for index, step in enumerate(plan):
+        group = _group_of(step)
+        if group[3] is not None and not isinstance(group[3], NamedSharding):
+            group = (*group, index)  # no stacked layout for other shardings: a group of one
+        indices = members.setdefault(group, [])
+        order.append((number.setdefault(group, len(number)), len(indices)))
+        indices.append(index)
+    groups = tuple((*group[:4], len(indices)) for group, indices in members.items())
+    words = tuple(
+        np.array([plan[i][0] for i in indices], dtype=np.uint32).reshape(len(indices), 2)
+        for indices in members.values()
+    )
+    return groups, tuple(order), words
+
+
+def _draw_group(key: jax.Array, words: jax.Array, group: tuple) -> jax.Array:
+    """The leaves of one group, stacked on a new leading axis (``n == 1``: the leaf).
+
+    One draw vmapped over the members' path words. Inside the vmap each draw
+    keeps its own sharding, so the stack is laid out ``(None, *spec)``: every
+    device computes only its shard of every member.
+    """
+    init, shape, dtype, sharding, n = group
+
+    def draw(w):
+        return placement.sample_into(init, _fold(key, (w[0], w[1])), shape, dtype, _named(sharding))
+
+    return draw(words[0]) if n == 1 else jax.vmap(draw)(words)
+
+
+def _stacked_sharding(sharding: Any) -> Any:
+    """The layout of a group's stack: the members' layout behind an unsharded axis."""
+    concrete = _concrete(sharding)
+    if concrete is None:
+        return None
+    return NamedSharding(concrete.mesh, PartitionSpec(None, *concrete.spec))
+
+
+def _build(groups: tuple, order: tuple, split: bool):
+    """One jitted function drawing every group of a plan (shared by equal plans).
+
+    Its arguments are the root key, the path words of each group (data, not
+    constants: equal structures share the executable) and the buffers to
+    donate. With ``split`` it returns one output per leaf, in plan order (and
+    donates its third argument); without, one output per group: the member
+    itself (``n == 1``) or the members stacked, which :func:`_run` splits with
+    one small executable per group. XLA's compile time grows with the number of
+    outputs, so the stacked form keeps it to the number of groups.
+    """
+
+    def create(key, words, old):
         del old  # only donated, so that the outputs can reuse its buffers
-        return tuple(
-            placement.sample_into(init, _fold(key, words), shape, dtype, _named(sharding))
-            for words, init, shape, dtype, sharding in plan
-        )
+        key = _threefry_root(key)
+        drawn = [_draw_group(key, w, group) for w, group in zip(words, groups, strict=True)]
+        if not split:
+            return tuple(drawn)
+        return tuple(drawn[g] if groups[g][4] == 1 else drawn[g][m] for g, m in order)
 
-    out_shardings = tuple(_concrete(step[4]) for step in plan)
+    if split:
+        out_shardings = tuple(_concrete(groups[g][3]) for g, _ in order)
+    else:
+        out_shardings = tuple(
+            _concrete(group[3]) if group[4] == 1 else _stacked_sharding(group[3])
+            for group in groups
+        )
     # keep_unused: a donated buffer the result does not read must still reach XLA to be reused.
     return jax.jit(
         create,
         out_shardings=out_shardings,
-        donate_argnums=(1,) if donate else (),
-        keep_unused=donate,
+        donate_argnums=(2,) if split else (),
+        keep_unused=split,
     )
 
 
 _build_cached = functools.lru_cache(maxsize=128)(_build)
 
 
+@functools.lru_cache(maxsize=256)
+def _member(sharding: Any):
+    """``stack[i]`` laid out as ``sharding``: one executable for every member of a group."""
+    return jax.jit(
+        lambda stack, i: jax.lax.dynamic_index_in_dim(stack, i, keepdims=False),
+        out_shardings=_concrete(sharding),
+    )
+
+
 def _run(plan: tuple, key: jax.Array, old: tuple, donate: bool) -> tuple:
-    try:
-        fn = _build_cached(plan, donate)
-    except TypeError:  # an unhashable initializer: build without sharing
-        fn = _build(plan, donate)
-    return fn(key, old)
+    """Creates the leaves of ``plan`` (in its order) from the root ``key``.
+
+    Eagerly, the groups' stacks are split outside the compiled draw, each stack
+    dropped once split (peak memory: the parameters plus the largest group).
+    Under an outer trace, or when donating, the draw returns the leaves itself.
+    """
+    groups, order, words = _groups(plan)
+    split = donate or isinstance(key, jax.core.Tracer)
+    fn = _build_cached(groups, order, split)
+    out = fn(key, words, old)
+    if split:
+        return out
+    members: list[list[int]] = [[] for _ in groups]
+    for index, (g, _) in enumerate(order):
+        members[g].append(index)
+    leaves: list[Any] = [None] * len(order)
+    stacks = list(out)
+    del out
+    for g, group in enumerate(groups):
+        stack, stacks[g] = stacks[g], None
+        if group[4] == 1:
+            leaves[members[g][0]] = stack
+            continue
+        take = _member(group[3])
+        for m, index in enumerate(members[g]):
+            leaves[index] = take(stack, np.int32(m))
+        del stack
+    return tuple(leaves)
 
 
 def _plan(fn, rules, paths_leaves, shardings):
