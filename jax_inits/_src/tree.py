@@ -11,7 +11,21 @@ leaves leaves its values unchanged::
 
     digest = BLAKE2b(path.encode("utf-8"), digest_size=8)
     w0, w1 = the two little-endian uint32 words of digest
-    leaf_key = fold_in(fold_in(key, w0), w1)
+    leaf_key = fold_in(fold_in(root, w0), w1)
+
+``root`` is ``key`` itself for a threefry key. For any other implementation
+(``rbg``, ``unsafe_rbg``, custom) it is the threefry key folded from the key's
+data, ``K = wrap_key_data([0, 0], impl="threefry2x32")`` then
+``K = fold_in(K, d)`` for each uint32 word ``d`` of ``jax.random.key_data(key)``
+in order; so every leaf is drawn from a threefry key, and its values are the
+same on any mesh and device count (rbg bits depend on the layout). A single
+initializer called with an rbg key keeps jax.random's meaning.
+
+Leaves are drawn in groups: leaves with the same initializer, shape, dtype and
+sharding are created by one draw vmapped over their keys (the path words are
+passed as data), so a model's compile time follows its number of distinct
+groups, not its depth. Each leaf still equals
+``init(leaf_key(key, path), shape, dtype)``.
 
 The digest is 64 bits, so two distinct paths of an n-leaf tree share a key with
 probability about n^2 / 2^65; two leaves with the same path string (a dict key
@@ -115,9 +129,12 @@ def _threefry_root(key: jax.Array) -> jax.Array:
 def leaf_key(key: jax.Array, path: str) -> jax.Array:
     """Derives the key of the leaf at ``path`` from the root ``key``.
 
-    ``fold_in(fold_in(key, w0), w1)`` with ``w0, w1`` the little-endian uint32
+    ``fold_in(fold_in(root, w0), w1)`` with ``w0, w1`` the little-endian uint32
     words of the 8-byte BLAKE2b digest of the UTF-8 path: the key depends on
     the path string alone, not on the leaf's position or on Python's ``hash``.
+    ``root`` is ``key`` for threefry keys, else the threefry key folded from
+    ``key``'s data (see the module docstring), so the result is always a
+    threefry key.
 
     Args:
       key: The root PRNG key given to :func:`init` or :func:`reinit`.
@@ -472,7 +489,79 @@ def _sharding_leaves(fn: str, out_shardings: Any, treedef, leaves: list, default
         ) from None
 
 
-def init(key: jax.Array, spec: Any, rules: Rules, *, out_shardings: Any = None) -> Any:
+_KINDS = (
+    ("bool", np.bool_),
+    ("unsigned integer", np.unsignedinteger),
+    ("signed integer", np.signedinteger),
+    ("complex", np.complexfloating),
+    ("floating", np.floating),
+)
+
+
+def _kind(dtype: Any) -> str:
+    for name, kind in _KINDS:
+        if jnp.issubdtype(dtype, kind):
+            return name
+    return np.dtype(dtype).name
+
+
+def _known_leaves(
+    fn: str, known: Any, force: Any, paths: list[str], leaves: list, shardings: list
+) -> dict[int, jax.Array]:
+    """The known leaves to use as they are: spec index -> the leaf, cast and placed.
+
+    Every path of ``known`` must be a spec path; leaves whose path matches a
+    ``force`` pattern are left out (drawn anyway).
+    """
+    if isinstance(force, (str, re.Pattern)) or not isinstance(force, Sequence):
+        raise TypeError(f"{fn}: `force` must be a sequence of patterns, got {force!r}.")
+    if known is None:
+        return {}
+    patterns = [pattern for pattern, _ in _rule_list(fn, [(p, None) for p in force], True)]
+    index = {path: i for i, path in enumerate(paths)}
+    out = {}
+    for path, value in zip(*flatten(known)[:2], strict=True):
+        if path not in index:
+            raise ValueError(
+                f"{fn}: the known leaf at path {path!r} is not in `spec`; "
+                "remove it from `known` or add it to the spec."
+            )
+        i = index[path]
+        want = leaves[i]
+        if any(_matches(pattern, path, want) for pattern in patterns):
+            continue
+        if not _is_array_like(value):
+            raise TypeError(
+                f"{fn}: the known leaf at path {path!r} must be an array, got {value!r}."
+            )
+        if tuple(value.shape) != tuple(want.shape):
+            raise ValueError(
+                f"{fn}: the known leaf at path {path!r} has shape {tuple(value.shape)}, "
+                f"but `spec` wants {tuple(want.shape)}."
+            )
+        if _kind(value.dtype) != _kind(want.dtype):
+            raise TypeError(
+                f"{fn}: the known leaf at path {path!r} has dtype {np.dtype(value.dtype).name} "
+                f"({_kind(value.dtype)}), but `spec` wants {np.dtype(want.dtype).name} "
+                f"({_kind(want.dtype)}); only casts within a kind are made."
+            )
+        array = jnp.asarray(value).astype(want.dtype)
+        sharding = _resolve(fn, path, shardings[i])
+        if sharding is not None:
+            array = jax.device_put(array, _concrete(sharding) or sharding)
+        out[i] = array
+    return out
+
+
+def init(
+    key: jax.Array,
+    spec: Any,
+    rules: Rules,
+    *,
+    out_shardings: Any = None,
+    known: Any = None,
+    force: Sequence[Pattern] = (),
+) -> Any:
     """Creates a parameter tree from a spec, one initializer per leaf chosen by rules.
 
     Args:
@@ -488,16 +577,26 @@ def init(key: jax.Array, spec: Any, rules: Rules, *, out_shardings: Any = None) 
       out_shardings: Layout of the result: one ``Sharding``/``PartitionSpec`` for
         all leaves or a pytree matching ``spec``. ``None`` uses each spec leaf's
         ``sharding`` attribute (unsharded if it has none).
+      known: Leaves whose values are already known (e.g. restored from a
+        checkpoint): a partial pytree matched to ``spec`` by path strings.
+        Each must have its spec leaf's shape and a dtype of the same kind
+        (float, complex, signed, unsigned, bool; cast to the spec's dtype);
+        it is placed into the leaf's sharding and never drawn, and needs no
+        rule. A path that is not in ``spec`` is an error.
+      force: Patterns (as in ``rules``) of known leaves to draw anyway, e.g.
+        ``["head/*"]`` to re-initialize a classifier head that the checkpoint has.
 
     Returns:
       A pytree of the structure of ``spec`` with arrays of its shapes and dtypes,
-      all created by one ``jax.jit``-compiled function. jax_inits initializers
+      the drawn ones created by one ``jax.jit``-compiled function. jax_inits initializers
       sample straight into a ``NamedSharding`` (each device computes only its
       shard); other initializers are sampled and then constrained to it.
 
     Raises:
-      TypeError: If ``key``, ``rules`` or a spec leaf has the wrong type.
-      ValueError: If no rule matches a leaf, or two leaves share a path string.
+      TypeError: If ``key``, ``rules`` or a spec leaf has the wrong type, or a
+        known leaf's dtype is of another kind than its spec leaf's.
+      ValueError: If no rule matches a leaf to draw, two leaves share a path
+        string, or a known leaf's path is not in ``spec`` or its shape differs.
 
     Examples:
       >>> import jax_inits.tree
@@ -521,13 +620,18 @@ def init(key: jax.Array, spec: Any, rules: Rules, *, out_shardings: Any = None) 
     shardings = _sharding_leaves(
         "tree.init", out_shardings, treedef, leaves, lambda leaf: getattr(leaf, "sharding", None)
     )
+    given = _known_leaves("tree.init", known, force, paths, leaves, shardings)
     steps = _plan(
         "tree.init",
         rule_list,
-        list(zip(paths, leaves, strict=True)),
+        [(path, None if i in given else leaves[i]) for i, path in enumerate(paths)],
         shardings,
     )
-    out = _run(tuple(steps), key, (), donate=False)
+    drawn = [i for i, step in enumerate(steps) if step is not None]
+    out = [given.get(i) for i in range(len(leaves))]
+    new = _run(tuple(steps[i] for i in drawn), key, (), donate=False) if drawn else ()
+    for i, value in zip(drawn, new, strict=True):
+        out[i] = value
     return jax.tree_util.tree_unflatten(treedef, out)
 
 
@@ -597,6 +701,58 @@ def reinit(
                 value = jax.device_put(value, placed)
         out[i] = value
     return jax.tree_util.tree_unflatten(treedef, out)
+
+
+# ----------------------------------------------------------------------------- fingerprint
+
+
+def fingerprint(params: Any) -> str:
+    """A SHA-256 hex digest of every array leaf's path, dtype, shape and bytes.
+
+    Pin init values in a test with it: equal digests mean equal paths, dtypes,
+    shapes and bits, whatever the arrays' sharding or devices. Leaves are taken
+    in the order of their path strings (sorted); for each, four length-prefixed
+    fields are hashed: the path, the dtype name, ``repr(shape)`` (UTF-8) and the
+    C-order bytes of the value; a length prefix is 8 bytes, little-endian.
+
+    Args:
+      params: A pytree whose leaves are arrays (jax, numpy); ``None`` is an
+        empty subtree, as in jax.
+
+    Returns:
+      The 64-character hex digest.
+
+    Raises:
+      TypeError: If a leaf is not an array.
+      ValueError: If an array is not fully addressable by this process (a
+        multi-process sharded array: fingerprint
+        ``jax.experimental.multihost_utils.process_allgather`` of it instead).
+
+    Examples:
+      >>> import jax_inits.tree
+      >>> jax_inits.tree.fingerprint({"w": jnp.zeros(2)})[:16]
+      '307a42388258309a'
+    """
+    paths, leaves, _ = flatten(params)
+    digest = hashlib.sha256()
+    for path, leaf in sorted(zip(paths, leaves, strict=True), key=lambda item: item[0]):
+        if not _is_array_like(leaf):
+            raise TypeError(
+                f"tree.fingerprint: the leaf at path {path!r} must be an array, got {leaf!r}."
+            )
+        if not getattr(leaf, "is_fully_addressable", True):
+            raise ValueError(
+                f"tree.fingerprint: the array at path {path!r} is not fully addressable by "
+                "this process, so its bytes cannot be read here; fingerprint "
+                "jax.experimental.multihost_utils.process_allgather(params) instead."
+            )
+        value = np.ascontiguousarray(np.asarray(leaf))
+        for field in (path, value.dtype.name, repr(value.shape)):
+            data = field.encode("utf-8")
+            digest.update(len(data).to_bytes(8, "little") + data)
+        raw = value.tobytes()
+        digest.update(len(raw).to_bytes(8, "little") + raw)
+    return digest.hexdigest()
 
 
 # ----------------------------------------------------------------------------- LSUV
