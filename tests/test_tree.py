@@ -703,3 +703,93 @@ def test_raw_uint32_keys():
 @pytest.mark.parametrize("name", jt.__all__)
 def test_public_functions_have_doctests(name):
     assert ">>>" in getattr(jt, name).__doc__
+
+
+# ----------------------------------------------------------------------------- known / force
+
+
+def test_known_leaves_are_used_and_the_rest_drawn():
+    spec = _llama_spec(2)
+    fresh = jt.init(KEY, spec, LLAMA_RULES)
+    known = {"embed": np.full((32, 16), 3.0, np.float64), "layers": [{"wq": jnp.ones((16, 16))}]}
+    out = jt.init(KEY, spec, LLAMA_RULES, known=known)
+    assert out["embed"].dtype == jnp.float32 and float(out["embed"][0, 0]) == 3.0
+    np.testing.assert_array_equal(out["layers"][0]["wq"], jnp.ones((16, 16)))
+    for path in ("final_ln", "layers/0/wk", "layers/1/wq"):
+        pick = lambda tree, p=path: jax.tree.leaves(tree)[jt.leaf_paths(tree).index(p)]  # noqa: E731
+        np.testing.assert_array_equal(pick(out), pick(fresh))
+
+
+def test_known_leaves_need_no_rule_and_force_redraws():
+    spec = {"body": _sds(4, 4), "head": _sds(4, 2)}
+    known = {"body": jnp.ones((4, 4)), "head": jnp.ones((4, 2))}
+    out = jt.init(KEY, spec, [("head", ji.zeros)], known=known, force=["head"])
+    np.testing.assert_array_equal(out["body"], known["body"])
+    np.testing.assert_array_equal(out["head"], jnp.zeros((4, 2)))
+
+
+def test_known_leaves_are_placed_into_the_target_sharding():
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Auto,) * 2)
+    sharding = NamedSharding(mesh, P("x", "y"))
+    out = jt.init(KEY, {"w": _sds(8, 8, sharding=sharding)}, [], known={"w": np.eye(8)})
+    assert out["w"].sharding.is_equivalent_to(sharding, 2)
+    np.testing.assert_array_equal(out["w"], np.eye(8, dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "known, error, message",
+    [
+        ({"nope": jnp.ones(2)}, ValueError, r"the known leaf at path 'nope' is not in `spec`"),
+        (
+            {"w": jnp.ones((3, 4))},
+            ValueError,
+            r"the known leaf at path 'w' has shape \(3, 4\), but `spec` wants \(4, 4\)",
+        ),
+        (
+            {"w": jnp.ones((4, 4), jnp.int32)},
+            TypeError,
+            r"the known leaf at path 'w' has dtype int32 \(signed integer\), but `spec` "
+            r"wants float32 \(floating\)",
+        ),
+    ],
+)
+def test_known_errors(known, error, message):
+    with pytest.raises(error, match=r"tree\.init: " + message):
+        jt.init(KEY, {"w": _sds(4, 4)}, RULES + [("*", ji.ones)], known=known)
+
+
+def test_force_must_be_a_sequence_of_patterns():
+    with pytest.raises(TypeError, match=r"tree\.init: `force` must be a sequence of patterns"):
+        jt.init(KEY, {"w": _sds(4)}, [("*", ji.ones)], known={}, force="w")
+
+
+def test_orbax_round_trip_restores_known_and_draws_the_rest(tmp_path):
+    ocp = pytest.importorskip("orbax.checkpoint")
+    small_spec = _llama_spec(2)
+    saved = jt.init(jax.random.key(1), small_spec, LLAMA_RULES)
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(tmp_path / "ckpt", saved)
+    with ocp.StandardCheckpointer() as checkpointer:
+        restored = checkpointer.restore(tmp_path / "ckpt")  # the checkpoint's own tree
+    # A bigger model: a new head and one extra (unscanned) layer.
+    big_spec = _llama_spec(3) | {"head": _sds(16, 32)}
+    out = jt.init(KEY, big_spec, LLAMA_RULES, known=restored)
+    fresh = jt.init(KEY, big_spec, LLAMA_RULES)
+    saved_paths = set(jt.leaf_paths(saved))
+    by_path = dict(zip(jt.leaf_paths(saved), jax.tree.leaves(saved), strict=True))
+    for path, value, new in zip(
+        jt.leaf_paths(out), jax.tree.leaves(out), jax.tree.leaves(fresh), strict=True
+    ):
+        if path in saved_paths:
+            assert np.asarray(value).tobytes() == np.asarray(by_path[path]).tobytes(), path
+        else:
+            assert path.startswith(("head", "layers/2/")), path
+            np.testing.assert_array_equal(value, new, err_msg=path)
+    # The checkpoint of a narrower model names the path and both shapes.
+    wider = _llama_spec(2, d=32, ffn=24, vocab=32)
+    with pytest.raises(
+        ValueError,
+        match=r"tree\.init: the known leaf at path 'embed' has shape \(32, 16\), but `spec` "
+        r"wants \(32, 32\)",
+    ):
+        jt.init(KEY, wider, LLAMA_RULES, known=restored)

@@ -517,7 +517,9 @@ def _known_leaves(
         raise TypeError(f"{fn}: `force` must be a sequence of patterns, got {force!r}.")
     if known is None:
         return {}
-    patterns = [pattern for pattern, _ in _rule_list(fn, [(p, None) for p in force], True)]
+    patterns = [
+        pattern for pattern, _ in _rule_list(fn, [(p, None) for p in force], allow_keep=True)
+    ]
     index = {path: i for i, path in enumerate(paths)}
     out = {}
     for path, value in zip(*flatten(known)[:2], strict=True):
