@@ -1,9 +1,14 @@
-"""Whole-tree parameter creation: ``init``, ``reinit`` and ``lsuv``.
+"""Whole-tree parameter creation: ``init``, ``reinit``, ``lsuv`` and ``fingerprint``.
 
 Rules map leaf paths ("/"-joined pytree key paths such as ``"dense/kernel"``) to
 initializers; the first matching rule wins. Each leaf's key is derived from its
-path alone (:func:`leaf_key`), so adding a layer does not change the values of
-the others, and the whole tree is created by one ``jax.jit``-compiled call.
+path alone (:func:`leaf_key`; for rbg and unsafe_rbg roots from a threefry key
+folded from the root's data), so adding a layer does not change the values of
+the others. The whole tree is created by one ``jax.jit``-compiled call whose
+leaves are drawn in groups (same initializer, shape, dtype and sharding: one
+vmapped draw), so compile time follows the number of groups, not the depth.
+``init(..., known=, force=)`` initializes only what a checkpoint lacks;
+:func:`fingerprint` hashes a tree's paths, dtypes, shapes and bytes.
 """
 
 from jax_inits._src.tree import fingerprint as fingerprint
