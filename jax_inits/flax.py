@@ -28,7 +28,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from jax_inits._src import placement
 
-__all__ = ("linen_with_partitioning", "nnx_with_partitioning")
+__all__ = ("create", "linen_with_partitioning", "nnx_with_partitioning")
 
 
 def _names(fn: str, sharding: Any) -> Any:
@@ -174,3 +174,72 @@ def linen_with_partitioning(init: Any, names: Any, mesh: Any = None) -> Any:
         return nn.Partitioned(value, names=checked, mesh=mesh)
 
     return sample
+
+
+def create(make: Any, key: jax.Array, rules: Any = None, *, mesh: Any = None) -> Any:
+    """Creates a Flax nnx model abstractly, then every parameter into its sharding.
+
+    ``make(rngs)`` is built under ``nnx.eval_shape`` (inside ``jax.set_mesh(mesh)``
+    when a mesh is given, so sharding annotations such as
+    ``nnx.with_partitioning`` resolve); no parameter exists until the state is
+    created in one call, each laid out as its metadata asks
+    (``nnx.get_named_sharding``):
+
+    * with ``rules``: by `jax_inits.tree.init` (grouped draws, leaf values
+      ``init(leaf_key(key, path), shape, dtype)``); the model's own initializers
+      are not used;
+    * without: by the model's own initializers, ``make(nnx.Rngs(key))`` traced
+      in one ``jax.jit`` with the state's shardings as ``out_shardings`` (values
+      as ``nnx.jit`` gives them; compile time grows with the model's size).
+
+    Args:
+      make: ``make(rngs) -> nnx.Module``, e.g. ``lambda rngs: Model(..., rngs=rngs)``.
+      key: The PRNG key.
+      rules: Rules as for `jax_inits.tree.init`, or ``None``.
+      mesh: A ``jax.sharding.Mesh`` for the sharding annotations, or ``None``.
+
+    Returns:
+      The live model (``nnx.merge`` of its graph and the created state).
+
+    Raises:
+      TypeError: If ``make`` is not callable.
+
+    Examples:
+      >>> from flax import nnx
+      >>> import jax_inits.flax
+      >>> model = jax_inits.flax.create(
+      ...     lambda rngs: nnx.Linear(4, 3, rngs=rngs), jax.random.key(0),
+      ...     [("kernel", jax_inits.he_normal()), ("bias", jax_inits.zeros)])
+      >>> model.kernel.get_value().shape
+      (4, 3)
+    """
+    from flax import nnx
+
+    from jax_inits._src import tree
+
+    if not callable(make):
+        raise TypeError(f"flax.create: `make` must be callable, got {make!r}.")
+
+    def build(rngs_key):
+        return make(nnx.Rngs(rngs_key))
+
+    if mesh is None:
+        abstract = nnx.eval_shape(lambda: build(jax.random.key(0)))
+    else:
+        with jax.set_mesh(mesh):
+            abstract = nnx.eval_shape(lambda: build(jax.random.key(0)))
+    graphdef, state = nnx.split(abstract)
+    shardings = None if mesh is None else nnx.get_named_sharding(state, mesh)
+    if rules is not None:
+        new = tree.init(key, state, rules, out_shardings=shardings)
+    else:
+
+        def own(k):
+            return nnx.split(build(k))[1]
+
+        if mesh is None:
+            new = jax.jit(own)(key)
+        else:
+            with jax.set_mesh(mesh):
+                new = jax.jit(own, out_shardings=shardings)(key)
+    return nnx.merge(graphdef, new)

@@ -303,3 +303,51 @@ def test_tree_init_of_an_abstract_nnx_model_sharded():
 @pytest.mark.parametrize("name", jflax.__all__)
 def test_public_functions_have_doctests(name):
     assert ">>>" in getattr(jflax, name).__doc__
+
+
+# ----------------------------------------------------------------------------- create
+
+
+class _Mlp(nnx.Module):
+    def __init__(self, n_layers, rngs):
+        kernel = nnx.with_partitioning(nnx.initializers.lecun_normal(), (None, "model"))
+        self.layers = nnx.List(
+            [nnx.Linear(16, 16, kernel_init=kernel, rngs=rngs) for _ in range(n_layers)]
+        )
+        self.head = nnx.Linear(16, 4, rngs=rngs)
+
+
+CREATE_RULES = [("*kernel", ji.he_normal()), ("*bias", ji.zeros)]
+
+
+def test_create_with_rules_is_tree_init_into_the_annotated_shardings():
+    mesh = _auto_mesh()
+    model = jflax.create(lambda rngs: _Mlp(3, rngs), KEY, CREATE_RULES, mesh=mesh)
+    want = NamedSharding(mesh, P(None, "model"))
+    for i in range(3):
+        kernel = model.layers[i].kernel.get_value()
+        assert kernel.sharding.is_equivalent_to(want, 2)
+        expected = ji.he_normal()(jt.leaf_key(KEY, f"layers/{i}/kernel"), (16, 16))
+        np.testing.assert_array_equal(kernel, expected)
+    np.testing.assert_array_equal(model.head.bias.get_value(), np.zeros(4, np.float32))
+    assert isinstance(model.head.kernel, nnx.Param)
+    out = model.head(model.layers[0](jnp.ones((2, 16))))  # a live model
+    assert out.shape == (2, 4)
+
+
+def test_create_without_rules_uses_the_models_initializers():
+    mesh = _auto_mesh()
+    model = jflax.create(lambda rngs: _Mlp(2, rngs), KEY, mesh=mesh)
+    with jax.set_mesh(mesh):
+        reference = jax.jit(lambda k: nnx.state(_Mlp(2, nnx.Rngs(k))))(KEY)
+    kernel = model.layers[1].kernel.get_value()
+    assert kernel.sharding.is_equivalent_to(NamedSharding(mesh, P(None, "model")), 2)
+    np.testing.assert_array_equal(kernel, reference["layers"][1]["kernel"].get_value())
+    np.testing.assert_array_equal(
+        model.head.kernel.get_value(), reference["head"]["kernel"].get_value()
+    )
+
+
+def test_create_needs_a_callable():
+    with pytest.raises(TypeError, match=r"flax\.create: `make` must be callable, got 3\."):
+        jflax.create(3, KEY)

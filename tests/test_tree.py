@@ -29,6 +29,9 @@ def _mlp_spec(n_layers):
 
 
 RULES = [("*/kernel", ji.he_normal()), ("*/bias", ji.zeros)]
+# jt.fingerprint of the values main (4667aff, one output per leaf, before grouped
+# draws) gave for jt.init(KEY, _mlp_spec(2), RULES), saved there and hashed here.
+THREEFRY_MLP_FINGERPRINT = "f43803449d49189638a9a3d38c33beacd2245f687aa4aafea275852875d6b6e0"
 
 
 def test_leaf_values_are_initializer_with_leaf_key():
@@ -110,12 +113,16 @@ def test_whole_tree_is_one_jit():
 
 @pytest.mark.parametrize("name", [e.name for e in catalog.ENTRIES])
 def test_every_initializer_through_tree_init(name):
+    # "p" alone, "q0".."q2" one group: one draw vmapped over their keys.
     entry = {e.name: e for e in catalog.ENTRIES}[name]
     shape = entry.shape((6, 10))
     dtype = entry.dtype(F32)
-    out = jt.init(KEY, {"p": _sds(*shape, dtype=dtype)}, [("p", entry.example)])
-    expected = entry.example(jt.leaf_key(KEY, "p"), shape, dtype)
-    np.testing.assert_array_equal(out["p"], expected)
+    spec = {p: _sds(*shape, dtype=dtype) for p in ("p", "q0", "q1", "q2")}
+    spec["p"] = _sds(*entry.shape((4, 10)), dtype=dtype)
+    out = jt.init(KEY, spec, [("*", entry.example)])
+    for path, leaf in spec.items():
+        expected = entry.example(jt.leaf_key(KEY, path), leaf.shape, dtype)
+        np.testing.assert_array_equal(out[path], expected)
 
 
 def test_sharded_spec_and_out_shardings_equal_unsharded():
@@ -278,6 +285,283 @@ def test_equal_plans_share_one_compiled_function():
     assert (info.misses, info.hits) == (1, 1)
 
 
+# ----------------------------------------------------------------------------- grouped draws
+
+
+def _llama_spec(n_layers, d=16, ffn=24, vocab=32, sharding=None):
+    """A Llama-like tree (9 leaves a layer); ``sharding(shape)`` lays leaves out."""
+
+    def sds(*shape):
+        return _sds(*shape, sharding=None if sharding is None else sharding(shape))
+
+    layer = {
+        "attn_ln": (d,),
+        "mlp_ln": (d,),
+        "wq": (d, d),
+        "wk": (d, d),
+        "wv": (d, d),
+        "wo": (d, d),
+        "w1": (d, ffn),
+        "w3": (d, ffn),
+        "w2": (ffn, d),
+    }
+    return {
+        "embed": sds(vocab, d),
+        "final_ln": sds(d),
+        "layers": [{name: sds(*shape) for name, shape in layer.items()} for _ in range(n_layers)],
+    }
+
+
+LLAMA_RULES = [("*ln*", ji.ones), ("embed", ji.normal(0.02)), ("*", ji.he_normal())]
+
+
+def _assert_leaves_are_the_formula(out, spec, rules, key=KEY, jitted=False):
+    """Every leaf equals ``init(leaf_key(key, path), shape, dtype)``, its rule's init."""
+    for path, leaf, value in zip(
+        jt.leaf_paths(spec), jax.tree.leaves(spec), jax.tree.leaves(out), strict=True
+    ):
+        init = tree_src._first_match(
+            "test", tree_src._rule_list("t", rules, allow_keep=False), path, leaf
+        )
+        call = jax.jit(init, static_argnums=(1, 2)) if jitted else init
+        expected = call(jt.leaf_key(key, path), leaf.shape, leaf.dtype)
+        np.testing.assert_array_equal(value, expected, err_msg=path)
+
+
+def test_grouped_leaves_are_the_formula():
+    spec = _llama_spec(3)
+    _assert_leaves_are_the_formula(jt.init(KEY, spec, LLAMA_RULES), spec, LLAMA_RULES)
+
+
+def test_grouped_foreign_initializers_are_the_formula():
+    # jax.nn initializers are vmapped too; each member equals its own jitted call.
+    nn = jax.nn.initializers
+    spec = _llama_spec(3)
+    for rules in (
+        [
+            ("*ln*", nn.ones),
+            ("embed", nn.normal(0.02)),
+            ("*/w1", nn.orthogonal()),
+            ("*/w2", nn.truncated_normal()),
+            ("*", nn.glorot_uniform()),
+        ],
+        [("*ln*", nn.zeros), ("*", nn.he_normal())],
+    ):
+        out = jt.init(KEY, spec, rules)
+        _assert_leaves_are_the_formula(out, spec, rules, jitted=True)
+
+
+def test_stacked_is_one_group_member():
+    spec = {f"block{i}": {"kernel": _sds(4, 8, 8)} for i in range(3)}
+    rules = [("*", ji.stacked(ji.he_normal()))]
+    out = jt.init(KEY, spec, rules)
+    _assert_leaves_are_the_formula(out, spec, rules)
+    groups, _, _ = _draw_jaxpr(spec, rules)
+    assert [group[4] for group in groups] == [3]
+
+
+def _draw_jaxpr(spec, rules):
+    paths, leaves, _ = tree_src.flatten(spec)
+    plan = tree_src._plan(
+        "t",
+        tree_src._rule_list("t", rules, allow_keep=False),
+        list(zip(paths, leaves, strict=True)),
+        [getattr(leaf, "sharding", None) for leaf in leaves],
+    )
+    groups, order, words = tree_src._groups(tuple(plan))
+    fn = tree_src._build(groups, order, split=False)
+    return groups, fn, words
+
+
+def test_compiled_draw_does_not_grow_with_depth():
+    # The draw's program depends on the groups only: 2 and 12 layers trace to
+    # the same number of equations with one output per group; the path words are data.
+    sizes = []
+    for n_layers in (2, 12):
+        groups, fn, words = _draw_jaxpr(_llama_spec(n_layers), LLAMA_RULES)
+        jaxpr = jax.make_jaxpr(fn)(KEY, words, ())
+        inner = jaxpr.jaxpr.eqns[0].params["jaxpr"].jaxpr
+        sizes.append((len(groups), len(inner.eqns), len(inner.outvars), len(inner.constvars)))
+    assert sizes[0] == sizes[1] == (sizes[0][0], sizes[0][1], 5, 0)
+
+
+def test_equal_structures_share_one_executable():
+    # Different paths, same groups: the words are arguments, so no new compile.
+    tree_src._build_cached.cache_clear()
+    jt.init(KEY, {"a": _sds(4, 4), "b": _sds(4, 4)}, RULES + [("*", ji.normal())])
+    jt.init(KEY, {"c": _sds(4, 4), "d": _sds(4, 4)}, RULES + [("*", ji.normal())])
+    info = tree_src._build_cached.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+
+
+def _mesh_sharding(mesh):
+    def sharding(shape):
+        return NamedSharding(mesh, P("x", "y") if len(shape) == 2 else P(("x", "y")))
+
+    return sharding
+
+
+@pytest.mark.parametrize("mesh_shape", [(1, 8), (2, 4), (8, 1)], ids=["1x8", "2x4", "8x1"])
+def test_sharded_groups_are_the_formula_and_stay_sharded(mesh_shape):
+    mesh = jax.make_mesh(mesh_shape, ("x", "y"), axis_types=(AxisType.Auto,) * 2)
+    spec = _llama_spec(3, d=16, ffn=32, vocab=64, sharding=_mesh_sharding(mesh))
+    rules = LLAMA_RULES[:2] + [("*/w1", jax.nn.initializers.he_normal()), ("*", ji.he_normal())]
+    out = jt.init(KEY, spec, rules)
+    plain = jt.init(KEY, _llama_spec(3, d=16, ffn=32, vocab=64), rules)
+    for leaf, value, expected in zip(
+        jax.tree.leaves(spec), jax.tree.leaves(out), jax.tree.leaves(plain), strict=True
+    ):
+        assert value.sharding.is_equivalent_to(leaf.sharding, leaf.ndim)
+        np.testing.assert_array_equal(value, expected)
+    _assert_leaves_are_the_formula(plain, _llama_spec(3, d=16, ffn=32, vocab=64), rules)
+
+
+COLLECTIVES = ("all-gather", "all-reduce", "all-to-all", "collective-permute", "reduce-scatter")
+
+
+@pytest.mark.parametrize("mesh_shape", [(1, 8), (2, 4), (8, 1)], ids=["1x8", "2x4", "8x1"])
+def test_sharded_groups_compute_one_shard_per_device(mesh_shape):
+    # Big enough (128 KiB a member) that a whole member per device would show in temp.
+    mesh = jax.make_mesh(mesh_shape, ("x", "y"), axis_types=(AxisType.Auto,) * 2)
+    spec = _llama_spec(4, d=128, ffn=256, vocab=256, sharding=_mesh_sharding(mesh))
+    groups, fn, words = _draw_jaxpr(spec, LLAMA_RULES)
+    compiled = fn.lower(KEY, words, ()).compile()
+    assert not [op for op in COLLECTIVES if op in compiled.as_text()]
+    memory = compiled.memory_analysis()
+    total = sum(4 * int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(spec))
+    # One shard of every leaf, plus the output tuple's pointers (8 bytes a group).
+    assert memory.output_size_in_bytes == total // 8 + 8 * len(groups)
+    # Keys and words, O(leaves): 64 bytes a leaf + 2 KiB (here 4.3 KiB), never a member
+    # (a whole (128, 128) member is 64 KiB, one shard of it 8 KiB).
+    assert memory.temp_size_in_bytes <= 64 * len(jax.tree.leaves(spec)) + 2048
+    member = tree_src._member(groups[-1][3])
+    stack = jax.ShapeDtypeStruct(
+        (4, 128, 128), F32, sharding=tree_src._stacked_sharding(groups[-1][3])
+    )
+    split = member.lower(stack, np.int32(0)).compile()
+    assert not [op for op in COLLECTIVES if op in split.as_text()]
+    assert split.memory_analysis().temp_size_in_bytes <= 2048
+
+
+def test_reinit_with_donation_is_the_formula():
+    spec = _llama_spec(2)
+    params = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), spec)
+    new = jt.reinit(params, KEY, LLAMA_RULES, donate=True)
+    _assert_leaves_are_the_formula(new, spec, LLAMA_RULES)
+
+
+def test_init_under_an_outer_jit_is_the_formula():
+    spec = _llama_spec(2)
+    out = jax.jit(lambda k: jt.init(k, spec, LLAMA_RULES))(KEY)
+    _assert_leaves_are_the_formula(out, spec, LLAMA_RULES)
+
+
+# ----------------------------------------------------------------------------- PRNG implementations
+
+
+@pytest.mark.parametrize("impl", ["rbg", "unsafe_rbg"])
+def test_other_impl_roots_fold_their_data_into_a_threefry_root(impl):
+    # The documented formula, written out: K0 = threefry key [0, 0], fold in each
+    # uint32 word of the root's key data in order, then the path words as usual.
+    import hashlib
+
+    root = jax.random.key(7, impl=impl)
+    threefry = jax.random.wrap_key_data(np.zeros(2, np.uint32), impl="threefry2x32")
+    for word in np.asarray(jax.random.key_data(root)).reshape(-1):
+        threefry = jax.random.fold_in(threefry, word)
+    w0, w1 = np.frombuffer(hashlib.blake2b(b"dense/kernel", digest_size=8).digest(), "<u4")
+    expected = jax.random.fold_in(jax.random.fold_in(threefry, w0), w1)
+    got = jt.leaf_key(root, "dense/kernel")
+    assert str(jax.random.key_impl(got)) == "threefry2x32"
+    np.testing.assert_array_equal(jax.random.key_data(got), jax.random.key_data(expected))
+
+
+@pytest.mark.parametrize("impl", ["threefry2x32", "rbg", "unsafe_rbg"])
+def test_values_are_equal_on_every_mesh(impl):
+    root = jax.random.key(3, impl=impl)
+    rules = LLAMA_RULES[:2] + [("*/w1", jax.nn.initializers.he_normal()), ("*", ji.he_normal())]
+    dims = {"d": 16, "ffn": 32, "vocab": 64}
+    plain = jt.init(root, _llama_spec(2, **dims), rules)
+    _assert_leaves_are_the_formula(plain, _llama_spec(2, **dims), rules, key=root)
+    for mesh_shape in ((1, 8), (2, 4), (8, 1)):
+        mesh = jax.make_mesh(mesh_shape, ("x", "y"), axis_types=(AxisType.Auto,) * 2)
+        spec = _llama_spec(2, sharding=_mesh_sharding(mesh), **dims)
+        out = jt.init(root, spec, rules)
+        assert jt.fingerprint(out) == jt.fingerprint(plain), mesh_shape
+
+
+def test_threefry_values_are_unchanged():
+    # Pinned before grouping and the root derivation (commit 4667aff): threefry roots
+    # keep their values bit for bit.
+    out = jt.init(KEY, _mlp_spec(2), RULES)
+    assert jt.fingerprint(out) == THREEFRY_MLP_FINGERPRINT
+
+
+def test_non_partitionable_threefry_falls_back_and_is_the_formula():
+    spec = _llama_spec(2)
+    with jax.threefry_partitionable(False):
+        out = jt.init(KEY, spec, LLAMA_RULES)
+        _assert_leaves_are_the_formula(out, spec, LLAMA_RULES)
+    with_flag = jt.init(KEY, spec, LLAMA_RULES)
+    # jax.random's non-partitionable threefry gives other bits than the fused kernel.
+    assert not np.array_equal(out["layers"][0]["wq"], with_flag["layers"][0]["wq"])
+
+
+# ----------------------------------------------------------------------------- fingerprint
+
+
+def test_fingerprint_is_the_documented_hash():
+    import hashlib
+
+    params = {"b": jnp.arange(3, dtype=jnp.int32), "a": {"w": jnp.ones((2, 2), jnp.bfloat16)}}
+    h = hashlib.sha256()
+    for path, array in (("a/w", params["a"]["w"]), ("b", params["b"])):
+        value = np.asarray(array)
+        for part in (path, value.dtype.name, repr(value.shape)):
+            data = part.encode("utf-8")
+            h.update(len(data).to_bytes(8, "little") + data)
+        raw = np.ascontiguousarray(value).tobytes()
+        h.update(len(raw).to_bytes(8, "little") + raw)
+    assert jt.fingerprint(params) == h.hexdigest()
+
+
+def test_fingerprint_sees_every_part():
+    base = {"w": jnp.zeros((2, 3))}
+    others = [
+        {"v": jnp.zeros((2, 3))},  # path
+        {"w": jnp.zeros((3, 2))},  # shape
+        {"w": jnp.zeros((2, 3), jnp.bfloat16)},  # dtype
+        {"w": jnp.zeros((2, 3)).at[1, 2].set(1e-30)},  # bytes
+    ]
+    prints = {jt.fingerprint(tree) for tree in [base, *others]}
+    assert len(prints) == 5
+    mesh = jax.make_mesh((8,), ("x",), axis_types=(AxisType.Auto,))
+    sharded = jax.device_put(jnp.zeros((8, 3)), NamedSharding(mesh, P("x")))
+    assert jt.fingerprint({"w": sharded}) == jt.fingerprint({"w": jnp.zeros((8, 3))})
+
+
+def test_fingerprint_skips_non_arrays_and_rejects_other_leaves():
+    assert jt.fingerprint({"w": jnp.ones(2), "f": None}) == jt.fingerprint({"w": jnp.ones(2)})
+    with pytest.raises(
+        TypeError,
+        match=r"tree\.fingerprint: the leaf at path 'n' must be an "
+        r"array, got 3",
+    ):
+        jt.fingerprint({"n": 3})
+
+
+def test_fingerprint_of_an_array_this_process_cannot_address():
+    class Remote:
+        shape, dtype, is_fully_addressable = (2,), np.dtype("float32"), False
+
+    with pytest.raises(
+        ValueError,
+        match=r"tree\.fingerprint: the array at path 'w' is not "
+        r"fully addressable by this process",
+    ):
+        jt.fingerprint({"w": Remote()})
+
+
 # ----------------------------------------------------------------------------- LSUV
 
 
@@ -419,3 +703,93 @@ def test_raw_uint32_keys():
 @pytest.mark.parametrize("name", jt.__all__)
 def test_public_functions_have_doctests(name):
     assert ">>>" in getattr(jt, name).__doc__
+
+
+# ----------------------------------------------------------------------------- known / force
+
+
+def test_known_leaves_are_used_and_the_rest_drawn():
+    spec = _llama_spec(2)
+    fresh = jt.init(KEY, spec, LLAMA_RULES)
+    known = {"embed": np.full((32, 16), 3.0, np.float64), "layers": [{"wq": jnp.ones((16, 16))}]}
+    out = jt.init(KEY, spec, LLAMA_RULES, known=known)
+    assert out["embed"].dtype == jnp.float32 and float(out["embed"][0, 0]) == 3.0
+    np.testing.assert_array_equal(out["layers"][0]["wq"], jnp.ones((16, 16)))
+    for path in ("final_ln", "layers/0/wk", "layers/1/wq"):
+        pick = lambda tree, p=path: jax.tree.leaves(tree)[jt.leaf_paths(tree).index(p)]  # noqa: E731
+        np.testing.assert_array_equal(pick(out), pick(fresh))
+
+
+def test_known_leaves_need_no_rule_and_force_redraws():
+    spec = {"body": _sds(4, 4), "head": _sds(4, 2)}
+    known = {"body": jnp.ones((4, 4)), "head": jnp.ones((4, 2))}
+    out = jt.init(KEY, spec, [("head", ji.zeros)], known=known, force=["head"])
+    np.testing.assert_array_equal(out["body"], known["body"])
+    np.testing.assert_array_equal(out["head"], jnp.zeros((4, 2)))
+
+
+def test_known_leaves_are_placed_into_the_target_sharding():
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Auto,) * 2)
+    sharding = NamedSharding(mesh, P("x", "y"))
+    out = jt.init(KEY, {"w": _sds(8, 8, sharding=sharding)}, [], known={"w": np.eye(8)})
+    assert out["w"].sharding.is_equivalent_to(sharding, 2)
+    np.testing.assert_array_equal(out["w"], np.eye(8, dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    "known, error, message",
+    [
+        ({"nope": jnp.ones(2)}, ValueError, r"the known leaf at path 'nope' is not in `spec`"),
+        (
+            {"w": jnp.ones((3, 4))},
+            ValueError,
+            r"the known leaf at path 'w' has shape \(3, 4\), but `spec` wants \(4, 4\)",
+        ),
+        (
+            {"w": jnp.ones((4, 4), jnp.int32)},
+            TypeError,
+            r"the known leaf at path 'w' has dtype int32 \(signed integer\), but `spec` "
+            r"wants float32 \(floating\)",
+        ),
+    ],
+)
+def test_known_errors(known, error, message):
+    with pytest.raises(error, match=r"tree\.init: " + message):
+        jt.init(KEY, {"w": _sds(4, 4)}, RULES + [("*", ji.ones)], known=known)
+
+
+def test_force_must_be_a_sequence_of_patterns():
+    with pytest.raises(TypeError, match=r"tree\.init: `force` must be a sequence of patterns"):
+        jt.init(KEY, {"w": _sds(4)}, [("*", ji.ones)], known={}, force="w")
+
+
+def test_orbax_round_trip_restores_known_and_draws_the_rest(tmp_path):
+    ocp = pytest.importorskip("orbax.checkpoint")
+    small_spec = _llama_spec(2)
+    saved = jt.init(jax.random.key(1), small_spec, LLAMA_RULES)
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(tmp_path / "ckpt", saved)
+    with ocp.StandardCheckpointer() as checkpointer:
+        restored = checkpointer.restore(tmp_path / "ckpt")  # the checkpoint's own tree
+    # A bigger model: a new head and one extra (unscanned) layer.
+    big_spec = _llama_spec(3) | {"head": _sds(16, 32)}
+    out = jt.init(KEY, big_spec, LLAMA_RULES, known=restored)
+    fresh = jt.init(KEY, big_spec, LLAMA_RULES)
+    saved_paths = set(jt.leaf_paths(saved))
+    by_path = dict(zip(jt.leaf_paths(saved), jax.tree.leaves(saved), strict=True))
+    for path, value, new in zip(
+        jt.leaf_paths(out), jax.tree.leaves(out), jax.tree.leaves(fresh), strict=True
+    ):
+        if path in saved_paths:
+            assert np.asarray(value).tobytes() == np.asarray(by_path[path]).tobytes(), path
+        else:
+            assert path.startswith(("head", "layers/2/")), path
+            np.testing.assert_array_equal(value, new, err_msg=path)
+    # The checkpoint of a narrower model names the path and both shapes.
+    wider = _llama_spec(2, d=32, ffn=24, vocab=32)
+    with pytest.raises(
+        ValueError,
+        match=r"tree\.init: the known leaf at path 'embed' has shape \(32, 16\), but `spec` "
+        r"wants \(32, 32\)",
+    ):
+        jt.init(KEY, wider, LLAMA_RULES, known=restored)

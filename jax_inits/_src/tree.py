@@ -12,8 +12,22 @@ leaves leaves its values unchanged:
 ```text
 digest = BLAKE2b(path.encode("utf-8"), digest_size=8)
 w0, w1 = the two little-endian uint32 words of digest
-leaf_key = fold_in(fold_in(key, w0), w1)
+leaf_key = fold_in(fold_in(root, w0), w1)
 ```
+
+``root`` is ``key`` itself for a threefry key. For any other implementation
+(``rbg``, ``unsafe_rbg``, custom) it is the threefry key folded from the key's
+data, ``K = wrap_key_data([0, 0], impl="threefry2x32")`` then
+``K = fold_in(K, d)`` for each uint32 word ``d`` of ``jax.random.key_data(key)``
+in order; so every leaf is drawn from a threefry key, and its values are the
+same on any mesh and device count (rbg bits depend on the layout). A single
+initializer called with an rbg key keeps jax.random's meaning.
+
+Leaves are drawn in groups: leaves with the same initializer, shape, dtype and
+sharding are created by one draw vmapped over their keys (the path words are
+passed as data), so a model's compile time follows its number of distinct
+groups, not its depth. Each leaf still equals
+``init(leaf_key(key, path), shape, dtype)``.
 
 The digest is 64 bits, so two distinct paths of an n-leaf tree share a key with
 probability about n^2 / 2^65; two leaves with the same path string (a dict key
@@ -36,7 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec, Sharding
 
-from jax_inits._src import base, checks, placement
+from jax_inits._src import base, caches, checks, placement
 
 Pattern = str | re.Pattern | Callable[[str, Any], bool]
 Rules = Mapping[Any, Any] | Sequence[tuple[Any, Any]]
@@ -89,16 +103,40 @@ def path_words(path: str) -> tuple[np.uint32, np.uint32]:
     return np.uint32(words[0]), np.uint32(words[1])
 
 
-def _fold(key: jax.Array, words: tuple[np.uint32, np.uint32]) -> jax.Array:
+def _fold(key: jax.Array, words: tuple[Any, Any]) -> jax.Array:
     return jax.random.fold_in(jax.random.fold_in(key, words[0]), words[1])
+
+
+def _threefry_root(key: jax.Array) -> jax.Array:
+    """The threefry key every leaf key of ``key`` is folded from.
+
+    A threefry key (typed, or raw ``uint32[2]``) is its own root. Any other
+    implementation (rbg, unsafe_rbg, custom) is replaced by
+    ``fold_in(...fold_in(fold_in(K0, d_0), d_1)..., d_{m-1})`` with ``K0`` the
+    threefry key with data ``[0, 0]`` and ``d_0 ... d_{m-1}`` the uint32 words of
+    ``jax.random.key_data(key)`` in order, so that leaves are drawn by threefry
+    whatever the root's implementation.
+    """
+    if not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return key  # raw uint32[2]: threefry data (checked by _check_key)
+    if str(jax.random.key_impl(key)) == "threefry2x32":
+        return key
+    data = jax.random.key_data(key).reshape(-1)
+    root = jax.random.wrap_key_data(jnp.zeros((2,), jnp.uint32), impl="threefry2x32")
+    for i in range(data.shape[0]):
+        root = jax.random.fold_in(root, data[i])
+    return root
 
 
 def leaf_key(key: jax.Array, path: str) -> jax.Array:
     """Derives the key of the leaf at ``path`` from the root ``key``.
 
-    ``fold_in(fold_in(key, w0), w1)`` with ``w0, w1`` the little-endian uint32
+    ``fold_in(fold_in(root, w0), w1)`` with ``w0, w1`` the little-endian uint32
     words of the 8-byte BLAKE2b digest of the UTF-8 path: the key depends on
     the path string alone, not on the leaf's position or on Python's ``hash``.
+    ``root`` is ``key`` for threefry keys, else the threefry key folded from
+    ``key``'s data (see the module docstring), so the result is always a
+    threefry key.
 
     Args:
       key: The root PRNG key given to `init` or `reinit`.
@@ -122,7 +160,7 @@ def leaf_key(key: jax.Array, path: str) -> jax.Array:
     _check_key("leaf_key", key)
     if not isinstance(path, str):
         raise TypeError(f"leaf_key: `path` must be a str, got {path!r}.")
-    return _fold(key, path_words(path))
+    return _fold(_threefry_root(key), path_words(path))
 
 
 def leaf_paths(tree: Any) -> list[str]:
@@ -262,35 +300,159 @@ def _concrete(sharding: Any) -> Any:
     return sharding
 
 
-def _build(plan: tuple, donate: bool):
-    """One jitted function creating every leaf of ``plan`` (shared by equal plans)."""
+def _group_of(step: tuple) -> tuple:
+    """What a leaf's draw depends on besides its key: (init, shape, dtype, sharding)."""
+    _, init, shape, dtype, sharding = step
+    try:
+        hash(init)
+    except TypeError:  # an unhashable initializer groups only with itself
+        init = _ById(init)
+    return (init, shape, dtype, sharding)
 
-    def create(key, old):
+
+class _ById:
+    """Wraps an unhashable initializer so that it groups (and caches) by identity."""
+
+    def __init__(self, init: Any) -> None:
+        self.init = init
+
+    def __hash__(self) -> int:
+        return id(self.init)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ById) and other.init is self.init
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.init(*args, **kwargs)
+
+
+def _groups(plan: tuple) -> tuple[tuple, tuple, tuple]:
+    """Groups the steps of ``plan`` by `_group_of`.
+
+    Returns ``(groups, order, words)``: one ``(init, shape, dtype, sharding, n)``
+    per group in order of first appearance, the ``(group, member)`` of every step
+    in plan order, and per group the ``(n, 2)`` uint32 array of its path words.
+    ``groups`` and ``order`` are all a compiled function depends on; the words
+    are its data.
+    """
+    members: dict[tuple, list[int]] = {}
+    number: dict[tuple, int] = {}
+    order = []
+    for index, step in enumerate(plan):
+        group = _group_of(step)
+        if group[3] is not None and not isinstance(group[3], NamedSharding):
+            group = (*group, index)  # no stacked layout for other shardings: a group of one
+        indices = members.setdefault(group, [])
+        order.append((number.setdefault(group, len(number)), len(indices)))
+        indices.append(index)
+    groups = tuple((*group[:4], len(indices)) for group, indices in members.items())
+    words = tuple(
+        np.array([plan[i][0] for i in indices], dtype=np.uint32).reshape(len(indices), 2)
+        for indices in members.values()
+    )
+    return groups, tuple(order), words
+
+
+def _draw_group(key: jax.Array, words: jax.Array, group: tuple) -> jax.Array:
+    """The leaves of one group, stacked on a new leading axis (``n == 1``: the leaf).
+
+    One draw vmapped over the members' path words. Inside the vmap each draw
+    keeps its own sharding, so the stack is laid out ``(None, *spec)``: every
+    device computes only its shard of every member.
+    """
+    init, shape, dtype, sharding, n = group
+
+    def draw(w):
+        return placement.sample_into(init, _fold(key, (w[0], w[1])), shape, dtype, _named(sharding))
+
+    return draw(words[0]) if n == 1 else jax.vmap(draw)(words)
+
+
+def _stacked_sharding(sharding: Any) -> Any:
+    """The layout of a group's stack: the members' layout behind an unsharded axis."""
+    concrete = _concrete(sharding)
+    if concrete is None:
+        return None
+    return NamedSharding(concrete.mesh, PartitionSpec(None, *concrete.spec))
+
+
+def _build(groups: tuple, order: tuple, split: bool):
+    """One jitted function drawing every group of a plan (shared by equal plans).
+
+    Its arguments are the root key, the path words of each group (data, not
+    constants: equal structures share the executable) and the buffers to
+    donate. With ``split`` it returns one output per leaf, in plan order (and
+    donates its third argument); without, one output per group: the member
+    itself (``n == 1``) or the members stacked, which `_run` splits with
+    one small executable per group. XLA's compile time grows with the number of
+    outputs, so the stacked form keeps it to the number of groups.
+    """
+
+    def create(key, words, old):
         del old  # only donated, so that the outputs can reuse its buffers
-        return tuple(
-            placement.sample_into(init, _fold(key, words), shape, dtype, _named(sharding))
-            for words, init, shape, dtype, sharding in plan
-        )
+        key = _threefry_root(key)
+        drawn = [_draw_group(key, w, group) for w, group in zip(words, groups, strict=True)]
+        if not split:
+            return tuple(drawn)
+        return tuple(drawn[g] if groups[g][4] == 1 else drawn[g][m] for g, m in order)
 
-    out_shardings = tuple(_concrete(step[4]) for step in plan)
+    if split:
+        out_shardings = tuple(_concrete(groups[g][3]) for g, _ in order)
+    else:
+        out_shardings = tuple(
+            _concrete(group[3]) if group[4] == 1 else _stacked_sharding(group[3])
+            for group in groups
+        )
     # keep_unused: a donated buffer the result does not read must still reach XLA to be reused.
     return jax.jit(
         create,
         out_shardings=out_shardings,
-        donate_argnums=(1,) if donate else (),
-        keep_unused=donate,
+        donate_argnums=(2,) if split else (),
+        keep_unused=split,
     )
 
 
-_build_cached = functools.lru_cache(maxsize=128)(_build)
+_build_cached = caches.lru("tree.build", 128)(_build)
+
+
+@caches.lru("tree.member", 256)
+def _member(sharding: Any):
+    """``stack[i]`` laid out as ``sharding``: one executable for every member of a group."""
+    return jax.jit(
+        lambda stack, i: jax.lax.dynamic_index_in_dim(stack, i, keepdims=False),
+        out_shardings=_concrete(sharding),
+    )
 
 
 def _run(plan: tuple, key: jax.Array, old: tuple, donate: bool) -> tuple:
-    try:
-        fn = _build_cached(plan, donate)
-    except TypeError:  # an unhashable initializer: build without sharing
-        fn = _build(plan, donate)
-    return fn(key, old)
+    """Creates the leaves of ``plan`` (in its order) from the root ``key``.
+
+    Eagerly, the groups' stacks are split outside the compiled draw, each stack
+    dropped once split (peak memory: the parameters plus the largest group).
+    Under an outer trace, or when donating, the draw returns the leaves itself.
+    """
+    groups, order, words = _groups(plan)
+    split = donate or isinstance(key, jax.core.Tracer)
+    fn = _build_cached(groups, order, split)
+    out = fn(key, words, old)
+    if split:
+        return out
+    members: list[list[int]] = [[] for _ in groups]
+    for index, (g, _) in enumerate(order):
+        members[g].append(index)
+    leaves: list[Any] = [None] * len(order)
+    stacks = list(out)
+    del out
+    for g, group in enumerate(groups):
+        stack, stacks[g] = stacks[g], None
+        if group[4] == 1:
+            leaves[members[g][0]] = stack
+            continue
+        take = _member(group[3])
+        for m, index in enumerate(members[g]):
+            leaves[index] = take(stack, np.int32(m))
+        del stack
+    return tuple(leaves)
 
 
 def _plan(fn, rules, paths_leaves, shardings):
@@ -329,7 +491,81 @@ def _sharding_leaves(fn: str, out_shardings: Any, treedef, leaves: list, default
         ) from None
 
 
-def init(key: jax.Array, spec: Any, rules: Rules, *, out_shardings: Any = None) -> Any:
+_KINDS = (
+    ("bool", np.bool_),
+    ("unsigned integer", np.unsignedinteger),
+    ("signed integer", np.signedinteger),
+    ("complex", np.complexfloating),
+    ("floating", np.floating),
+)
+
+
+def _kind(dtype: Any) -> str:
+    for name, kind in _KINDS:
+        if jnp.issubdtype(dtype, kind):
+            return name
+    return np.dtype(dtype).name
+
+
+def _known_leaves(
+    fn: str, known: Any, force: Any, paths: list[str], leaves: list, shardings: list
+) -> dict[int, jax.Array]:
+    """The known leaves to use as they are: spec index -> the leaf, cast and placed.
+
+    Every path of ``known`` must be a spec path; leaves whose path matches a
+    ``force`` pattern are left out (drawn anyway).
+    """
+    if isinstance(force, (str, re.Pattern)) or not isinstance(force, Sequence):
+        raise TypeError(f"{fn}: `force` must be a sequence of patterns, got {force!r}.")
+    if known is None:
+        return {}
+    patterns = [
+        pattern for pattern, _ in _rule_list(fn, [(p, None) for p in force], allow_keep=True)
+    ]
+    index = {path: i for i, path in enumerate(paths)}
+    out = {}
+    for path, value in zip(*flatten(known)[:2], strict=True):
+        if path not in index:
+            raise ValueError(
+                f"{fn}: the known leaf at path {path!r} is not in `spec`; "
+                "remove it from `known` or add it to the spec."
+            )
+        i = index[path]
+        want = leaves[i]
+        if any(_matches(pattern, path, want) for pattern in patterns):
+            continue
+        if not _is_array_like(value):
+            raise TypeError(
+                f"{fn}: the known leaf at path {path!r} must be an array, got {value!r}."
+            )
+        if tuple(value.shape) != tuple(want.shape):
+            raise ValueError(
+                f"{fn}: the known leaf at path {path!r} has shape {tuple(value.shape)}, "
+                f"but `spec` wants {tuple(want.shape)}."
+            )
+        if _kind(value.dtype) != _kind(want.dtype):
+            raise TypeError(
+                f"{fn}: the known leaf at path {path!r} has dtype {np.dtype(value.dtype).name} "
+                f"({_kind(value.dtype)}), but `spec` wants {np.dtype(want.dtype).name} "
+                f"({_kind(want.dtype)}); only casts within a kind are made."
+            )
+        array = jnp.asarray(value).astype(want.dtype)
+        sharding = _resolve(fn, path, shardings[i])
+        if sharding is not None:
+            array = jax.device_put(array, _concrete(sharding) or sharding)
+        out[i] = array
+    return out
+
+
+def init(
+    key: jax.Array,
+    spec: Any,
+    rules: Rules,
+    *,
+    out_shardings: Any = None,
+    known: Any = None,
+    force: Sequence[Pattern] = (),
+) -> Any:
     """Creates a parameter tree from a spec, one initializer per leaf chosen by rules.
 
     Args:
@@ -345,16 +581,26 @@ def init(key: jax.Array, spec: Any, rules: Rules, *, out_shardings: Any = None) 
       out_shardings: Layout of the result: one ``Sharding``/``PartitionSpec`` for
         all leaves or a pytree matching ``spec``. ``None`` uses each spec leaf's
         ``sharding`` attribute (unsharded if it has none).
+      known: Leaves whose values are already known (e.g. restored from a
+        checkpoint): a partial pytree matched to ``spec`` by path strings.
+        Each must have its spec leaf's shape and a dtype of the same kind
+        (float, complex, signed, unsigned, bool; cast to the spec's dtype);
+        it is placed into the leaf's sharding and never drawn, and needs no
+        rule. A path that is not in ``spec`` is an error.
+      force: Patterns (as in ``rules``) of known leaves to draw anyway, e.g.
+        ``["head/*"]`` to re-initialize a classifier head that the checkpoint has.
 
     Returns:
       A pytree of the structure of ``spec`` with arrays of its shapes and dtypes,
-      all created by one ``jax.jit``-compiled function. jax_inits initializers
+      the drawn ones created by one ``jax.jit``-compiled function. jax_inits initializers
       sample straight into a ``NamedSharding`` (each device computes only its
       shard); other initializers are sampled and then constrained to it.
 
     Raises:
-      TypeError: If ``key``, ``rules`` or a spec leaf has the wrong type.
-      ValueError: If no rule matches a leaf, or two leaves share a path string.
+      TypeError: If ``key``, ``rules`` or a spec leaf has the wrong type, or a
+        known leaf's dtype is of another kind than its spec leaf's.
+      ValueError: If no rule matches a leaf to draw, two leaves share a path
+        string, or a known leaf's path is not in ``spec`` or its shape differs.
 
     Examples:
       >>> import jax_inits.tree
@@ -378,13 +624,18 @@ def init(key: jax.Array, spec: Any, rules: Rules, *, out_shardings: Any = None) 
     shardings = _sharding_leaves(
         "tree.init", out_shardings, treedef, leaves, lambda leaf: getattr(leaf, "sharding", None)
     )
+    given = _known_leaves("tree.init", known, force, paths, leaves, shardings)
     steps = _plan(
         "tree.init",
         rule_list,
-        list(zip(paths, leaves, strict=True)),
+        [(path, None if i in given else leaves[i]) for i, path in enumerate(paths)],
         shardings,
     )
-    out = _run(tuple(steps), key, (), donate=False)
+    drawn = [i for i, step in enumerate(steps) if step is not None]
+    out = [given.get(i) for i in range(len(leaves))]
+    new = _run(tuple(steps[i] for i in drawn), key, (), donate=False) if drawn else ()
+    for i, value in zip(drawn, new, strict=True):
+        out[i] = value
     return jax.tree_util.tree_unflatten(treedef, out)
 
 
@@ -454,6 +705,58 @@ def reinit(
                 value = jax.device_put(value, placed)
         out[i] = value
     return jax.tree_util.tree_unflatten(treedef, out)
+
+
+# ----------------------------------------------------------------------------- fingerprint
+
+
+def fingerprint(params: Any) -> str:
+    """A SHA-256 hex digest of every array leaf's path, dtype, shape and bytes.
+
+    Pin init values in a test with it: equal digests mean equal paths, dtypes,
+    shapes and bits, whatever the arrays' sharding or devices. Leaves are taken
+    in the order of their path strings (sorted); for each, four length-prefixed
+    fields are hashed: the path, the dtype name, ``repr(shape)`` (UTF-8) and the
+    C-order bytes of the value; a length prefix is 8 bytes, little-endian.
+
+    Args:
+      params: A pytree whose leaves are arrays (jax, numpy); ``None`` is an
+        empty subtree, as in jax.
+
+    Returns:
+      The 64-character hex digest.
+
+    Raises:
+      TypeError: If a leaf is not an array.
+      ValueError: If an array is not fully addressable by this process (a
+        multi-process sharded array: fingerprint
+        ``jax.experimental.multihost_utils.process_allgather`` of it instead).
+
+    Examples:
+      >>> import jax_inits.tree
+      >>> jax_inits.tree.fingerprint({"w": jnp.zeros(2)})[:16]
+      '307a42388258309a'
+    """
+    paths, leaves, _ = flatten(params)
+    digest = hashlib.sha256()
+    for path, leaf in sorted(zip(paths, leaves, strict=True), key=lambda item: item[0]):
+        if not _is_array_like(leaf):
+            raise TypeError(
+                f"tree.fingerprint: the leaf at path {path!r} must be an array, got {leaf!r}."
+            )
+        if not getattr(leaf, "is_fully_addressable", True):
+            raise ValueError(
+                f"tree.fingerprint: the array at path {path!r} is not fully addressable by "
+                "this process, so its bytes cannot be read here; fingerprint "
+                "jax.experimental.multihost_utils.process_allgather(params) instead."
+            )
+        value = np.ascontiguousarray(np.asarray(leaf))
+        for field in (path, value.dtype.name, repr(value.shape)):
+            data = field.encode("utf-8")
+            digest.update(len(data).to_bytes(8, "little") + data)
+        raw = value.tobytes()
+        digest.update(len(raw).to_bytes(8, "little") + raw)
+    return digest.hexdigest()
 
 
 # ----------------------------------------------------------------------------- LSUV

@@ -1,0 +1,231 @@
+"""Depth sweep of whole-model init: compile time against the number of layers.
+
+Run: ``python benchmarks/tree_depth.py [--layers 4,16,64,256] [--old PATH] [--impls ...]``.
+
+The spec is Llama-like (d_model 256, ffn 688, vocab 1024; per layer
+wq/wk/wv/wo/w1/w3/w2 and two norm scales: 9 leaves, plus the embedding and a
+final norm), with the rules ``*ln*`` -> ones, ``embed`` -> normal(0.02),
+``*`` -> he_normal. Every (implementation, depth) point runs in a fresh
+process, so "cold" is the first call with empty caches (tracing, compiling and
+running; imports excluded) and "warm" the median of 3 further calls with other
+keys. Implementations:
+
+* ``tree.init``: ``jax_inits.tree.init`` of this checkout (grouped draws).
+* ``tree.init (old)``: the same call from the checkout given by ``--old`` (e.g. a
+  worktree of the commit before grouping), imported in its own process.
+* ``jax.nn jit``: one ``jax.jit`` creating the same tree with jax.nn.initializers
+  (keys ``fold_in(key, leaf index)``), the plain-JAX way.
+
+The interleaving is by depth: every implementation runs at 4 layers, then at
+16, and so on. Results go to ``benchmarks/results/tree_depth.{json,md}`` with the
+machine (CPU model, cores, load average) and versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+D_MODEL, FFN, VOCAB = 256, 688, 1024
+IMPLS = ("tree.init", "tree.init (old)", "jax.nn jit")
+
+
+def llama_spec(n_layers: int):
+    """The benchmark's spec: ``jax.ShapeDtypeStruct`` leaves, 9 a layer + 2."""
+    import jax
+    import jax.numpy as jnp
+
+    def sds(*shape):
+        return jax.ShapeDtypeStruct(shape, jnp.float32)
+
+    d, f = D_MODEL, FFN
+    layer = {
+        "attn_ln": (d,),
+        "mlp_ln": (d,),
+        "wq": (d, d),
+        "wk": (d, d),
+        "wv": (d, d),
+        "wo": (d, d),
+        "w1": (d, f),
+        "w3": (d, f),
+        "w2": (f, d),
+    }
+    return {
+        "embed": sds(VOCAB, d),
+        "final_ln": sds(d),
+        "layers": [{name: sds(*shape) for name, shape in layer.items()} for _ in range(n_layers)],
+    }
+
+
+def _maker(impl: str, spec):
+    """``make(key) -> params`` for ``impl``."""
+    import fnmatch
+
+    import jax
+
+    if impl == "jax.nn jit":
+        nn = jax.nn.initializers
+        rules = [("*ln*", nn.ones), ("embed", nn.normal(0.02)), ("*", nn.he_normal())]
+        paths = [
+            "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path)
+            for path, _ in jax.tree_util.tree_flatten_with_path(spec)[0]
+        ]
+        leaves, treedef = jax.tree.flatten(spec)
+        inits = [next(i for p, i in rules if fnmatch.fnmatchcase(path, p)) for path in paths]
+
+        @jax.jit
+        def make(key):
+            out = [
+                init(jax.random.fold_in(key, i), leaf.shape, leaf.dtype)
+                for i, (init, leaf) in enumerate(zip(inits, leaves, strict=True))
+            ]
+            return jax.tree.unflatten(treedef, out)
+
+        return make
+
+    import jax_inits
+    import jax_inits.tree
+
+    rules = [
+        ("*ln*", jax_inits.ones),
+        ("embed", jax_inits.normal(0.02)),
+        ("*", jax_inits.he_normal()),
+    ]
+    return lambda key: jax_inits.tree.init(key, spec, rules)
+
+
+def _case(impl: str, n_layers: int) -> dict:
+    """One point, in this (fresh) process."""
+    import jax
+
+    spec = llama_spec(n_layers)
+    make = _maker(impl, spec)
+    start = time.perf_counter()
+    jax.block_until_ready(make(jax.random.key(0)))
+    cold = time.perf_counter() - start
+    warm = []
+    for seed in (1, 2, 3):
+        start = time.perf_counter()
+        jax.block_until_ready(make(jax.random.key(seed)))
+        warm.append(time.perf_counter() - start)
+    return {
+        "impl": impl,
+        "layers": n_layers,
+        "leaves": len(jax.tree.leaves(spec)),
+        "cold_s": cold,
+        "warm_s": statistics.median(warm),
+        "device": str(jax.devices()[0].platform),
+    }
+
+
+def _run_point(impl: str, n_layers: int, old: str | None, timeout: float) -> dict:
+    env = dict(os.environ)
+    src = old if impl == "tree.init (old)" else str(ROOT)
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    cmd = [sys.executable, __file__, "--case", impl, str(n_layers)]
+    try:
+        done = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, timeout=timeout, check=True, cwd=src
+        )
+    except subprocess.TimeoutExpired:
+        return {"impl": impl, "layers": n_layers, "cold_s": None, "timed_out": timeout}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _machine() -> dict:
+    import jax
+
+    model = platform.processor()
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jaxlib": __import__("jaxlib").__version__,
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip(),
+    }
+
+
+def _table(records: list[dict], impls: list[str]) -> str:
+    layers = sorted({r["layers"] for r in records})
+    head = "| layers (leaves) | " + " | ".join(f"{i} cold" for i in impls)
+    head += " | " + " | ".join(f"{i} warm" for i in impls) + " |"
+    lines = [head, "|" + "---|" * (1 + 2 * len(impls))]
+    for n in layers:
+        row = {r["impl"]: r for r in records if r["layers"] == n}
+        leaves = next((r["leaves"] for r in row.values() if "leaves" in r), 9 * n + 2)
+
+        def cell(impl, field, unit, row=row):
+            r = row.get(impl)
+            if r is None:
+                return "—"
+            if r.get(field) is None:
+                return f"> {r['timed_out']:.0f} s" if field == "cold_s" else "—"
+            value = r[field]
+            return f"{value:.2f} s" if unit == "s" else f"{1000 * value:.0f} ms"
+
+        cells = [cell(i, "cold_s", "s") for i in impls] + [cell(i, "warm_s", "ms") for i in impls]
+        lines.append(f"| {n} ({leaves}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layers", default="4,16,64,256")
+    parser.add_argument("--impls", default=",".join(IMPLS))
+    parser.add_argument("--old", help="checkout with the old tree.init (for 'tree.init (old)')")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per point")
+    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--case", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(_case(args.case[0], int(args.case[1]))))
+        return
+    impls = [i for i in args.impls.split(",") if i != "tree.init (old)" or args.old]
+    machine = _machine()
+    records = []
+    for n in (int(x) for x in args.layers.split(",")):
+        for impl in impls:
+            record = _run_point(impl, n, args.old, args.timeout)
+            records.append(record)
+            print(json.dumps(record), flush=True)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tree_depth.json").write_text(
+        json.dumps({"machine": machine, "records": records}, indent=1) + "\n"
+    )
+    lines = [
+        "# tree init depth sweep (cold = fresh process, first call; warm = median of 3)",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, load average at start "
+        f"{', '.join(f'{x:.1f}' for x in machine['load_average_at_start'])}; "
+        f"Python {machine['python']}, jax {machine['jax']}, jaxlib {machine['jaxlib']}, "
+        f"commit {machine['commit']}.",
+        "",
+        _table(records, impls),
+        "",
+    ]
+    (out / "tree_depth.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
