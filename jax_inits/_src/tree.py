@@ -37,7 +37,6 @@ that contains "/") are an error.
 from __future__ import annotations
 
 import fnmatch
-import functools
 import hashlib
 import math
 import re
