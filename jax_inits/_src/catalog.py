@@ -65,6 +65,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("dirac", structural.dirac(), conv=True),
     Entry("sparse", structural.sparse(0.25), matrix=True),
     Entry("stacked", structural.stacked(distributions.normal(1.0))),
+    Entry("grouped", structural.grouped(variance_scaling.glorot_uniform(), 2, axis=0)),
     Entry("complex_glorot", complex_valued.complex_glorot(), complex=True),
     Entry("complex_he", complex_valued.complex_he(), complex=True),
     Entry("complex_uniform", complex_valued.complex_uniform(), complex=True),
