@@ -643,6 +643,7 @@ def olmo(
     variant: str = "mitchell",
     *,
     initializer_range: float = 0.02,
+    padding_idx: int | None = None,
     patterns: Mapping[str, Any] | None = None,
 ) -> list[tuple[Any, Any]]:
     r"""Builds the rules of OLMo's init: ai2-olmo's "mitchell" or the transformers port's.
@@ -663,6 +664,8 @@ def olmo(
     Args:
       variant: ``"mitchell"`` or ``"hf"``.
       initializer_range: The std of the ``"hf"`` variant, ``> 0``.
+      padding_idx: The ``"hf"`` variant's ``pad_token_id`` (``OlmoConfig``'s
+        default is 1), whose token-embedding row is zero; or ``None``.
       patterns: Role -> pattern overrides (``"layer"`` finds the block index).
 
     Returns:
@@ -687,13 +690,14 @@ def olmo(
     if variant not in _OLMO_VARIANTS:
         raise ValueError(f"{p.scheme}: `variant` must be one of {_OLMO_VARIANTS}, got {variant!r}.")
     if variant == "hf":
-        return _hf_base(p, initializer_range, None)
+        return _hf_base(p, initializer_range, padding_idx)
     table = recipes.mitchell(in_axis=-1, out_axis=-2)  # (vocab, d): the fan is d
     proj = recipes.mitchell()
     residual = p.per_layer(lambda layer: recipes.mitchell(layer_id=layer))
     return p.rules(
         ("token_embedding", table),
         ("embedding", table),
+        ("head", proj),  # before the residual roles: OLMo names the head ff_out too
         ("qkv", proj),
         ("q", proj),
         ("k", proj),
@@ -702,7 +706,6 @@ def olmo(
         ("mlp_gate", proj),
         ("mlp_in", proj),
         ("mlp_out", residual),
-        ("head", proj),
         ("norm_scale", ones),
         ("norm_bias", zeros),
         ("bias", zeros),
