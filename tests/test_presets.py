@@ -113,17 +113,25 @@ def _flat(params):
 
 # ----------------------------------------------------------------------------- torch defaults
 
-torch = pytest.importorskip("torch")
+
+def _torch_modules():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    modules = torch.nn.Module()
+    modules.fc = torch.nn.Linear(64, 512)
+    modules.conv = torch.nn.Conv2d(3, 256, 3)
+    modules.emb = torch.nn.Embedding(300, 64)
+    modules.ln = torch.nn.LayerNorm(64)
+    modules.mha = torch.nn.MultiheadAttention(64, 4)
+    return modules
 
 
-class _TorchModules(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = torch.nn.Linear(64, 512)
-        self.conv = torch.nn.Conv2d(3, 256, 3)
-        self.emb = torch.nn.Embedding(300, 64)
-        self.ln = torch.nn.LayerNorm(64)
-        self.mha = torch.nn.MultiheadAttention(64, 4)
+def _transformers():
+    """transformers with its torch backend, seeded; skips where either is absent."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    return transformers
 
 
 # reference name                  JAX path                  layout  uniform   rule (role)
@@ -143,9 +151,8 @@ TORCH_TABLE = [
 
 
 def test_torch_module_defaults_match_torch():
-    torch.manual_seed(0)
     params = _check_against_reference(
-        _TorchModules(), TORCH_TABLE, presets.torch_defaults(multihead_attention=True)
+        _torch_modules(), TORCH_TABLE, presets.torch_defaults(multihead_attention=True)
     )
     # The bias bound is the kernel's fan-in: 1/sqrt(64) for fc, 1/sqrt(27) for conv.
     assert np.abs(params["fc/bias"]).max() <= 1 / 8
@@ -153,8 +160,6 @@ def test_torch_module_defaults_match_torch():
 
 
 # ----------------------------------------------------------------------------- transformers
-
-transformers = pytest.importorskip("transformers")
 
 # GPT-2: Conv1D weights are (in, out) already.
 GPT2_TABLE = [
@@ -176,7 +181,7 @@ GPT2_TABLE = [
 
 
 def test_hf_gpt2_matches_transformers():
-    torch.manual_seed(0)
+    transformers = _transformers()
     config = transformers.GPT2Config(
         n_layer=4, n_embd=64, n_head=4, vocab_size=1000, n_positions=256, bos_token_id=0,
         eos_token_id=0,
@@ -209,7 +214,7 @@ LLAMA_TABLE = [
 
 
 def test_hf_llama_matches_transformers():
-    torch.manual_seed(0)
+    transformers = _transformers()
     config = transformers.LlamaConfig(
         hidden_size=64, intermediate_size=192, num_hidden_layers=4, num_attention_heads=4,
         num_key_value_heads=2, vocab_size=1000, pad_token_id=1, bos_token_id=0, eos_token_id=0,
@@ -251,7 +256,7 @@ BERT_TABLE = [
 
 
 def test_hf_bert_matches_transformers():
-    torch.manual_seed(0)
+    transformers = _transformers()
     config = transformers.BertConfig(
         hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
         vocab_size=1000, max_position_embeddings=128,
@@ -285,7 +290,7 @@ T5_TABLE = [
 
 
 def test_hf_t5_matches_transformers():
-    torch.manual_seed(0)
+    transformers = _transformers()
     config = transformers.T5Config(
         d_model=64, d_kv=16, d_ff=256, num_layers=2, num_decoder_layers=2, num_heads=4,
         vocab_size=1000, tie_word_embeddings=False, initializer_factor=0.5,
@@ -305,7 +310,7 @@ OLMO_HF_TABLE = [
 
 
 def test_olmo_hf_variant_matches_transformers_port():
-    torch.manual_seed(0)
+    transformers = _transformers()
     config = transformers.OlmoConfig(
         hidden_size=64, intermediate_size=192, num_hidden_layers=2, num_attention_heads=4,
         vocab_size=1000, tie_word_embeddings=False, bos_token_id=0, eos_token_id=0,
