@@ -5,12 +5,13 @@ written per role (embeddings, q/k/v, fused qkv, attention output, MLP, head, nor
 biases) with default patterns for Flax nnx / linen names; ``patterns=`` overrides
 them. Kernels are in the JAX layout ``(..., in, out)``.
 
->>> import jax_inits.presets, jax_inits.tree
->>> kernel = jax.ShapeDtypeStruct((64, 64), jnp.float32)
->>> spec = {"h": {"0": {"attn": {"c_proj": {"kernel": kernel}}}}}
->>> params = jax_inits.tree.init(jax.random.key(0), spec, jax_inits.presets.hf_gpt2(4))
->>> round(float(params["h"]["0"]["attn"]["c_proj"]["kernel"].std()), 3)  # 0.02 / sqrt(8)
-0.007
+Examples:
+  >>> import jax_inits.presets, jax_inits.tree
+  >>> kernel = jax.ShapeDtypeStruct((64, 64), jnp.float32)
+  >>> spec = {"h": {"0": {"attn": {"c_proj": {"kernel": kernel}}}}}
+  >>> params = jax_inits.tree.init(jax.random.key(0), spec, jax_inits.presets.hf_gpt2(4))
+  >>> round(float(params["h"]["0"]["attn"]["c_proj"]["kernel"].std()), 3)  # 0.02 / sqrt(8)
+  0.007
 """
 
 from jax_inits._src.presets import DEFAULT_PATTERNS as DEFAULT_PATTERNS
