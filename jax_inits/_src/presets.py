@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -41,31 +42,33 @@ def _param(modules: str, leaf: str) -> re.Pattern:
 _ATTN_OUT = r"[^/]*(?:attn|attention)[^/]*/(?:o|o_proj|out_proj|wo|c_proj|proj|out|output/dense)"
 
 #: The default pattern of every role (compiled regexes, matched against the whole path).
-DEFAULT_PATTERNS: dict[str, Any] = {
-    "token_embedding": _param(
-        "wte|word_embeddings|embed_tokens|tok_embeddings|token_embedding|shared", "embedding"
-    ),
-    "rel_bias": _param("relative_attention_bias", "embedding"),
-    "embedding": re.compile(r"(?:.*/)?embedding", re.IGNORECASE),
-    "pos_embed": re.compile(r"(?:.*/)?(?:pos_embed|pos_embedding)", re.IGNORECASE),
-    "cls_token": re.compile(r"(?:.*/)?(?:cls_token|reg_token)", re.IGNORECASE),
-    "patch_embed": _param("patch_embed|patch_embed/proj", "kernel"),
-    "qkv": _param("qkv|c_attn|in_proj|query_key_value|att_proj|wqkv|qkv_proj", "kernel"),
-    "q": _param("q|query|q_proj|wq", "kernel"),
-    "k": _param("k|key|k_proj|wk", "kernel"),
-    "v": _param("v|value|v_proj|wv", "kernel"),
-    "attn_out": _param(f"{_ATTN_OUT}|attn_out|out_proj", "kernel"),
-    "mlp_gate": _param("gate_proj|w1|wi_0", "kernel"),
-    "mlp_in": _param("c_fc|fc1|fc_in|up_proj|w3|wi|wi_1|ff_proj|intermediate/dense", "kernel"),
-    "mlp_out": _param("c_proj|fc2|fc_out|down_proj|w2|wo|ff_out|output/dense", "kernel"),
-    "head": _param("lm_head|head|classifier|output|qa_outputs", "kernel"),
-    "norm_scale": re.compile(r"(?:.*/)?scale", re.IGNORECASE),
-    "norm_bias": re.compile(r"(?:.*/)?[^/]*(?:norm|ln)[^/]*/bias", re.IGNORECASE),
-    "bias": re.compile(r"(?:.*/)?bias", re.IGNORECASE),
-    "kernel": re.compile(r"(?:.*/)?kernel", re.IGNORECASE),
-    # Not a rule: the block index of a path is the first group of its first match.
-    "layer": re.compile(r"(?:^|/)(?:layers|layer|h|blocks|block)/(\d+)/", re.IGNORECASE),
-}
+DEFAULT_PATTERNS: Mapping[str, Any] = types.MappingProxyType(
+    {
+        "token_embedding": _param(
+            "wte|word_embeddings|embed_tokens|tok_embeddings|token_embedding|shared", "embedding"
+        ),
+        "rel_bias": _param("relative_attention_bias", "embedding"),
+        "embedding": re.compile(r"(?:.*/)?embedding", re.IGNORECASE),
+        "pos_embed": re.compile(r"(?:.*/)?(?:pos_embed|pos_embedding)", re.IGNORECASE),
+        "cls_token": re.compile(r"(?:.*/)?(?:cls_token|reg_token)", re.IGNORECASE),
+        "patch_embed": _param("patch_embed|patch_embed/proj", "kernel"),
+        "qkv": _param("qkv|c_attn|in_proj|query_key_value|att_proj|wqkv|qkv_proj", "kernel"),
+        "q": _param("q|query|q_proj|wq", "kernel"),
+        "k": _param("k|key|k_proj|wk", "kernel"),
+        "v": _param("v|value|v_proj|wv", "kernel"),
+        "attn_out": _param(f"{_ATTN_OUT}|attn_out|out_proj", "kernel"),
+        "mlp_gate": _param("gate_proj|w1|wi_0", "kernel"),
+        "mlp_in": _param("c_fc|fc1|fc_in|up_proj|w3|wi|wi_1|ff_proj|intermediate/dense", "kernel"),
+        "mlp_out": _param("c_proj|fc2|fc_out|down_proj|w2|wo|ff_out|output/dense", "kernel"),
+        "head": _param("lm_head|head|classifier|output|qa_outputs", "kernel"),
+        "norm_scale": re.compile(r"(?:.*/)?scale", re.IGNORECASE),
+        "norm_bias": re.compile(r"(?:.*/)?[^/]*(?:norm|ln)[^/]*/bias", re.IGNORECASE),
+        "bias": re.compile(r"(?:.*/)?bias", re.IGNORECASE),
+        "kernel": re.compile(r"(?:.*/)?kernel", re.IGNORECASE),
+        # Not a rule: the block index of a path is the first group of its first match.
+        "layer": re.compile(r"(?:^|/)(?:layers|layer|h|blocks|block)/(\d+)/", re.IGNORECASE),
+    }
+)
 KERNEL_ROLES: tuple[str, ...] = (
     "patch_embed",
     "qkv",
