@@ -25,6 +25,7 @@ from jax_inits._src.registry import from_config as from_config
 from jax_inits._src.registry import get as get
 from jax_inits._src.registry import registered as registered
 from jax_inits._src.structural import dirac as dirac
+from jax_inits._src.structural import grouped as grouped
 from jax_inits._src.structural import identity as identity
 from jax_inits._src.structural import sparse as sparse
 from jax_inits._src.structural import stacked as stacked
@@ -61,6 +62,7 @@ __all__ = (
     "get",
     "glorot_normal",
     "glorot_uniform",
+    "grouped",
     "haar_unitary",
     "he_normal",
     "he_uniform",

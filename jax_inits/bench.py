@@ -198,7 +198,7 @@ def interleaved(
     impls: dict[str, Callable], reps: int, pause: float | None = None
 ) -> dict[str, float]:
     """Median seconds per call, implementations taking turns (``pause``: rest before
-    each call, default :data:`PAUSE`)."""
+    each call, default `PAUSE`)."""
     pause = PAUSE if pause is None else pause
     for fn in impls.values():  # warm-up: compile / allocate
         _block(fn())

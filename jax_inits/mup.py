@@ -1,8 +1,8 @@
 """Width parametrizations: muP, spectral scaling and SP, on ``jax_inits.tree`` rules.
 
-:func:`parametrize` compares the model at its target width with the same model
+`parametrize` compares the model at its target width with the same model
 at a base width (and optionally a second width, ``delta``) and returns a
-:class:`Parametrization`: per leaf its role, width multiplier, initialization
+`Parametrization`: per leaf its role, width multiplier, initialization
 std and the learning-rate, weight-decay and forward multipliers of microsoft/mup
 1.0.0, the scaled ``jax_inits.tree`` rules, and optax transformations applying
 the multipliers.

@@ -6,7 +6,7 @@ Every builder is registered as ``"recipes.<name>"``, so
 top-level builders. ``distribution`` is always one of ``"normal"``,
 ``"truncated_normal"``, ``"uniform"``, and ``std`` is the standard deviation of
 the *result*. ``InitDistribution`` and ``InitFnName`` are the ``Literal`` types
-of ``distribution`` and of :func:`common_init`'s ``fn_name``, under xlstm_jax's
+of ``distribution`` and of `common_init`'s ``fn_name``, under xlstm_jax's
 names.
 
 >>> init = jax_inits.get("recipes.small_init", 512)

@@ -11,11 +11,13 @@ vmapped draw), so compile time follows the number of groups, not the depth.
 `fingerprint` hashes a tree's paths, dtypes, shapes and bytes.
 """
 
+from jax_inits._src.tree import deferred as deferred
 from jax_inits._src.tree import fingerprint as fingerprint
 from jax_inits._src.tree import init as init
 from jax_inits._src.tree import leaf_key as leaf_key
 from jax_inits._src.tree import leaf_paths as leaf_paths
 from jax_inits._src.tree import lsuv as lsuv
 from jax_inits._src.tree import reinit as reinit
+from jax_inits._src.tree import sibling as sibling
 
-__all__ = ("fingerprint", "init", "leaf_key", "leaf_paths", "lsuv", "reinit")
+__all__ = ("deferred", "fingerprint", "init", "leaf_key", "leaf_paths", "lsuv", "reinit", "sibling")

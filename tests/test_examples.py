@@ -81,3 +81,19 @@ def test_mup_transfer_example(tmp_path):
     # Measured: muP keeps the best rate (shift 0), SP's moves 3 steps down.
     assert shift["mup"] <= 1, out
     assert shift["sp"] >= 2, out
+
+
+def test_port_gpt2_example():
+    pytest.importorskip("flax")
+    pytest.importorskip("transformers")
+    out = _run_example("port_gpt2.py")
+    table = [line.split() for line in out.splitlines()]
+    rows = {cells[0]: cells[1:] for cells in table if len(cells) == 5 and "/" in cells[0]}
+    assert "finite: True" in out and len(rows) == 4 * 12 + 4  # every parameter of 4 blocks
+    for path, (ours, theirs, ours_mean, theirs_mean) in rows.items():
+        ours, theirs = float(ours), float(theirs)
+        if path.endswith("c_proj/kernel"):  # residual: 0.02 / sqrt(8), n >= 4096 values
+            assert abs(ours / (0.02 / 8**0.5) - 1) <= 5 / (2 * 4096) ** 0.5, path
+        # same std as the torch model's: 5 standard errors of two stds (n >= 4096)
+        assert abs(ours - theirs) <= 5 * max(ours, theirs) / 4096**0.5, path
+        assert float(ours_mean) == float(theirs_mean) or ours > 0, path  # constants equal

@@ -121,3 +121,36 @@ def test_stacked_errors():
         jax_inits.stacked(jax_inits.normal(), axis=2)(KEY, (4, 4))
     with pytest.raises(ValueError, match=r"^he_normal: shape \(4,\) of rank 1 has no axis -2"):
         jax_inits.stacked(jax_inits.he_normal())(KEY, (3, 4))
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_grouped_blocks_are_the_inner_init_with_split_keys(axis):
+    inner = jax_inits.glorot_uniform()
+    w = jax_inits.grouped(inner, 3, axis)(KEY, (48, 96) if axis == -1 else (96, 48))
+    keys = jax.random.split(KEY, 3)
+    block = (48, 32) if axis == -1 else (32, 48)
+    for g, part in enumerate(jnp.split(w, 3, axis=axis)):
+        np.testing.assert_array_equal(part, inner(keys[g], block))
+
+
+def test_grouped_fused_qkv_has_the_bound_of_one_block():
+    # timm's moco qkv: U(+-sqrt(6 / (3d/3 + d))) on the torch (3d, d) weight; here (d, 3d).
+    d = 128
+    w = np.asarray(jax_inits.grouped(jax_inits.glorot_uniform(), 3)(KEY, (d, 3 * d)))
+    bound = math.sqrt(6 / (d + d))
+    # n = 3 * 128^2 uniform draws: the max |w| is within 10/n * bound of the bound (P ~ e^-10).
+    assert np.abs(w).max() <= bound and np.abs(w).max() > bound * (1 - 10 / w.size)
+    assert jax_inits.grouped(jax_inits.glorot_uniform(), 3).target_std((d, 3 * d)) == (
+        jax_inits.glorot_uniform().target_std((d, d))
+    )
+
+
+def test_grouped_deterministic_inner_and_errors():
+    eye = jax_inits.grouped(jax_inits.identity(), 2)(None, (3, 6))
+    np.testing.assert_array_equal(eye, np.concatenate([np.eye(3)] * 2, axis=1))
+    with pytest.raises(TypeError, match=r"^grouped: `init` must be an initializer, got 3"):
+        jax_inits.grouped(3, 2)
+    with pytest.raises(ValueError, match=r"^grouped: `groups` must be > 0, got 0"):
+        jax_inits.grouped(jax_inits.normal(), 0)
+    with pytest.raises(ValueError, match=r"^grouped: axis -1 of shape \(4, 9\) has size 9, which"):
+        jax_inits.grouped(jax_inits.normal(), 2)(KEY, (4, 9))

@@ -1,5 +1,6 @@
 """jax_inits.tree: rules, path-derived keys, one jit, reinit with donation, LSUV."""
 
+import math
 import re
 
 import jax
@@ -793,3 +794,64 @@ def test_orbax_round_trip_restores_known_and_draws_the_rest(tmp_path):
         r"wants \(32, 32\)",
     ):
         jt.init(KEY, wider, LLAMA_RULES, known=restored)
+
+
+# --- deferred rules: tree.deferred and tree.sibling -------------------------------------------
+
+
+def _conv_spec():
+    return {
+        "conv": {
+            "kernel": jax.ShapeDtypeStruct((3, 3, 16, 4096), jnp.float32),  # fan_in 144
+            "bias": jax.ShapeDtypeStruct((4096,), jnp.float32),
+        },
+        "dense": {
+            "kernel": jax.ShapeDtypeStruct((25, 4096), jnp.float32),  # fan_in 25
+            "bias": jax.ShapeDtypeStruct((4096,), jnp.float32),
+        },
+    }
+
+
+def _torch_bias():
+    return jt.sibling("kernel", lambda k: ji.pytorch.linear_bias_default(math.prod(k[:-1])))
+
+
+def test_sibling_gives_each_bias_its_own_kernels_fan_in():
+    rules = [("*kernel", ji.pytorch.linear_default()), ("*bias", _torch_bias())]
+    params = jt.init(jax.random.key(0), _conv_spec(), rules)
+    for name, fan_in in (("conv", 144), ("dense", 25)):
+        bias = np.asarray(params[name]["bias"])
+        bound = 1 / math.sqrt(fan_in)
+        # U(-b, b): n = 4096 draws reach within 5/n * 2b of both ends (P(miss) = e^-5 per end).
+        assert bias.max() <= bound and bias.min() >= -bound
+        assert bias.max() > bound * (1 - 10 / 4096) and bias.min() < -bound * (1 - 10 / 4096)
+
+
+def test_sibling_values_equal_the_resolved_initializer_at_the_leaf_key():
+    key = jax.random.key(3)
+    params = jt.init(key, _conv_spec(), [("*kernel", ji.zeros), ("*", _torch_bias())])
+    expected = ji.pytorch.linear_bias_default(25)(jt.leaf_key(key, "dense/bias"), (4096,))
+    np.testing.assert_array_equal(params["dense"]["bias"], expected)
+    again = jt.reinit(params, key, [("*kernel", None), ("*bias", _torch_bias())])
+    np.testing.assert_array_equal(again["dense"]["bias"], expected)
+
+
+def test_deferred_sees_the_layer_index_in_the_path():
+    spec = {"layers": [jax.ShapeDtypeStruct((256, 256), jnp.float32)] * 3}
+    rule = jt.deferred(lambda path, lookup: ji.constant(int(path[-1]) + 1.0))
+    params = jt.init(jax.random.key(0), spec, [("*", rule)])
+    assert [float(w[0, 0]) for w in params["layers"]] == [1.0, 2.0, 3.0]
+
+
+def test_deferred_rule_errors():
+    spec = {"dense": {"bias": jax.ShapeDtypeStruct((4,), jnp.float32)}}
+    with pytest.raises(ValueError, match=r"needs the leaf at path 'dense/kernel', which the tree"):
+        jt.init(jax.random.key(0), spec, [("*", _torch_bias())])
+    with pytest.raises(TypeError, match=r"deferred rule for the leaf at path 'dense/bias' must"):
+        jt.init(jax.random.key(0), spec, [("*", jt.deferred(lambda path, lookup: 3))])
+    with pytest.raises(TypeError, match=r"^tree.deferred: `build` must be callable, got 3"):
+        jt.deferred(3)
+    with pytest.raises(TypeError, match=r"^tree.sibling: `name` must be a leaf name"):
+        jt.sibling("a/kernel", lambda s: ji.zeros)
+    with pytest.raises(TypeError, match=r"^tree.sibling: `build` must be callable"):
+        jt.sibling("kernel", None)

@@ -3,7 +3,7 @@
 An initializer is an immutable value: equal hyper-parameters compare and hash
 equal, so it can be a static argument of ``jax.jit`` and equal initializers built
 in different places share compiled code. This module holds the value (repr,
-config, formula, bounds); a call goes through :mod:`jax_inits._src.dispatch`,
+config, formula, bounds); a call goes through `jax_inits._src.dispatch`,
 the one call path, which checks the arguments, caches eager calls by signature
 and context, and runs one executable.
 """

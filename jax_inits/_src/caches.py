@@ -1,8 +1,8 @@
 """Every cache the package keeps, registered in one place.
 
-Each cache is bounded and safe under threads, and :func:`clear_caches` empties
+Each cache is bounded and safe under threads, and `clear_caches` empties
 all of them (with the compiled functions they hold). Modules create their caches
-here -- :class:`Cache` for a dictionary, :func:`lru` for a function -- so nothing
+here -- `Cache` for a dictionary, `lru` for a function -- so nothing
 is cached that this module does not know about.
 """
 
@@ -71,7 +71,7 @@ def lru(name: str, maxsize: int | None) -> Callable[[F], F]:
 
 def register_jit(name: str, fn: Any) -> Any:
     """Registers a module-level ``jax.jit`` function whose compiled executables
-    :func:`clear_caches` should drop; returns ``fn``."""
+    `clear_caches` should drop; returns ``fn``."""
     _register(name, fn.clear_cache)
     return fn
 

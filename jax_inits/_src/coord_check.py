@@ -24,7 +24,7 @@ from jax_inits._src import checks, constant, mup, variance_scaling
 
 @dataclasses.dataclass(frozen=True)
 class CoordCheck:
-    """The result of :func:`coord_check`.
+    """The result of `coord_check`.
 
     Attributes:
       widths: The widths, in the order given.
@@ -92,7 +92,7 @@ def coord_check(
       seed: Seed of the key given to ``setup``.
 
     Returns:
-      A :class:`CoordCheck`; print it for a table, see :meth:`CoordCheck.growth`.
+      A `CoordCheck`; print it for a table, see `CoordCheck.growth`.
 
     Raises:
       ValueError: If ``widths`` has fewer than two entries, ``steps < 1``, or the
@@ -166,10 +166,10 @@ def coord_check_mlp(
     classes: int = 10,
     seed: int = 0,
 ):
-    r"""A ready setup for :func:`coord_check`: a 3-layer ReLU MLP trained with Adam.
+    r"""A ready setup for `coord_check`: a 3-layer ReLU MLP trained with Adam.
 
     ``d_in -> width -> width -> classes`` (kernels lecun-normal, biases zero, as
-    at ``base_width``) parametrized by :func:`jax_inits.mup.parametrize` with
+    at ``base_width``) parametrized by `jax_inits.mup.parametrize` with
     ``scheme``; cross-entropy on a fixed synthetic batch (Gaussian inputs,
     random labels). Layers: ``hidden1``, ``hidden2`` (post-ReLU) and ``output``
     (the logits, after the readout multiplier).
@@ -184,7 +184,7 @@ def coord_check_mlp(
       seed: Seed of the synthetic batch.
 
     Returns:
-      ``(setup, batch)`` to pass to :func:`coord_check`. Needs optax.
+      ``(setup, batch)`` to pass to `coord_check`. Needs optax.
 
     Examples:
       >>> import pytest; _ = pytest.importorskip("optax")
@@ -255,7 +255,7 @@ def plot_coord_check(
     """Writes a PNG: coordinate size vs width, one panel per scheme and step.
 
     Args:
-      results: A :class:`CoordCheck`, or a dict title -> result (e.g. ``{"SP": ...,
+      results: A `CoordCheck`, or a dict title -> result (e.g. ``{"SP": ...,
         "muP": ...}``), one row of panels each.
       path: The PNG file (parent folders are created).
 

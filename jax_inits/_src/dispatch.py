@@ -1,26 +1,26 @@
 """The one call path of every initializer: checks, the context-keyed cache, one executable.
 
-``InitializerBase.__call__`` is :func:`call`. A call is *eager* when nothing
+``InitializerBase.__call__`` is `call`. A call is *eager* when nothing
 traces it (no ``jax.jit``, ``vmap``, ``eval_shape``, ...) and it asks for no
 ``out_sharding``; every other call is *traced*.
 
-* A traced call checks its arguments and inlines :data:`_traced`, one jitted
+* A traced call checks its arguments and inlines `_traced`, one jitted
   function of the key keyed by ``(initializer, shape, dtype, sharding)``: the
   caller's transformation decides placement, as for any jax function.
-* An eager call is keyed by its *signature* (:func:`_signature`): the
+* An eager call is keyed by its *signature* (`_signature`): the
   initializer, the raw shape and dtype, the key's type and committed placement,
   and the context that changes a result -- the mesh set with ``jax.set_mesh``,
   the default device, x64, the threefry-partitionable flag and the default PRNG
   implementation. A signature seen before skips the checks and runs its cached
   function of the key. A new one is checked in full, then runs its own
-  executable (:func:`_eager_runner`), compiled outside any mesh context so its
+  executable (`_eager_runner`), compiled outside any mesh context so its
   values never depend on the context. Inside a mesh the result is then laid out
   replicated over the mesh, as ``jax.nn.initializers`` places it.
 * The *first* eager call of a small elementwise draw on the CPU, outside a mesh
   with an uncommitted key, skips the per-shape compile of the sampler: a kernel
   shared by the shape's power-of-two size bucket draws the flat values (the
   shape's numbers passed as a device array) and a small per-shape executable
-  slices them into shape, on the device (:func:`_first_call`). Later calls of
+  slices them into shape, on the device (`_first_call`). Later calls of
   the signature run the shape's own executable.
 
 Every path returns the same bits and jax.nn's placement; the context matrix in
@@ -240,7 +240,7 @@ _traced = caches.register_jit(
 @caches.lru("dispatch.eager_runner", EAGER_CACHE_SIZE)
 def _eager_runner(init: InitializerBase, shape: Shape, dtype: np.dtype, platform: str):
     """One jitted function of the key alone for an eager call: a single
-    executable, compiled with the platform's :data:`sampling.COMPILER_OPTIONS`.
+    executable, compiled with the platform's `sampling.COMPILER_OPTIONS`.
     Cached by the checked arguments, so calls whose raw arguments differ (a list
     shape, ``dtype=None`` or the dtype itself) share it."""
     body = functools.partial(
@@ -259,7 +259,7 @@ def _first_call(init: InitializerBase, key: Any, shape: Shape, dtype: np.dtype):
     compiling the sampler for its shape, or ``None`` where this does not apply.
 
     One executable per (initializer, size bucket, dtype) draws
-    ``_bucket_size(n)`` values with the shape's numbers (:meth:`_scalars`, and
+    ``_bucket_size(n)`` values with the shape's numbers (`_scalars`, and
     the bounds) passed as one explicitly placed device array; a small per-shape
     executable takes the first ``n`` and reshapes them, on the device.
     Compiling the sampler (about 80 ms here) dominates a model's first

@@ -1,10 +1,10 @@
 """Dtypes: the default float, the dtype values are drawn in, and the bounds that
 survive rounding to the output dtype.
 
-Random values are drawn in float32 for 8/16-bit floats (:func:`work_dtype`) and
+Random values are drawn in float32 for 8/16-bit floats (`work_dtype`) and
 rounded once to the output dtype. Rounding to nearest can land *on* a bound
 (``truncated_normal(1.0)`` reaching exactly ``-2.0`` in bfloat16) or, for a
-bound beyond a float8 type's range, overflow to NaN. :func:`inner_bounds` gives
+bound beyond a float8 type's range, overflow to NaN. `inner_bounds` gives
 the representable values of the output dtype to clip to first: rounding is
 monotonic and leaves representable values alone, so a value clipped to them
 stays inside the interval after rounding.

@@ -35,7 +35,7 @@ OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 
 @dataclasses.dataclass(frozen=True)
 class LeafScaling:
-    """How one leaf is scaled with width (a row of :attr:`Parametrization.table`).
+    """How one leaf is scaled with width (a row of `Parametrization.table`).
 
     Attributes:
       path: The leaf's path, as in ``jax_inits.tree``.
@@ -286,12 +286,12 @@ def _leaf_scaling(scheme, output_mult, path, shape, base, axes, is_readout, init
 
 
 class Parametrization:
-    """A width parametrization of one model; built by :func:`parametrize`.
+    """A width parametrization of one model; built by `parametrize`.
 
     Attributes:
       scheme: ``"mup"``, ``"spectral"`` or ``"sp"``.
       spec: The target-width spec it was built from.
-      table: Path -> :class:`LeafScaling`, one row per leaf, in flattening order.
+      table: Path -> `LeafScaling`, one row per leaf, in flattening order.
       rules: ``(pattern, initializer)`` pairs, one per leaf (its exact path), with
         the scaled initializers; usable with ``jax_inits.tree.init``/``reinit``.
     """
@@ -343,7 +343,7 @@ class Parametrization:
         return attn_mult / math.sqrt(head_dim)
 
     def init(self, key: jax.Array, *, out_shardings: Any = None) -> Any:
-        """Creates the parameters at the target width (``jax_inits.tree.init`` with :attr:`rules`).
+        """Creates the parameters at the target width (``jax_inits.tree.init`` with `rules`).
 
         Args:
           key: The root PRNG key.
@@ -418,7 +418,7 @@ class Parametrization:
         Adds $\lambda\, c_{wd}\, w$ to the update of each leaf $w$. Torch's
         coupled weight decay (``MuAdam``/``MuSGD`` with ``weight_decay``): chain it
         before the optimizer; decoupled (``MuAdamW``): after ``optax.scale_by_adam``
-        and before :meth:`scale_updates`, so that $\eta\, c_{lr} \cdot \lambda\,
+        and before `scale_updates`, so that $\eta\, c_{lr} \cdot \lambda\,
         c_{wd}$ is the same product as in mup's param groups.
 
         Args:
@@ -522,8 +522,8 @@ def parametrize(
     the paper's input-norm assumption does not hold for one-hot inputs.
     ``scheme="sp"``: the base rule at the target shape, every multiplier 1.
 
-    The model applies :attr:`Parametrization.forward_mult` to the readout's input
-    and :meth:`Parametrization.attention_scale` to its attention logits.
+    The model applies `Parametrization.forward_mult` to the readout's input
+    and `Parametrization.attention_scale` to its attention logits.
 
     Args:
       spec: The model's parameters (arrays or ``jax.ShapeDtypeStruct``, e.g. from
@@ -541,7 +541,7 @@ def parametrize(
         ``MuReadout(readout_zero_init=True)``).
 
     Returns:
-      A :class:`Parametrization`.
+      A `Parametrization`.
 
     Raises:
       TypeError: If a tree leaf, ``readout``, ``init`` or ``scheme`` has the wrong type.

@@ -39,7 +39,7 @@ Examples:
   ('normal', 'truncated_normal', 'uniform')
 """
 InitFnName = Literal["small", "wang", "wang2", "zeros"]
-InitFnName.__doc__ = """The ``fn_name`` of :func:`common_init` (xlstm_jax's name).
+InitFnName.__doc__ = """The ``fn_name`` of `common_init` (xlstm_jax's name).
 
 Examples:
   >>> import typing
@@ -201,7 +201,7 @@ def common_init(
     (for xlstm_jax's exact values use ``jax_inits.truncated_normal(std)``).
 
     Args:
-      fn_name: ``"small"``, ``"wang"``, ``"wang2"`` or ``"zeros"`` (:data:`InitFnName`).
+      fn_name: ``"small"``, ``"wang"``, ``"wang2"`` or ``"zeros"`` (`InitFnName`).
       dim: Feature dimension, ``> 0`` (checked for every ``fn_name``).
       num_blocks: Number of residual blocks, ``> 0``; required by ``"wang"`` and
         ``"wang2"``, checked when given.

@@ -323,10 +323,10 @@ _CHECK_STRIDE, _CHECK_COMB = 64, 1 << 15
 
 @caches.lru("sampling.fast_erf_inv_exact", None)
 def fast_erf_inv_exact() -> bool:
-    """Whether :func:`_erf_inv_f32` gives the bits of ``lax.erf_inv`` on this
-    process's CPU, compiled with :data:`COMPILER_OPTIONS` as the eager kernels are.
+    """Whether `_erf_inv_f32` gives the bits of ``lax.erf_inv`` on this
+    process's CPU, compiled with `COMPILER_OPTIONS` as the eager kernels are.
 
-    Checked once per process on a sample of inputs (:data:`_CHECK_STRIDE`);
+    Checked once per process on a sample of inputs (`_CHECK_STRIDE`);
     the dispatcher runs it outside the caller's context (no mesh; an explicit
     transfer of one integer) before the first CPU kernel is traced. The fast form
     is used only in the kernels jax_inits compiles itself (eager calls): a call

@@ -36,6 +36,7 @@ that contains "/") are an error.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import math
@@ -229,7 +230,7 @@ def _rule_list(fn: str, rules: Any, *, allow_keep: bool) -> list[tuple[Any, Any]
                 f"{fn}: a rule's pattern must be a glob string, a compiled regex "
                 f"(re.compile) or a predicate (path, leaf) -> bool, got {pattern!r}."
             )
-        if init is None and allow_keep:
+        if (init is None and allow_keep) or isinstance(init, Deferred):
             continue
         if not callable(init):
             allowed = "an initializer or None (keep the leaf)" if allow_keep else "an initializer"
@@ -258,6 +259,117 @@ def _first_match(fn: str, rules: list[tuple[Any, Any]], path: str, leaf: Any) ->
         f"dtype {np.dtype(leaf.dtype).name}); the patterns are: {shown}. "
         "Add a rule for it, e.g. ('*', jax_inits.zeros) last to catch the rest."
     )
+
+
+# ----------------------------------------------------------------------------- deferred rules
+
+
+@dataclasses.dataclass(frozen=True)
+class Deferred:
+    """A rule value whose initializer is built per leaf when the tree is planned.
+
+    ``build(path, lookup)`` gets the leaf's path and ``lookup(other_path)``,
+    which returns the spec leaf (shape and dtype) at another path of the same
+    tree, and returns the initializer. Made by `deferred` and `sibling`.
+    """
+
+    build: Callable[[str, Callable[[str], Any]], Any]
+
+    def resolve(self, fn: str, path: str, leaves: Mapping[str, Any]) -> Any:
+        def lookup(other: str) -> Any:
+            if other not in leaves:
+                raise ValueError(
+                    f"{fn}: the rule for the leaf at path {path!r} needs the leaf at path "
+                    f"{other!r}, which the tree does not have."
+                )
+            return leaves[other]
+
+        init = self.build(path, lookup)
+        if not callable(init):
+            raise TypeError(
+                f"{fn}: the deferred rule for the leaf at path {path!r} must build an "
+                f"initializer, got {init!r}."
+            )
+        return init
+
+
+def deferred(build: Callable[[str, Callable[[str], Any]], Any]) -> Deferred:
+    """Makes a rule value whose initializer depends on the leaf's path or on other leaves.
+
+    Use it where a leaf's distribution depends on something its own shape does
+    not hold: the layer index in its path (depth-scaled inits), or another
+    leaf's shape. The initializer is built when `init` or `reinit`
+    plans the tree (outside the traced call), so it is an ordinary static
+    initializer there.
+
+    Args:
+      build: ``build(path, lookup) -> initializer``; ``lookup(other_path)``
+        returns the leaf at another "/"-joined path of the same tree (a
+        ``ShapeDtypeStruct`` or array); a missing path is a ``ValueError``.
+
+    Returns:
+      A value to use in place of an initializer in a rule.
+
+    Raises:
+      TypeError: ``build`` is not callable.
+
+    Examples:
+      >>> import jax_inits.tree
+      >>> def by_layer(path, lookup):
+      ...     return jax_inits.normal(1.0 / (1 + int(path.split("/")[1])))
+      >>> spec = {"layers": [jax.ShapeDtypeStruct((512, 512), jnp.float32)] * 2}
+      >>> rules = [("*", jax_inits.tree.deferred(by_layer))]
+      >>> p = jax_inits.tree.init(jax.random.key(0), spec, rules)
+      >>> [round(float(w.std()), 1) for w in p["layers"]]
+      [1.0, 0.5]
+    """
+    if not callable(build):
+        raise TypeError(f"tree.deferred: `build` must be callable, got {build!r}.")
+    return Deferred(build)
+
+
+def sibling(name: str, build: Callable[[tuple[int, ...]], Any]) -> Deferred:
+    """Makes a rule value built from the shape of a sibling leaf (same parent path).
+
+    For a leaf at ``"a/b/bias"``, ``sibling("kernel", build)`` calls
+    ``build(shape of "a/b/kernel")``. The usual use is a bias whose
+    distribution depends on its layer's fan-in, as torch's ``nn.Linear`` and
+    ``nn.Conv*`` biases do: ``U(±1/sqrt(fan_in))`` with the *kernel's* fan-in.
+
+    Args:
+      name: The sibling's last path component, e.g. ``"kernel"``.
+      build: ``build(sibling_shape) -> initializer``.
+
+    Returns:
+      A value to use in place of an initializer in a rule.
+
+    Raises:
+      TypeError: ``name`` is not a string or ``build`` not callable.
+
+    Examples:
+      >>> import math, jax_inits.tree
+      >>> bias = jax_inits.tree.sibling(
+      ...     "kernel", lambda k: jax_inits.pytorch.linear_bias_default(math.prod(k[:-1])))
+      >>> spec = {"dense": {"kernel": jax.ShapeDtypeStruct((400, 1000), jnp.float32),
+      ...                   "bias": jax.ShapeDtypeStruct((1000,), jnp.float32)}}
+      >>> p = jax_inits.tree.init(jax.random.key(0), spec,
+      ...     [("*kernel", jax_inits.pytorch.linear_default()), ("*bias", bias)])
+      >>> bool(jnp.abs(p["dense"]["bias"]).max() <= 1 / 20)
+      True
+    """
+    if not isinstance(name, str) or not name or "/" in name:
+        raise TypeError(
+            f"tree.sibling: `name` must be a leaf name (a str without '/'), got {name!r}."
+        )
+    if not callable(build):
+        raise TypeError(f"tree.sibling: `build` must be callable, got {build!r}.")
+
+    def from_sibling(path: str, lookup: Callable[[str], Any]) -> Any:
+        parent = path.rpartition("/")[0]
+        other = lookup(f"{parent}/{name}" if parent else name)
+        return build(tuple(other.shape))
+
+    return Deferred(from_sibling)
 
 
 # ----------------------------------------------------------------------------- creation
@@ -457,6 +569,7 @@ def _run(plan: tuple, key: jax.Array, old: tuple, donate: bool) -> tuple:
 def _plan(fn, rules, paths_leaves, shardings):
     """One step (words, init, shape, dtype, sharding) per array leaf; non-arrays: None."""
     seen: dict[str, int] = {}
+    leaves_by_path = {path: leaf for path, leaf in paths_leaves if _is_array_like(leaf)}
     steps = []
     for index, (path, leaf) in enumerate(paths_leaves):
         if not _is_array_like(leaf):
@@ -470,6 +583,8 @@ def _plan(fn, rules, paths_leaves, shardings):
             )
         seen[path] = index
         init = _first_match(fn, rules, path, leaf)
+        if isinstance(init, Deferred):
+            init = init.resolve(fn, path, leaves_by_path)
         dtype = np.dtype(leaf.dtype)
         sharding = _resolve(fn, path, shardings[index])
         steps.append((path_words(path), init, tuple(leaf.shape), dtype, sharding))
@@ -576,7 +691,9 @@ def init(
         matched against the whole path with ``fnmatch`` (``*`` also crosses "/",
         so ``"*bias"`` matches every bias), a compiled regex (``re.compile``,
         full match) or a predicate ``(path, leaf) -> bool``. Initializers are
-        any ``init(key, shape, dtype)``: jax_inits, jax.nn.initializers, your own.
+        any ``init(key, shape, dtype)``: jax_inits, jax.nn.initializers, your own,
+        or a `deferred`/`sibling` value built per leaf from its path
+        or another leaf's shape.
       out_shardings: Layout of the result: one ``Sharding``/``PartitionSpec`` for
         all leaves or a pytree matching ``spec``. ``None`` uses each spec leaf's
         ``sharding`` attribute (unsharded if it has none).

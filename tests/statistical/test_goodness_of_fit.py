@@ -132,6 +132,8 @@ CASES = {
         st.truncnorm(-3, 3, scale=1 / 16),
     ),
     "stacked": (ji.stacked(ji.normal(0.3)), st.norm(0, 0.3)),
+    # grouped: every block has the inner distribution (blocks cut along axis -1).
+    "grouped": (ji.grouped(ji.uniform_range(-0.25, 0.25), 2), st.uniform(-0.25, 0.5)),
 }
 
 
