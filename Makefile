@@ -43,7 +43,7 @@ test-slow: install
 # Full benchmark (about 15 minutes on 2 cores): writes benchmarks/results/cpu.{json,md,png}.
 bench: install
 	$(PY) -m pip install -q -e '.[bench]'
-	$(PY) -m jax_inits bench --tag $(or $(TAG),cpu)
+	$(PY) benchmarks/harness.py --tag $(or $(TAG),cpu)
 
 # The suite against the oldest jax we declare (pyproject), in its own venv.
 test-min:

@@ -9,7 +9,6 @@ Subcommands (each with ``--help`` and ``--json``):
   density.
 - ``propagate``: forward variance and backward gradient norm through a deep MLP
   for initializers x activations (x plain/residual): a PNG and a table.
-- ``bench``: the benchmark harness (:mod:`jax_inits.bench`).
 
 Progress bars go to stderr, only when stderr is a terminal or ``--progress`` is
 given; ``--json`` output on stdout is JSON and nothing else. Bad arguments and
@@ -29,7 +28,7 @@ import numpy as np
 
 from jax_inits._src import catalog, checks, diagnostics, equivalents
 
-SUBCOMMANDS = ("list", "sample", "propagate", "bench")
+SUBCOMMANDS = ("list", "sample", "propagate")
 DEFAULT_SHAPE = (256, 512)
 DEFAULT_INITS = ("glorot_normal", "he_normal", "orthogonal")
 DEFAULT_ACTIVATIONS = ("tanh", "relu", "gelu")
@@ -396,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     from jax_inits import __version__
 
     parser.add_argument("--version", action="version", version=f"jax-inits {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{list,sample,propagate,bench}")
+    sub = parser.add_subparsers(dest="command", metavar="{list,sample,propagate}")
     parser.set_defaults(subparsers=sub.choices)
 
     p = sub.add_parser(
@@ -483,12 +482,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-plot", action="store_true", help="table only, no PNG")
     _json_and_progress(p)
-
-    sub.add_parser(
-        "bench",
-        help="the benchmark harness (jax-inits bench --help)",
-        add_help=False,
-    )
     return parser
 
 
@@ -499,10 +492,6 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the command line with ``argv`` (default ``sys.argv[1:]``); returns the
     exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:
-        from jax_inits import bench
-
-        return bench.main(argv[1:])
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["list", *argv]  # the original `jax-inits [--shape ...]` table
     parser = build_parser()

@@ -3,8 +3,8 @@
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-# Not API: the command-line entry point and the benchmark harness behind `jax-inits bench`.
-NOT_API = {"__init__", "__main__", "bench"}
+# Not API: the command-line entry point.
+NOT_API = {"__init__", "__main__"}
 
 
 def test_every_public_module_has_an_api_page_in_the_nav():
