@@ -3,19 +3,29 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: install demo docs docs-assets test test-slow test-min bench clean
 
+# Everything the suite, the docs and the linters need (torch, flax, haiku, mkdocs, ...).
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# What the demo needs: the package and matplotlib (the `cli` extra), nothing else.
+$(DEMO_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[cli]'
+	touch $(DEMO_STAMP)
+
 install: $(STAMP)
 
 # The catalogue, then signal propagation with the defaults: plots go to out/.
-demo: install
+# Installs only the `cli` extra (a venv with the full install is used as it is).
+demo: $(if $(wildcard $(STAMP)),$(STAMP),$(DEMO_STAMP))
 	$(VENV)/bin/jax-inits list
 	$(VENV)/bin/jax-inits propagate
 	$(VENV)/bin/jax-inits sample he_normal
