@@ -22,7 +22,7 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 import jax
 import numpy as np
@@ -49,7 +49,7 @@ def _shape(text: str) -> tuple[int, ...]:
 
 def _dtype(text: str) -> np.dtype:
     try:
-        return checks.dtype("jax-inits", text, random=True)
+        return cast(np.dtype, checks.dtype("jax-inits", text, random=True))  # text is not None
     except TypeError as error:
         raise argparse.ArgumentTypeError(
             f"--dtype must be a floating or complex dtype such as float32 or bfloat16, got {text!r}"
@@ -117,8 +117,8 @@ def _progress_enabled(args) -> bool:
 def _check_call(init, shape: tuple[int, ...], dtype: np.dtype) -> None:
     """The static checks a call of ``init`` with ``shape`` and ``dtype`` runs (rank,
     matrix shape, dtype), without tracing or compiling anything."""
-    dtype = checks.dtype(init.name, dtype, random=init.random)
-    init._check_call(shape, init.resolve_dtype(dtype))
+    checked = checks.dtype(init.name, dtype, random=init.random)
+    init._check_call(shape, init.resolve_dtype(checked))
 
 
 def table(
