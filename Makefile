@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: install demo docs docs-assets test test-slow test-min bench clean
 
+# Everything the suite, the docs and the linters need (torch, flax, haiku, mkdocs, ...).
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -13,10 +15,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --no-deps 'mup==1.0.0'
 	touch $(STAMP)
 
+# What the demo needs: the package and matplotlib (the `cli` extra), nothing else.
+$(DEMO_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[cli]'
+	touch $(DEMO_STAMP)
+
 install: $(STAMP)
 
 # The catalogue, then signal propagation with the defaults: plots go to out/.
-demo: install
+# Installs only the `cli` extra (a venv with the full install is used as it is).
+demo: $(if $(wildcard $(STAMP)),$(STAMP),$(DEMO_STAMP))
 	$(VENV)/bin/jax-inits list
 	$(VENV)/bin/jax-inits propagate
 	$(VENV)/bin/jax-inits sample he_normal
@@ -33,6 +43,7 @@ docs-assets: install
 
 test: install
 	$(PY) -m ruff check jax_inits tests benchmarks examples
+	$(PY) -m pyright --pythonpath $(PY)
 	$(PY) -m pytest -n auto
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -q
 
@@ -44,7 +55,7 @@ test-slow: install
 # Full benchmark (about 15 minutes on 2 cores): writes benchmarks/results/cpu.{json,md,png}.
 bench: install
 	$(PY) -m pip install -q -e '.[bench]'
-	$(PY) -m jax_inits bench --tag $(or $(TAG),cpu)
+	$(PY) benchmarks/harness.py --tag $(or $(TAG),cpu)
 
 # The suite against the oldest jax we declare (pyproject), in its own venv.
 test-min:

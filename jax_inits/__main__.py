@@ -2,16 +2,16 @@
 
 Subcommands (each with ``--help`` and ``--json``):
 
-- ``list``: every initializer with its formula, target and measured std for
-  ``--shape``, and its counterparts in torch.nn.init, keras, haiku and flax
-  (the default when no subcommand is given).
+- ``list``: every initializer with its formula and target std for ``--shape``
+  (with ``--measure``, also the std of one sample of each: a compile per entry),
+  and its counterparts in torch.nn.init, keras, haiku and flax (the default when
+  no subcommand is given).
 - ``sample NAME``: statistics of one sample and a histogram PNG with the target
   density.
 - ``propagate``: forward variance and backward gradient norm through a deep MLP
   for initializers x activations (x plain/residual): a PNG and a table.
 - ``coord-check``: activation scale of every layer of an MLP after a few Adam
   steps, across widths, under muP / SP / spectral: a table and a PNG.
-- ``bench``: the benchmark harness (`jax_inits.bench`).
 
 Progress bars go to stderr, only when stderr is a terminal or ``--progress`` is
 given; ``--json`` output on stdout is JSON and nothing else. Bad arguments and
@@ -24,14 +24,14 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 import jax
 import numpy as np
 
 from jax_inits._src import catalog, checks, diagnostics, registry
 
-SUBCOMMANDS = ("list", "sample", "propagate", "coord-check", "bench")
+SUBCOMMANDS = ("list", "sample", "propagate", "coord-check")
 DEFAULT_SHAPE = (256, 512)
 DEFAULT_INITS = ("glorot_normal", "he_normal", "orthogonal")
 DEFAULT_ACTIVATIONS = ("tanh", "relu", "gelu")
@@ -51,7 +51,7 @@ def _shape(text: str) -> tuple[int, ...]:
 
 def _dtype(text: str) -> np.dtype:
     try:
-        return checks.dtype("jax-inits", text, random=True)
+        return cast(np.dtype, checks.dtype("jax-inits", text, random=True))  # text is not None
     except TypeError as error:
         raise argparse.ArgumentTypeError(
             f"--dtype must be a floating or complex dtype such as float32 or bfloat16, got {text!r}"
@@ -117,18 +117,31 @@ def _progress_enabled(args) -> bool:
 
 
 def table(
-    shape: tuple[int, ...], dtype: np.dtype, seed: int, progress=lambda what: None
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    seed: int,
+    progress=lambda what: None,
+    *,
+    measure: bool = False,
 ) -> list[dict]:
-    """One row per catalogue entry: name, aliases, formula, target and measured std,
-    and the counterparts in other libraries."""
+    """One row per catalogue entry: name, aliases, formula, target std (and with
+    ``measure`` the std of one sample of ``shape``, else ``None``), and the
+    counterparts in other libraries.
+
+    Without ``measure`` nothing is compiled: the shape checks and the target std
+    are plain Python, so the whole table takes milliseconds after ``import jax``.
+    """
     key = jax.random.key(seed)
     rows = []
     for entry in catalog.ENTRIES:
         entry_shape = entry.shape(shape)
         init = entry.example
+        measured = None
         try:
-            sample = np.asarray(init(key, entry_shape, entry.dtype(dtype)), dtype=np.complex128)
-            measured = diagnostics.rms_deviation(sample)
+            init.check(entry_shape, entry.dtype(dtype))
+            if measure:
+                sample = init(key, entry_shape, entry.dtype(dtype))
+                measured = diagnostics.rms_deviation(np.asarray(sample, dtype=np.complex128))
             target, error = init.target_std(entry_shape), None
         except (ValueError, TypeError) as e:  # e.g. orthogonal for a rank-1 --shape
             measured = target = None
@@ -155,9 +168,8 @@ def _g(value) -> str:
 
 
 def _print_list(rows: list[dict], args) -> None:
-    print(
-        f"jax_inits initializers: shape {args.shape}, dtype {args.dtype.name}, seed {args.seed}\n"
-    )
+    seed = f", seed {args.seed}" if args.measure else ""
+    print(f"jax_inits initializers: shape {args.shape}, dtype {args.dtype.name}{seed}\n")
     header = ("initializer", "formula", "shape", "target std", "measured std")
     lines = [header] + [
         (
@@ -169,6 +181,8 @@ def _print_list(rows: list[dict], args) -> None:
         )
         for r in rows
     ]
+    if not args.measure:  # no column of dashes
+        lines = [line[:-1] for line in lines]
     print(diagnostics.format_table(lines))
     for r in rows:
         if r["error"]:
@@ -187,8 +201,8 @@ def _print_list(rows: list[dict], args) -> None:
 
 
 def _cmd_list(args, parser) -> int:
-    progress = Progress(len(catalog.ENTRIES), "list", _progress_enabled(args))
-    rows = table(args.shape, args.dtype, args.seed, progress)
+    progress = Progress(len(catalog.ENTRIES), "list", args.measure and _progress_enabled(args))
+    rows = table(args.shape, args.dtype, args.seed, progress, measure=args.measure)
     if args.json:
         _dump(rows)
     else:
@@ -439,17 +453,24 @@ def build_parser() -> argparse.ArgumentParser:
     from jax_inits import __version__
 
     parser.add_argument("--version", action="version", version=f"jax-inits {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{list,sample,propagate,coord-check,bench}")
+    sub = parser.add_subparsers(dest="command", metavar="{list,sample,propagate,coord-check}")
     parser.set_defaults(subparsers=sub.choices)
 
     p = sub.add_parser(
         "list",
-        help="every initializer: formula, target/measured std, equivalents",
-        description="Print every jax_inits initializer with its formula, and for one "
-        "sample of --shape the target and measured standard deviation, then the "
-        "closest initializer of torch.nn.init, keras, haiku and flax.",
+        help="every initializer: formula, target std (--measure: measured), equivalents",
+        description="Print every jax_inits initializer with its formula and the standard "
+        "deviation it targets for --shape (with --measure, also the one measured on a "
+        "sample of each), then the closest initializer of torch.nn.init, keras, haiku "
+        "and flax.",
     )
     _common(p, shape_default=DEFAULT_SHAPE, dtype_default=np.dtype("float32"))
+    p.add_argument(
+        "--measure",
+        action="store_true",
+        help="draw one sample per initializer (--seed) and show its std: compiles one "
+        "program per entry, about 30 s on 2 cores (JSON measured_std is null without it)",
+    )
     p.add_argument(
         "--no-equivalents",
         dest="equivalents",
@@ -555,12 +576,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-plot", action="store_true", help="table only, no PNG")
     p.add_argument("--json", action="store_true", help="JSON on stdout")
-
-    sub.add_parser(
-        "bench",
-        help="the benchmark harness (jax-inits bench --help)",
-        add_help=False,
-    )
     return parser
 
 
@@ -576,10 +591,6 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the command line with ``argv`` (default ``sys.argv[1:]``); returns the
     exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"]:
-        from jax_inits import bench
-
-        return bench.main(argv[1:])
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["list", *argv]  # the original `jax-inits [--shape ...]` table
     parser = build_parser()

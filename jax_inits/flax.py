@@ -21,7 +21,7 @@ Flax is imported when a wrapper is built or called, never by ``import jax_inits`
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import jax
 from jax.sharding import NamedSharding, PartitionSpec
@@ -49,7 +49,10 @@ def _target(sharding: Any, mesh: Any, rank: int, rules: Any) -> Any:
     from flax.core import spmd
 
     resolved = spmd.apply_rules(sharding, rules)  # logical names -> mesh axes
-    spec = resolved.spec if isinstance(resolved, NamedSharding) else PartitionSpec(*resolved)
+    if isinstance(resolved, NamedSharding):
+        spec = resolved.spec
+    else:
+        spec = PartitionSpec(*cast(Any, resolved))
     if len(spec) != rank:
         return None
     if isinstance(resolved, NamedSharding):

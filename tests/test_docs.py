@@ -1,10 +1,35 @@
-"""The docs site documents every public module (the strict build checks the rest)."""
+"""The docs: every public module has an API page, and every Python block of
+README.md and docs/**/*.md runs as written.
 
+Each block runs alone in a fresh interpreter (``tests/_doc_blocks.py``), in an
+empty working directory, as a reader who copies it would: it must show its own
+imports and set-up. ``>>>`` blocks are doctests whose shown output must match.
+New pages are picked up by the glob; a block is skipped only by the visible marker
+``<!-- docs-test: skip REASON -->`` on the line before its fence.
+"""
+
+import os
 import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-# Not API: the command-line entry point and the benchmark harness behind `jax-inits bench`.
-NOT_API = {"__init__", "__main__", "bench"}
+sys.path.insert(0, str(ROOT / "tests"))
+import _doc_blocks  # noqa: E402
+
+# Not API: the command-line entry point.
+NOT_API = {"__init__", "__main__"}
+PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
+BLOCKS = [
+    (page, line, source, skip)
+    for page in PAGES
+    for line, source, skip in _doc_blocks.blocks(page.read_text())
+]
+# Blocks that need a framework extra skip where it is not installed (`make test-min`).
+FRAMEWORKS = {"haiku": "haiku", "flax": "flax", "equinox": "equinox", "torch": "torch"}
 
 
 def test_every_public_module_has_an_api_page_in_the_nav():
@@ -15,3 +40,59 @@ def test_every_public_module_has_an_api_page_in_the_nav():
         page = ROOT / "docs" / "api" / f"{module}.md"
         assert page.read_text().strip() == f"::: jax_inits.{module}", module
         assert f"api/{module}.md" in nav, module
+
+
+def _run_block(page, line, cwd):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))  # the checkout's jax_inits
+    env.pop("XLA_FLAGS", None)  # no devices that the page does not set up itself
+    return subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "_doc_blocks.py"), str(page), str(line)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize(
+    "page,line,source,skip",
+    BLOCKS,
+    ids=[f"{page.relative_to(ROOT)}:{line}" for page, line, _, _ in BLOCKS],
+)
+def test_python_block_runs_as_written(page, line, source, skip, tmp_path):
+    if skip:
+        pytest.skip(f"marked in the page: {skip}")
+    for name, module in FRAMEWORKS.items():
+        if re.search(rf"^\s*(?:>>> )?(?:import|from) {name}\b", source, re.M):
+            pytest.importorskip(module)
+    result = _run_block(page, line, tmp_path)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+
+
+def test_the_collector_sees_the_blocks_it_should():
+    """The glob finds README and the docs pages, and the known blocks are in it."""
+    where = {
+        (page.relative_to(ROOT).as_posix(), source.split("\n")[0]) for page, _, source, _ in BLOCKS
+    }
+    assert len(BLOCKS) >= 10
+    assert ("README.md", "import jax") in where
+    assert any(page == "docs/guides/choosing.md" for page, _ in where)
+    assert all(not skip for *_, skip in BLOCKS)  # nothing is skipped today
+
+
+def test_the_runner_fails_a_wrong_output_and_honours_only_the_marker(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(
+        "Text.\n\n```python\n>>> 1 + 1\n3\n```\n\n"
+        "<!-- docs-test: skip needs a TPU -->\n```python\nraise SystemExit(7)\n```\n\n"
+        "```python\nraise SystemExit(7)\n```\n"
+    )
+    blocks = _doc_blocks.blocks(page.read_text())
+    assert [(line, skip) for line, _, skip in blocks] == [
+        (4, None),
+        (10, "needs a TPU"),
+        (14, None),
+    ]
+    assert _run_block(page, 4, tmp_path).returncode == 1  # shown output 3, got 2
+    assert _run_block(page, 14, tmp_path).returncode == 7

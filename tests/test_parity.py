@@ -6,6 +6,7 @@ initializer is called eagerly and when it is jitted. (jax's own eager call is no
 the reference: it differs from its jitted result in the last bit.)
 """
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -44,13 +45,14 @@ def _assert_parity(ours, theirs, key, shape, dtype, exact=True):
     expected = _jax_jit(theirs, key, shape, dtype)
     eager = ours(key, shape, dtype)
     jitted = jax.jit(ours, static_argnums=(1, 2))(key, shape, dtype)
-    assert eager.dtype == expected.dtype and eager.shape == expected.shape
+    chex.assert_shape([eager, jitted, expected], tuple(shape))
+    chex.assert_type([eager, jitted], expected.dtype)
     if exact:
-        np.testing.assert_array_equal(eager, expected)
+        chex.assert_trees_all_equal(eager, expected, strict=True)
     else:  # orthogonal: within float rounding of jax's QR
         tol = 8 * float(jnp.finfo(dtype).eps)
         np.testing.assert_allclose(eager, expected, rtol=0, atol=tol)
-    np.testing.assert_array_equal(eager, jitted)  # eager == jit, always exact
+    chex.assert_trees_all_equal(eager, jitted, strict=True)  # eager == jit, always exact
 
 
 # (key kind, dtype): both key kinds in float32, float64 with a typed key.

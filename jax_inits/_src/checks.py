@@ -12,13 +12,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax import core as jax_core
 
 Axes = int | tuple[int, ...]
 
 
 def _is_tracer(value: Any) -> bool:
-    return isinstance(value, jax.core.Tracer)
+    return isinstance(value, jax_core.Tracer)
 
 
 def real_number(
@@ -256,7 +258,7 @@ def dtype(builder: str, value: Any, *, random: bool) -> np.dtype | None:
 def key(builder: str, value: Any) -> None:
     """Raises TypeError unless ``value`` is a typed key or a raw uint32 key."""
     dt = getattr(value, "dtype", None)
-    if dt is not None and jax.dtypes.issubdtype(dt, jax.dtypes.prng_key):
+    if dt is not None and jnp.issubdtype(dt, jax.dtypes.prng_key):
         if np.ndim(value) != 0:
             raise TypeError(
                 f"{builder}: `key` must be a single key, got a key array of shape "

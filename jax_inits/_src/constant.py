@@ -19,6 +19,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import core as jax_core
 
 from jax_inits._src import checks, registry
 from jax_inits._src.base import InitializerBase, display_name
@@ -124,7 +125,7 @@ def constant(value: Any, dtype: Any = None) -> Constant:
       Array([[-7., -7., -7.],
              [-7., -7., -7.]], dtype=float32)
     """
-    if isinstance(value, jax.core.Tracer):
+    if isinstance(value, jax_core.Tracer):
         raise TypeError(
             f"constant: `value` must be a concrete number or array, got a traced value {value!r}."
         )

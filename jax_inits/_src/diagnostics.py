@@ -517,7 +517,7 @@ class Summary:
 
     def __str__(self) -> str:
         header = ("path", "shape", "dtype", "std", "target std", "ratio")
-        lines = [header]
+        lines: list[tuple[str, ...]] = [header]
         for r in self.rows:
             ratio = "-" if not r.target_std else f"{r.std / r.target_std:.3g}"
             lines.append(

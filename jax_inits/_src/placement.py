@@ -9,7 +9,7 @@ exists once before it is sharded.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import jax
 from jax.sharding import NamedSharding, PartitionSpec
@@ -34,6 +34,7 @@ def sample_into(
     if sharding is None:
         return init(key, shape, dtype)
     named = base.resolve_sharding(caller or getattr(init, "name", "init"), sharding)
+    named = cast(NamedSharding, named)  # None only for sharding=None, returned above
     if isinstance(init, base.InitializerBase):
         return init(key, shape, dtype, out_sharding=named)
     x = init(key, shape, dtype)

@@ -67,7 +67,7 @@ def plot_histogram(
       True
     """
     x = np.asarray(values)
-    x = (x.real if np.iscomplexobj(x) else x).astype(np.float64).ravel()
+    x = (np.real(x) if np.iscomplexobj(x) else x).astype(np.float64).ravel()
     fig = _figure(figsize=(6.4, 4.0))
     ax = fig.add_subplot()
     finite = x[np.isfinite(x)]

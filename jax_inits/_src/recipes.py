@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import jax
 import jax.numpy as jnp
@@ -229,7 +229,10 @@ def common_init(
       `small_init` and `wang_init` for the recipes themselves.
     """
     builder = "recipes.common_init"
-    fn_name = _choice(builder, "fn_name", fn_name, _FN_NAMES)
+    fn_name = cast(
+        Literal["small", "wang", "wang2", "zeros"],
+        _choice(builder, "fn_name", fn_name, _FN_NAMES),
+    )
     dim = _count(builder, "dim", dim)
     if num_blocks is not None:
         num_blocks = _count(builder, "num_blocks", num_blocks)
@@ -487,6 +490,7 @@ def _deepnorm(
                 f"{builder}: `part` must be 'encoder' or 'decoder' for "
                 "architecture='encoder_decoder', got None."
             )
+        n, m = cast(int, n), cast(int, m)  # both given: checked above
         if part == "encoder":
             nm = (n**4 * m) ** (1 / 16)
             return 0.81 * nm, 0.87 / nm
@@ -496,7 +500,7 @@ def _deepnorm(
             f"{builder}: `part` must be None or {architecture!r} for "
             f"architecture={architecture!r}, got {part!r}."
         )
-    layers = n if architecture == "encoder" else m
+    layers = cast(int, n if architecture == "encoder" else m)  # the one needed: checked above
     return (2 * layers) ** 0.25, (8 * layers) ** -0.25
 
 
@@ -811,7 +815,7 @@ def t_fixup(
     """
     builder = "recipes.t_fixup"
     layers = _count(builder, "num_layers", num_layers)
-    part = _choice(builder, "part", part, _PARTS)
+    part = cast(Part, _choice(builder, "part", part, _PARTS))
     scale = _t_fixup_gain(part, layers) ** 2
     return _build(builder, scale, "fan_avg", "uniform", in_axis, out_axis, batch_axis, dtype)
 

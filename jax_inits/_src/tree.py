@@ -43,7 +43,7 @@ import math
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -184,7 +184,7 @@ def leaf_paths(tree: Any) -> list[str]:
 
 def _check_key(fn: str, key: Any) -> None:
     dt = getattr(key, "dtype", None)
-    if dt is not None and jax.dtypes.issubdtype(dt, jax.dtypes.prng_key):
+    if dt is not None and jnp.issubdtype(dt, jax.dtypes.prng_key):
         if np.ndim(key) == 0:
             return
     elif dt is not None and dt == np.uint32 and np.shape(key) == (2,):
@@ -817,6 +817,7 @@ def reinit(
     for i, value in zip(fresh, new, strict=True):
         placed = getattr(leaves[i], "sharding", None)
         if out_shardings is None and isinstance(leaves[i], jax.Array):
+            placed = cast(jax.sharding.Sharding, placed)  # every jax.Array has one
             if not placed.is_equivalent_to(value.sharding, value.ndim):
                 value = jax.device_put(value, placed)
         out[i] = value

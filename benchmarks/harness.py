@@ -1,7 +1,7 @@
 """Benchmark harness: jax_inits against jax.nn.initializers, torch.nn.init, numpy
 and the memory-write limit, interleaved in one run.
 
-``jax-inits bench`` (or ``python benchmarks/run.py``) writes into ``--out``
+``make bench`` (or ``python benchmarks/harness.py``) writes into ``--out``
 (default ``benchmarks/results``): ``<tag>.json`` (one record per case plus the
 machine), ``<tag>.md`` (tables with same-run ratios) and ``<tag>.png``
 (throughput against size per implementation). ``--quick`` runs small sizes and
@@ -14,6 +14,10 @@ spinning by the previous implementation are idle; latency calls run back to
 back), each call ending with
 ``block_until_ready()`` (torch and numpy are synchronous), and the median is
 reported. Torch and numpy rows are skipped when the package is not installed.
+Cold init and peak memory run ``_cold_init.py`` and ``_peak_rss.py`` (next to
+this file) in fresh processes.
+
+Not part of the installed package: the wheel ships no benchmark code.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Callable
 
@@ -38,9 +41,8 @@ import numpy as np
 
 import jax_inits
 
-# Idle OpenMP threads of torch would otherwise spin on the cores that the next
-# implementation in the interleaved order runs on (torch reads this at import).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
 
 INITS = ("normal", "uniform", "truncated_normal", "he_normal", "glorot_uniform", "orthogonal")
 FULL_SIZES = ((1024, 1024), (4096, 4096), (16384, 4096))
@@ -292,30 +294,19 @@ def latency(reps: int) -> list[dict]:
     return records
 
 
-_COLD = textwrap.dedent("""
-    import time, sys
-    t0 = time.perf_counter()
-    import jax, jax.numpy as jnp
-    impl, layers = sys.argv[1], int(sys.argv[2])
-    shapes = [(32 + 8 * i, 48 + 4 * i) for i in range(layers)]
-    if impl == "torch.nn.init":
-        import torch
-        t1 = time.perf_counter()
-        for s in shapes:
-            torch.nn.init.kaiming_normal_(torch.empty(s[::-1]))
-    else:
-        if impl == "jax_inits":
-            import jax_inits
-            init = jax_inits.he_normal()
-        else:
-            init = jax.nn.initializers.he_normal()
-        key = jax.random.key(0)
-        jax.random.split(key)  # start the backend before the clock
-        t1 = time.perf_counter()
-        for s in shapes:
-            init(key, s).block_until_ready()
-    print(time.perf_counter() - t1)
-""")
+def _script(name: str, *args) -> str:
+    """Runs ``benchmarks/<name>`` in a fresh process (the checkout's jax_inits first on
+    the path); returns its stdout."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    out = subprocess.run(
+        [sys.executable, str(HERE / name), *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return out.stdout
 
 
 def cold_init(layers: int = 50) -> list[dict]:
@@ -323,47 +314,16 @@ def cold_init(layers: int = 50) -> list[dict]:
     impls = ["jax_inits", "jax.nn (eager)"] + (["torch.nn.init"] if _try_import("torch") else [])
     records = []
     for impl in impls:
-        out = subprocess.run(
-            [sys.executable, "-c", _COLD, impl, str(layers)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        out = _script("_cold_init.py", impl, layers)
         records.append(
             {
                 "kind": "cold_init",
                 "impl": impl,
                 "layers": layers,
-                "seconds": float(out.stdout.split()[-1]),
+                "seconds": float(out.split()[-1]),
             }
         )
     return records
-
-
-_RSS = textwrap.dedent("""
-    import sys
-    def rss(field):
-        with open("/proc/self/status") as f:
-            return next(int(l.split()[1]) * 1024 for l in f if l.startswith(field))
-    impl, n = sys.argv[1], int(sys.argv[2])
-    shape = (n, n)
-    import jax, jax.numpy as jnp
-    if impl == "torch.nn.init":
-        import torch
-        run = lambda: torch.nn.init.kaiming_normal_(torch.empty(shape))
-    else:
-        import jax_inits
-        init = (jax_inits.he_normal() if impl == "jax_inits"
-                else jax.nn.initializers.he_normal())
-        f = jax.jit(init, static_argnums=(1,))
-        f.lower(jax.random.key(0), shape).compile()   # compile outside the measurement
-        run = lambda: f(jax.random.key(0), shape).block_until_ready()
-    base = rss("VmRSS:")
-    with open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")                               # reset the peak (VmHWM)
-    out = run()
-    print(base, rss("VmHWM:"))
-""")
 
 
 def peak_rss(n: int) -> list[dict]:
@@ -371,10 +331,7 @@ def peak_rss(n: int) -> list[dict]:
     impls = ["jax_inits", "jax.nn (jit)"] + (["torch.nn.init"] if _try_import("torch") else [])
     records = []
     for impl in impls:
-        out = subprocess.run(
-            [sys.executable, "-c", _RSS, impl, str(n)], capture_output=True, text=True, check=True
-        )
-        base, peak = map(int, out.stdout.split()[-2:])
+        base, peak = map(int, _script("_peak_rss.py", impl, n).split()[-2:])
         size = n * n * 4
         records.append(
             {
@@ -572,9 +529,11 @@ def run(quick: bool, out: pathlib.Path, tag: str | None = None, progress=None) -
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="jax-inits bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/harness.py", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, few reps (smoke)")
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("benchmarks/results"))
+    parser.add_argument("--out", type=pathlib.Path, default=HERE / "results")
     parser.add_argument("--tag", default=None, help="file name stem (default: backend)")
     parser.add_argument(
         "--json", action="store_true", help="print the JSON result instead of the markdown"
@@ -586,7 +545,15 @@ def main(argv=None) -> int:
         help="progress lines on stderr (default: only when stderr is a terminal)",
     )
     args = parser.parse_args(argv)
+    # Idle OpenMP threads of torch would otherwise spin on the cores that the next
+    # implementation in the interleaved order runs on (torch reads this at import;
+    # the fresh processes of cold_init and peak_rss inherit it).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     show = sys.stderr.isatty() if args.progress is None else args.progress
     result = run(args.quick, args.out, args.tag, None if show else (lambda msg: None))
     print(json.dumps(result, indent=1) if args.json else markdown(result))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
