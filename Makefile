@@ -43,6 +43,7 @@ docs-assets: install
 
 test: install
 	$(PY) -m ruff check jax_inits tests benchmarks examples
+	$(PY) -m ruff format --check jax_inits tests benchmarks examples
 	$(PY) -m pyright --pythonpath $(PY)
 	$(PY) -m pytest -n auto
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -q

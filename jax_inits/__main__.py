@@ -398,7 +398,7 @@ def _finite(value):
     return value
 
 
-def _resolve(parser, name: str) -> registry.Spec:
+def _resolve(parser, name: str) -> registry.Spec:  # pyright: ignore[reportReturnType]
     """The registration of a name the user gave; an unknown name is a usage error
     (its message, with the did-you-mean, comes from the registry)."""
     try:

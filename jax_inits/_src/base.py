@@ -75,7 +75,7 @@ class InitializerBase:
     """
 
     random: ClassVar[bool] = True
-    name: str = display_name("initializer")
+    name: str = dataclasses.field(default="initializer", compare=False, kw_only=True)
     #: ``(builder name, arguments)`` as the registered builder was called (``None``
     #: for a ready initializer's arguments); set by that builder, not compared.
     built: tuple[str, dict[str, Any] | None] | None = dataclasses.field(

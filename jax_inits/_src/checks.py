@@ -280,7 +280,7 @@ def key(builder: str, value: Any) -> None:
 
 def _is_key(value: Any) -> bool:
     dt = getattr(value, "dtype", None)
-    return dt is not None and jax.dtypes.issubdtype(dt, jax.dtypes.prng_key)
+    return dt is not None and jax.dtypes.issubdtype(dt, jax.dtypes.prng_key)  # pyright: ignore[reportPrivateImportUsage]
 
 
 def _is_raw_key(value: Any) -> bool:

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax_inits._src import checks, registry, sampling
-from jax_inits._src.base import InitializerBase, default_float_dtype, display_name
+from jax_inits._src.base import InitializerBase, default_float_dtype
 from jax_inits._src.orthogonal import Orthogonal
 from jax_inits._src.variance_scaling import AxisArg, FanScaled, _build
 
@@ -40,8 +40,8 @@ class _ComplexOnly:
         return default_complex_dtype()
 
     def _check_call(self, shape, dtype):
-        require_complex(self.name, dtype)
-        super()._check_call(shape, dtype)
+        require_complex(self.name, dtype)  # pyright: ignore[reportAttributeAccessIssue]
+        super()._check_call(shape, dtype)  # pyright: ignore[reportAttributeAccessIssue]
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -51,12 +51,12 @@ class ComplexVarianceScaling(_ComplexOnly, FanScaled):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class HaarUnitary(_ComplexOnly, Orthogonal):
-    name: str = display_name("haar_unitary")
+    name: str = dataclasses.field(default="haar_unitary", compare=False, kw_only=True)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class ComplexUniform(_ComplexOnly, InitializerBase):
-    name: str = display_name("complex_uniform")
+    name: str = dataclasses.field(default="complex_uniform", compare=False, kw_only=True)
     scale: float = 1e-2
     region: str = "disk"
     dtype: np.dtype | None = None
@@ -169,7 +169,7 @@ def complex_he(
 
 
 for _fn in (complex_glorot, complex_he):
-    _fn.__doc__ = _fn.__doc__.replace("{ref}", _TRABELSI)
+    _fn.__doc__ = _fn.__doc__.replace("{ref}", _TRABELSI)  # pyright: ignore[reportOptionalMemberAccess]
 
 
 @registry.register("complex_uniform", complex=True, kinds={"scale": "nonneg"})

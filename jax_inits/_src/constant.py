@@ -22,7 +22,7 @@ import numpy as np
 from jax import core as jax_core
 
 from jax_inits._src import checks, registry
-from jax_inits._src.base import InitializerBase, display_name
+from jax_inits._src.base import InitializerBase
 
 
 @dataclasses.dataclass(frozen=True, repr=False, eq=False)
@@ -35,7 +35,7 @@ class Constant(InitializerBase):
     Array([0, 0], dtype=int32)
     """
 
-    name: str = display_name("constant")
+    name: str = dataclasses.field(default="constant", compare=False, kw_only=True)
     random = False
     value: Any = 0.0
     dtype: np.dtype | None = None

@@ -211,7 +211,11 @@ def coord_check_mlp(
 
     def setup(width, key):
         p = mup.parametrize(
-            spec(width), spec(base_width), readout="output/*", init=rules, scheme=scheme
+            spec(width),
+            spec(base_width),
+            readout="output/*",
+            init=rules,
+            scheme=scheme,  # pyright: ignore[reportArgumentType]
         )
         mult = p.forward_mult["output/kernel"]
 

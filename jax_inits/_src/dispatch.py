@@ -67,7 +67,7 @@ def call(init: InitializerBase, key: Any, shape: Any, dtype: Any, out_sharding: 
         sharding = resolve_sharding(init.name, out_sharding)
         # Under an outer jax.jit the caller may shard the result (out_shardings):
         # draw in the shaped layout, which the partitioner can split per device.
-        flat = sharding is None and not isinstance(key, jax.core.Tracer)
+        flat = sharding is None and not isinstance(key, jax.core.Tracer)  # pyright: ignore[reportAttributeAccessIssue]
         return _traced(init, key, shape, dtype, sharding, flat)
     run = _eager_call(init, key, shape, dtype)
     if signature is None:
@@ -93,10 +93,10 @@ def _context() -> tuple:
     """What, besides the arguments, changes an eager call's result or placement."""
     config = jax.config
     return (
-        config.jax_enable_x64,
-        config.jax_default_device,
-        config.jax_threefry_partitionable,
-        config.jax_default_prng_impl,
+        config.jax_enable_x64,  # pyright: ignore[reportAttributeAccessIssue]
+        config.jax_default_device,  # pyright: ignore[reportAttributeAccessIssue]
+        config.jax_threefry_partitionable,  # pyright: ignore[reportAttributeAccessIssue]
+        config.jax_default_prng_impl,  # pyright: ignore[reportAttributeAccessIssue]
         compat.context_mesh(),
     )
 
@@ -227,7 +227,7 @@ def _sample(
         return sampling.convert(x, dtype)
 
     with sampling.flat_layout(flat), sampling.target_platform(platform):
-        return _constrain(sample, key, sharding)
+        return _constrain(sample, key, sharding)  # pyright: ignore[reportReturnType]
 
 
 #: Traced calls (inside jax.jit, vmap, ..., or with an output sharding): one jit

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax_inits._src import checks, densities, registry, sampling
-from jax_inits._src.base import InitializerBase, display_name
+from jax_inits._src.base import InitializerBase
 from jax_inits._src.dtypes import HALF_OPEN, OPEN, Interval, check_bounds, work_dtype
 
 
@@ -31,7 +31,7 @@ def require_real(builder: str, dtype: np.dtype) -> None:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Uniform(InitializerBase):
-    name: str = display_name("uniform")
+    name: str = dataclasses.field(default="uniform", compare=False, kw_only=True)
     scale: float = 1e-2
     dtype: np.dtype | None = None
 
@@ -59,7 +59,7 @@ class Uniform(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class UniformRange(InitializerBase):
-    name: str = display_name("uniform_range")
+    name: str = dataclasses.field(default="uniform_range", compare=False, kw_only=True)
     minval: float = -1.0
     maxval: float = 1.0
     dtype: np.dtype | None = None
@@ -89,7 +89,7 @@ class UniformRange(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Normal(InitializerBase):
-    name: str = display_name("normal")
+    name: str = dataclasses.field(default="normal", compare=False, kw_only=True)
     stddev: float = 1e-2
     dtype: np.dtype | None = None
     mean: float = 0.0
@@ -116,7 +116,7 @@ class Normal(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class TruncatedNormal(InitializerBase):
-    name: str = display_name("truncated_normal")
+    name: str = dataclasses.field(default="truncated_normal", compare=False, kw_only=True)
     stddev: float = 1e-2
     dtype: np.dtype | None = None
     lower: float = -2.0

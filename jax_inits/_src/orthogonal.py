@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax_inits._src import checks, registry, sampling
-from jax_inits._src.base import InitializerBase, display_name
+from jax_inits._src.base import InitializerBase
 
 
 def _column_axis(builder: str, shape: tuple[int, ...], column_axis: int) -> int:
@@ -18,7 +18,7 @@ def _column_axis(builder: str, shape: tuple[int, ...], column_axis: int) -> int:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Orthogonal(InitializerBase):
-    name: str = display_name("orthogonal")
+    name: str = dataclasses.field(default="orthogonal", compare=False, kw_only=True)
     scale: float = 1.0
     column_axis: int = -1
     dtype: np.dtype | None = None
@@ -46,7 +46,7 @@ class Orthogonal(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class DeltaOrthogonal(InitializerBase):
-    name: str = display_name("delta_orthogonal")
+    name: str = dataclasses.field(default="delta_orthogonal", compare=False, kw_only=True)
     scale: float = 1.0
     column_axis: int = -1
     dtype: np.dtype | None = None

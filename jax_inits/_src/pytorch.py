@@ -681,7 +681,7 @@ def linear_default(*, layout: str = "jax", dtype=None) -> TorchFans:
       (True, 1.0)
     """
     structural.check_layout("pytorch.linear_default", layout)  # torch's layouts only
-    return _kaiming(
+    return _kaiming(  # pyright: ignore[reportReturnType]
         "pytorch.linear_default", math.sqrt(5.0), "fan_in", "leaky_relu", "uniform", layout, dtype
     )
 
@@ -711,7 +711,7 @@ def conv_default(*, layout: str = "jax", dtype=None) -> TorchFans:
       True
     """
     structural.check_layout("pytorch.conv_default", layout)  # torch's layouts only
-    return _kaiming(
+    return _kaiming(  # pyright: ignore[reportReturnType]
         "pytorch.conv_default", math.sqrt(5.0), "fan_in", "leaky_relu", "uniform", layout, dtype
     )
 

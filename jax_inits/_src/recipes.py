@@ -21,7 +21,7 @@ import numpy as np
 from jax import lax
 
 from jax_inits._src import caches, checks, constant, registry, sampling
-from jax_inits._src.base import InitializerBase, display_name
+from jax_inits._src.base import InitializerBase
 from jax_inits._src.distributions import UniformRange, require_real, with_std
 from jax_inits._src.dtypes import OPEN, Interval, check_bounds, work_dtype
 from jax_inits._src.variance_scaling import AxisArg, VarianceScaling, _build, _fans
@@ -337,7 +337,7 @@ def scaled_residual(
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Mitchell(InitializerBase):
-    name: str = display_name("recipes.mitchell")
+    name: str = dataclasses.field(default="recipes.mitchell", compare=False, kw_only=True)
     layer_id: int | None = None
     cutoff_factor: float = 3.0
     in_axis: checks.Axes = -2
@@ -904,7 +904,7 @@ def _zero_matrix(n_in: int, n_out: int, dtype) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class ZerO(InitializerBase):
-    name: str = display_name("recipes.zero_init")
+    name: str = dataclasses.field(default="recipes.zero_init", compare=False, kw_only=True)
     random = False
 
     formula = property(lambda self: "ZerO: identity, partial identity or c * Hadamard block")
@@ -992,7 +992,7 @@ def zero_init() -> ZerO:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class BlockOrthogonal(InitializerBase):
-    name: str = display_name("recipes.block_orthogonal")
+    name: str = dataclasses.field(default="recipes.block_orthogonal", compare=False, kw_only=True)
     scale: float = 1.0
 
     formula = property(

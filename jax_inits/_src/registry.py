@@ -396,7 +396,7 @@ def built_repr(init: Any) -> str | None:
     name, arguments = built
     if arguments is None:
         return name
-    signature = inspect.signature(_SPECS[name].builder)
+    signature = inspect.signature(_SPECS[name].builder)  # pyright: ignore[reportArgumentType]
     parts = []
     for arg, value in arguments.items():
         param = signature.parameters[arg]

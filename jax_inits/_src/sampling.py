@@ -81,7 +81,7 @@ def target_platform(platform: str | None):
 
 def default_platform() -> str:
     """The platform an uncommitted computation runs on: the default device's."""
-    device = jax.config.jax_default_device
+    device = jax.config.jax_default_device  # pyright: ignore[reportAttributeAccessIssue]
     if isinstance(device, str):
         return device
     return device.platform if device is not None else jax.default_backend()
@@ -108,9 +108,9 @@ def _draw(sampler, shape: Shape):
 
 
 def _is_threefry(key: jax.Array) -> bool:
-    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):  # pyright: ignore[reportPrivateImportUsage]
         return str(jax.random.key_impl(key)) == "threefry2x32"
-    return jax.config.jax_default_prng_impl == "threefry2x32" and key.shape == (2,)
+    return jax.config.jax_default_prng_impl == "threefry2x32" and key.shape == (2,)  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def fused(key: jax.Array, shape: Shape, dtype=_F32) -> bool:
@@ -118,7 +118,7 @@ def fused(key: jax.Array, shape: Shape, dtype=_F32) -> bool:
     return (
         np.dtype(dtype) == _F32
         and math.prod(shape) < 2**32
-        and jax.config.jax_threefry_partitionable
+        and jax.config.jax_threefry_partitionable  # pyright: ignore[reportAttributeAccessIssue]
         and _is_threefry(key)
     )
 
@@ -159,7 +159,7 @@ def _counters(shape: Shape) -> jax.Array:
 
 def _bits32(key: jax.Array, shape: Shape) -> jax.Array:
     data = (
-        jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+        jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key  # pyright: ignore[reportPrivateImportUsage]
     )
     k0, k1 = lax.index_in_dim(data, 0, keepdims=False), lax.index_in_dim(data, 1, keepdims=False)
     hi, lo = _threefry2x32(k0, k1, np.uint32(0), _counters(shape))
@@ -337,7 +337,7 @@ def fast_erf_inv_exact() -> bool:
     on_cpu = jax.sharding.SingleDeviceSharding(jax.local_devices(backend="cpu")[0])
     check = functools.partial(_erf_inv_mismatches, _CHECK_STRIDE, _CHECK_COMB)
     lowered = jax.jit(check, out_shardings=on_cpu).lower()
-    return int(jax.device_get(lowered.compile(COMPILER_OPTIONS["cpu"])())) == 0
+    return int(jax.device_get(lowered.compile(COMPILER_OPTIONS["cpu"])())) == 0  # pyright: ignore[reportArgumentType]
 
 
 def _erf_inv(x):
@@ -518,7 +518,7 @@ def _truncated_normal_tail(key, shape, lower: float, upper: float, dtype) -> jax
     tiny = np.finfo(dtype).tiny
     phi = lambda x: np.array(0.5 * math.erfc(-x / math.sqrt(2)), dtype)  # noqa: E731
     p_lo, p_hi = max(phi(lo), np.array(tiny, dtype)), phi(hi)
-    p = uniform(key, shape, dtype, p_lo, p_hi)
+    p = uniform(key, shape, dtype, p_lo, p_hi)  # pyright: ignore[reportArgumentType]
     x = ndtri(jnp.maximum(p, np.array(tiny, dtype)))
     x = -x if mirror else x
     return _inside_open(x, np.array(lower, dtype), np.array(upper, dtype), dtype)

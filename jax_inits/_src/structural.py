@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax_inits._src import checks, distributions, registry, sampling
-from jax_inits._src.base import InitializerBase, display_name
+from jax_inits._src.base import InitializerBase
 from jax_inits._src.distributions import require_real
 
 LAYOUTS: tuple[str, ...] = ("jax", "torch")
@@ -42,7 +42,7 @@ def _fraction_std(gain: float, fraction: float) -> float:
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Identity(InitializerBase):
-    name: str = display_name("identity")
+    name: str = dataclasses.field(default="identity", compare=False, kw_only=True)
     random = False
     gain: float = 1.0
     batched: bool = True  # leading axes are a batch of matrices (False: rank 2 only)
@@ -68,7 +68,7 @@ class Identity(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Dirac(InitializerBase):
-    name: str = display_name("dirac")
+    name: str = dataclasses.field(default="dirac", compare=False, kw_only=True)
     random = False
     groups: int = 1
     gain: float = 1.0
@@ -126,7 +126,7 @@ class Dirac(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Sparse(InitializerBase):
-    name: str = display_name("sparse")
+    name: str = dataclasses.field(default="sparse", compare=False, kw_only=True)
     sparsity: float = 0.1
     stddev: float = 0.01
     axis: int = -1  # zeros are counted along this axis, separately for each other index
@@ -168,7 +168,7 @@ class Sparse(InitializerBase):
 
 @dataclasses.dataclass(frozen=True, repr=False)
 class Stacked(InitializerBase):
-    name: str = display_name("stacked")
+    name: str = dataclasses.field(default="stacked", compare=False, kw_only=True)
     init: Any = None
     axis: int = 0
 
@@ -224,7 +224,7 @@ class Stacked(InitializerBase):
 class Grouped(Stacked):
     """``groups`` equal blocks along ``axis``, each drawn by ``init`` with its own key."""
 
-    name: str = display_name("grouped")
+    name: str = dataclasses.field(default="grouped", compare=False, kw_only=True)
     groups: int = 1
 
     def _slice(self, shape) -> tuple[int, tuple[int, ...]]:

@@ -117,7 +117,7 @@ def _threefry_root(key: jax.Array) -> jax.Array:
     ``jax.random.key_data(key)`` in order, so that leaves are drawn by threefry
     whatever the root's implementation.
     """
-    if not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+    if not jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):  # pyright: ignore[reportPrivateImportUsage]
         return key  # raw uint32[2]: threefry data (checked by _check_key)
     if str(jax.random.key_impl(key)) == "threefry2x32":
         return key
@@ -543,7 +543,7 @@ def _run(plan: tuple, key: jax.Array, old: tuple, donate: bool) -> tuple:
     Under an outer trace, or when donating, the draw returns the leaves itself.
     """
     groups, order, words = _groups(plan)
-    split = donate or isinstance(key, jax.core.Tracer)
+    split = donate or isinstance(key, jax.core.Tracer)  # pyright: ignore[reportAttributeAccessIssue]
     fn = _build_cached(groups, order, split)
     out = fn(key, words, old)
     if split:

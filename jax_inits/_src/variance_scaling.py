@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax_inits._src import checks, densities, registry, sampling
-from jax_inits._src.base import InitializerBase, display_name
+from jax_inits._src.base import InitializerBase
 from jax_inits._src.dtypes import HALF_OPEN, OPEN, Interval, check_bounds, work_dtype
 
 Mode = Literal["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
@@ -185,7 +185,7 @@ class VarianceScaling(InitializerBase):
     dtype: np.dtype | None = None
     fan_in: float | None = None
     fan_out: float | None = None
-    name: str = display_name("variance_scaling")
+    name: str = dataclasses.field(default="variance_scaling", compare=False, kw_only=True)
 
     def fans(self, shape: tuple[int, ...]) -> tuple[float, float]:
         """``(fan_in, fan_out)`` for ``shape``; explicit fans take precedence."""
@@ -274,7 +274,7 @@ class VarianceScaling(InitializerBase):
             else:
                 return sampling.normal(key, shape, dtype, std)
             return sampling.scale_complex(unit, np.array(std, jnp.finfo(dtype).dtype))
-        return self._draw(key, shape, dtype, self._scalars(shape, dtype))
+        return self._draw(key, shape, dtype, self._scalars(shape, dtype))  # pyright: ignore[reportArgumentType]
 
     def _scalars(self, shape, dtype):
         if jnp.issubdtype(dtype, np.complexfloating):
@@ -302,7 +302,7 @@ class FanScaled(InitializerBase):
     `_default_dtype`."""
 
     scaling: VarianceScaling = VarianceScaling()
-    name: str = display_name("variance_scaling")
+    name: str = dataclasses.field(default="variance_scaling", compare=False, kw_only=True)
 
     @property
     def dtype(self) -> np.dtype | None:
@@ -521,7 +521,7 @@ def _named(
     {reference}
   """
     kinds = dict.fromkeys(("in_axis", "out_axis", "batch_axis"), "axes")
-    return registry.register(label, aliases=aliases, equivalents=equivalents, kinds=kinds)(builder)
+    return registry.register(label, aliases=aliases, equivalents=equivalents, kinds=kinds)(builder)  # pyright: ignore[reportArgumentType]
 
 
 _GLOROT = (
