@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import numpy as np
 
 try:  # private, stable since jax 0.4: whether no transformation is tracing this thread
     from jax._src.core import trace_state_clean as _trace_state_clean
@@ -53,3 +54,13 @@ def context_mesh() -> Any:
             return mesh
     abstract = jax.sharding.get_abstract_mesh()
     return None if abstract.empty else abstract
+
+
+def outside_mesh() -> Any:
+    """A context manager under which no mesh is set (this thread): ``jax.set_mesh(None)``
+    on jax >= 0.10; on older jax, which refuses ``None``, the empty mesh jax itself
+    uses for "no mesh"."""
+    try:
+        return jax.set_mesh(None)
+    except (TypeError, ValueError):
+        return jax.set_mesh(jax.sharding.Mesh(np.empty((), dtype=object), ()))

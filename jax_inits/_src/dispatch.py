@@ -148,7 +148,7 @@ def _replicated(run, sharding: NamedSharding, key: Any) -> jax.Array:
     copies to the other devices are explicit device-to-device transfers."""
     if isinstance(key, jax.Array) and len(key.devices()) > 1:
         key = key.addressable_shards[0].data
-    with jax.set_mesh(None):
+    with compat.outside_mesh():
         x = run(key)
     return jax.device_put(x, sharding)
 
@@ -156,7 +156,7 @@ def _replicated(run, sharding: NamedSharding, key: Any) -> jax.Array:
 def _self_checks(platform: str) -> None:
     """Runs the kernels' once-per-process checks outside the caller's context."""
     if platform == "cpu":
-        with jax.set_mesh(None):
+        with compat.outside_mesh():
             sampling.fast_erf_inv_exact()
 
 
