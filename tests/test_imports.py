@@ -29,6 +29,8 @@ MODULES = (
     "jax_inits.recipes",
     "jax_inits.sampling",
     "jax_inits.tree",
+    "jax_inits.mup",
+    "jax_inits.presets",
     "jax_inits.__main__",
 )
 
