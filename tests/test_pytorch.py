@@ -308,7 +308,7 @@ def test_sparse_zero_count_per_input_unit_as_torch(layout):
             ValueError,
             r"pytorch.dirac: needs a convolution kernel of rank 3, 4 or 5",
         ),
-        (lambda: tp.dirac(0), ValueError, r"pytorch.dirac: `groups` must be >= 1, got 0"),
+        (lambda: tp.dirac(0), ValueError, r"pytorch.dirac: `groups` must be > 0, got 0"),
         (lambda: tp.sparse(1.5), ValueError, r"pytorch.sparse: `sparsity` must be <= 1, got 1.5"),
         (
             lambda: tp.sparse(0.1)(KEY, (4, 4, 4)),

@@ -405,9 +405,8 @@ def hf_gpt2(
 
     References:
       Hugging Face transformers, ``models/gpt2/modeling_gpt2.py``
-      (``GPT2PreTrainedModel._init_weights``); Radford et al., `Language Models
-      are Unsupervised Multitask Learners
-      <https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf>`_,
+      (``GPT2PreTrainedModel._init_weights``); Radford et al., [Language Models
+      are Unsupervised Multitask Learners](https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf),
       2019.
     """
     p = _Patterns("presets.hf_gpt2", patterns)
@@ -684,8 +683,7 @@ def olmo(
       recipes.mitchell(in_axis=-1, out_axis=-2)
 
     References:
-      Groeneveld et al., `OLMo: Accelerating the Science of Language Models
-      <https://arxiv.org/abs/2402.00838>`_, 2024; ai2-olmo ``olmo/initialization.py``
+      Groeneveld et al., [OLMo: Accelerating the Science of Language Models](https://arxiv.org/abs/2402.00838), 2024; ai2-olmo ``olmo/initialization.py``
       (``init_weights``) and ``olmo/model.py`` (``reset_parameters``);
       transformers ``models/olmo/modeling_olmo.py``.
     """

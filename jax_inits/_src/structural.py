@@ -470,8 +470,8 @@ def grouped(init: Any, groups: int, axis: int = -1) -> Grouped:
       (True, True)
 
     References:
-      Chen, Xie & He, `An Empirical Study of Training Self-Supervised Vision
-      Transformers <https://arxiv.org/abs/2104.02057>`_, 2021 (MoCo v3, the
+      Chen, Xie & He, [An Empirical Study of Training Self-Supervised Vision
+      Transformers](https://arxiv.org/abs/2104.02057), 2021 (MoCo v3, the
       per-q/k/v Xavier bound timm's ``init_weights_vit_moco`` uses).
     """
     builder = "grouped"

@@ -479,6 +479,14 @@ def _draw_group(key: jax.Array, words: jax.Array, group: tuple) -> jax.Array:
     return draw(words[0]) if n == 1 else jax.vmap(draw)(words)
 
 
+def _draw_one(key: jax.Array, word: jax.Array, group: tuple) -> jax.Array:
+    """One member of a group, drawn alone (the function `_draw_group` vmaps)."""
+    init, shape, dtype, sharding, _ = group
+    return placement.sample_into(
+        init, _fold(key, (word[0], word[1])), shape, dtype, _named(sharding)
+    )
+
+
 def _stacked_sharding(sharding: Any) -> Any:
     """The layout of a group's stack: the members' layout behind an unsharded axis."""
     concrete = _concrete(sharding)
@@ -502,10 +510,11 @@ def _build(groups: tuple, order: tuple, split: bool):
     def create(key, words, old):
         del old  # only donated, so that the outputs can reuse its buffers
         key = _threefry_root(key)
-        drawn = [_draw_group(key, w, group) for w, group in zip(words, groups, strict=True)]
         if not split:
-            return tuple(drawn)
-        return tuple(drawn[g] if groups[g][4] == 1 else drawn[g][m] for g, m in order)
+            return tuple(_draw_group(key, w, group) for w, group in zip(words, groups, strict=True))
+        # One draw per leaf, the same function of the leaf's key: no stacked temporary,
+        # so a sharded tree under an outer jit (or donated) needs its leaves' memory only.
+        return tuple(_draw_one(key, words[g][m], groups[g]) for g, m in order)
 
     if split:
         out_shardings = tuple(_concrete(groups[g][3]) for g, _ in order)
