@@ -136,29 +136,8 @@ def test_call_kinds_in_every_context(builder, name):
     assert (abstract.shape, abstract.dtype) == (want.shape, want.dtype)
 
 
-#: Builders whose values inside a user's jax.jit under an explicit mesh still differ
-#: by an ulp from the context-free values: XLA compiles the user's program with
-#: the mesh and folds constants differently in the polar draw of the complex
-#: disk and in the complex QR. Their eager calls are context-free (the matrix
-#: above); strict, so a fix shows up here.
-JIT_UNDER_MESH_DIFFERS = {
-    ("complex_glorot", "explicit"),
-    ("complex_glorot", "auto"),
-    ("haar_unitary", "explicit"),
-}
-
-
-def _jit_under_mesh_case(builder, mesh):
-    marks = ()
-    if (builder, mesh) in JIT_UNDER_MESH_DIFFERS:
-        marks = pytest.mark.xfail(strict=True, reason="XLA folds differently under the mesh")
-    return pytest.param(builder, mesh, marks=marks)
-
-
-@pytest.mark.parametrize(
-    "builder, mesh",
-    [_jit_under_mesh_case(b, m) for b in sorted(ENTRIES) for m in ("explicit", "auto")],
-)
+@pytest.mark.parametrize("mesh", ["explicit", "auto"])
+@pytest.mark.parametrize("builder", sorted(ENTRIES))
 def test_values_inside_a_users_jit_under_a_mesh_are_context_free(builder, mesh):
     init, shape, dtype = case(builder)
     key = jax.random.key(4)
