@@ -78,7 +78,10 @@ def test_the_collector_sees_the_blocks_it_should():
     assert len(BLOCKS) >= 10
     assert ("README.md", "import jax") in where
     assert any(page == "docs/guides/choosing.md" for page, _ in where)
-    assert all(not skip for *_, skip in BLOCKS)  # nothing is skipped today
+    # Skipped today: three sketches around the user's own model (muP and orbax recipes
+    # in README, the porting guide's first block); each names where the runnable one is.
+    skipped = sorted(page.relative_to(ROOT).as_posix() for page, *_, skip in BLOCKS if skip)
+    assert skipped == ["README.md", "README.md", "docs/guides/porting.md"]
 
 
 def test_the_runner_fails_a_wrong_output_and_honours_only_the_marker(tmp_path):
