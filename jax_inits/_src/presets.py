@@ -683,8 +683,9 @@ def olmo(
       recipes.mitchell(in_axis=-1, out_axis=-2)
 
     References:
-      Groeneveld et al., [OLMo: Accelerating the Science of Language Models](https://arxiv.org/abs/2402.00838), 2024; ai2-olmo ``olmo/initialization.py``
-      (``init_weights``) and ``olmo/model.py`` (``reset_parameters``);
+      Groeneveld et al., [OLMo: Accelerating the Science of Language
+      Models](https://arxiv.org/abs/2402.00838), 2024; ai2-olmo
+      ``olmo/initialization.py`` (``init_weights``) and ``olmo/model.py`` (``reset_parameters``);
       transformers ``models/olmo/modeling_olmo.py``.
     """
     p = _Patterns("presets.olmo", patterns)
