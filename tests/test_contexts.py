@@ -220,19 +220,26 @@ def test_sixteen_threads_calling_fresh_shapes():
         np.testing.assert_array_equal(again, want)
 
 
-@pytest.mark.parametrize("name", ["none", "mesh_explicit", "mesh_auto", "default_device"])
+@pytest.mark.parametrize("name", [*BASIC, "committed_key"])
 def test_tree_init_in_context(name):
+    # Two kernels of one group (drawn stacked, then split), a lone bias and a known leaf.
     spec = {
         "w": jax.ShapeDtypeStruct((8, 16), jnp.float32),
+        "v": jax.ShapeDtypeStruct((8, 16), jnp.float32),
         "b": jax.ShapeDtypeStruct((16,), jnp.float32),
+        "k": jax.ShapeDtypeStruct((4,), jnp.float32),
     }
     rules = [("b", jax_inits.zeros), ("*", jax_inits.he_normal())]
-    key = jax.random.key(1)
-    want = jax_inits.tree.init(key, spec, rules)
+    known = {"k": np.arange(4, dtype=np.float32)}
+    jax_inits.clear_caches()
+    want = jax_inits.tree.init(jax.random.key(1), spec, rules, known=known)
+    key = make_key(name, seed=1)
     with context(name):
-        got = jax_inits.tree.init(key, spec, rules)
-    for k in spec:
-        np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(want[k]))
+        got = jax_inits.tree.init(key, spec, rules, known=known)
+        again = jax_inits.tree.init(key, spec, rules, known=known)
+    for out in (got, again):
+        for k in spec:
+            np.testing.assert_array_equal(np.asarray(out[k]), np.asarray(want[k]))
 
 
 @pytest.mark.parametrize("name", ["none", "mesh_explicit", "mesh_auto", "default_device"])
