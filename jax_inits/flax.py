@@ -21,6 +21,7 @@ Flax is imported when a wrapper is built or called, never by ``import jax_inits`
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, cast
 
 import jax
@@ -28,7 +29,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from jax_inits._src import placement
 
-__all__ = ("create", "linen_with_partitioning", "nnx_with_partitioning")
+__all__ = ("create", "create_linen", "linen_with_partitioning", "nnx_with_partitioning")
 
 
 def _names(fn: str, sharding: Any) -> Any:
@@ -179,6 +180,11 @@ def linen_with_partitioning(init: Any, names: Any, mesh: Any = None) -> Any:
     return sample
 
 
+def _in_mesh(mesh: Any) -> Any:
+    """``jax.set_mesh(mesh)``, or no context for ``None``."""
+    return contextlib.nullcontext() if mesh is None else jax.set_mesh(mesh)
+
+
 def create(make: Any, key: jax.Array, rules: Any = None, *, mesh: Any = None) -> Any:
     """Creates a Flax nnx model abstractly, then every parameter into its sharding.
 
@@ -226,11 +232,8 @@ def create(make: Any, key: jax.Array, rules: Any = None, *, mesh: Any = None) ->
     def build(rngs_key):
         return make(nnx.Rngs(rngs_key))
 
-    if mesh is None:
+    with _in_mesh(mesh):
         abstract = nnx.eval_shape(lambda: build(jax.random.key(0)))
-    else:
-        with jax.set_mesh(mesh):
-            abstract = nnx.eval_shape(lambda: build(jax.random.key(0)))
     graphdef, state = nnx.split(abstract)
     shardings = None if mesh is None else nnx.get_named_sharding(state, mesh)
     if rules is not None:
@@ -240,9 +243,90 @@ def create(make: Any, key: jax.Array, rules: Any = None, *, mesh: Any = None) ->
         def own(k):
             return nnx.split(build(k))[1]
 
-        if mesh is None:
-            new = jax.jit(own)(key)
-        else:
-            with jax.set_mesh(mesh):
-                new = jax.jit(own, out_shardings=shardings)(key)
+        with _in_mesh(mesh):
+            new = jax.jit(own, out_shardings=shardings)(key)
     return nnx.merge(graphdef, new)
+
+
+def create_linen(
+    module: Any,
+    key: jax.Array,
+    *args: Any,
+    rules: Any = None,
+    mesh: Any = None,
+    method: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """Creates the variables of a Flax linen module, each into its sharding.
+
+    The linen counterpart of `create`: ``module.init(key, *args, **kwargs)`` is
+    evaluated abstractly (``jax.eval_shape``, inside ``jax.set_mesh(mesh)`` when a
+    mesh is given), the shardings come from its ``nn.with_partitioning``
+    annotations (``nn.get_sharding``; unannotated leaves are replicated), and
+    the variables are then created in one call:
+
+    * with ``rules``: by `jax_inits.tree.init` over the unboxed variables
+      (grouped draws; leaf values ``init(leaf_key(key, path), shape, dtype)``
+      with paths such as ``"params/Dense_0/kernel"``); the module's own
+      initializers are not used;
+    * without: by ``module.init`` itself in one ``jax.jit`` with those
+      shardings as ``out_shardings`` (the values ``jax.jit(module.init)`` gives;
+      compile time grows with the model's size).
+
+    The result has the structure ``module.init`` returns: annotated leaves stay
+    boxed (``nn.Partitioned``), so ``module.apply`` takes it as it is.
+
+    Args:
+      module: A ``flax.linen.Module``.
+      key: The PRNG key (``module.init``'s ``rngs``).
+      *args: Example inputs for ``module.init`` (only their shapes are used).
+      rules: Rules as for `jax_inits.tree.init`, or ``None``.
+      mesh: A ``jax.sharding.Mesh`` for the sharding annotations, or ``None``.
+      method: Passed to ``module.init``.
+      **kwargs: Keyword inputs for ``module.init``.
+
+    Returns:
+      The variables, e.g. ``{"params": ...}``.
+
+    Raises:
+      TypeError: If ``module`` is not a linen module.
+
+    Examples:
+      >>> import flax.linen as nn
+      >>> import jax_inits.flax
+      >>> variables = jax_inits.flax.create_linen(
+      ...     nn.Dense(3), jax.random.key(0), jnp.ones((1, 4)),
+      ...     rules=[("*kernel", jax_inits.he_normal()), ("*bias", jax_inits.zeros)])
+      >>> variables["params"]["kernel"].shape
+      (4, 3)
+    """
+    from flax import linen as nn
+
+    from jax_inits._src import tree
+
+    if not isinstance(module, nn.Module):
+        raise TypeError(
+            f"flax.create_linen: `module` must be a flax.linen.Module, got {module!r}; "
+            "for an nnx model use jax_inits.flax.create."
+        )
+
+    def init(k):
+        return module.init(k, *args, method=method, **kwargs)
+
+    with _in_mesh(mesh):
+        abstract = jax.eval_shape(init, key)
+    unboxed = nn.unbox(abstract)
+    shardings = None
+    if mesh is not None:
+        replicated = NamedSharding(mesh, PartitionSpec())
+        shardings = jax.tree.map(
+            lambda s: replicated if s is None else s,
+            nn.get_sharding(abstract, mesh),
+            is_leaf=lambda s: s is None,
+        )
+    if rules is not None:
+        new = tree.init(key, unboxed, rules, out_shardings=shardings)
+    else:
+        with _in_mesh(mesh):
+            new = jax.jit(lambda k: nn.unbox(init(k)), out_shardings=shardings)(key)
+    return nn.meta.replace_boxed(abstract, new)

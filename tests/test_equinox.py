@@ -5,10 +5,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.sharding import NamedSharding, PartitionSpec
 
 eqx = pytest.importorskip("equinox")
 
 import jax_inits as ji  # noqa: E402
+import jax_inits.equinox as jeqx  # noqa: E402
 import jax_inits.tree as jt  # noqa: E402
 
 KEY = jax.random.key(0)
@@ -55,3 +57,60 @@ def test_reinit_conv_with_donation():
 def test_unmatched_equinox_leaf():
     with pytest.raises(ValueError, match=r"tree\.reinit: no rule matches the leaf at path 'bias'"):
         jt.reinit(eqx.nn.Linear(3, 4, key=KEY), KEY, [("weight", LINEAR_HE)])
+
+
+# ----------------------------------------------------------------------------- create
+
+
+def _make_mlp(key):
+    return eqx.nn.MLP(16, 4, width_size=32, depth=3, key=key)
+
+
+def test_create_with_rules_is_tree_init_of_the_array_leaves():
+    model = jeqx.create(_make_mlp, KEY, RULES)
+    assert model.activation is jax.nn.relu  # static parts come from the model itself
+    for i, layer in enumerate(model.layers):
+        expected = LINEAR_HE(jt.leaf_key(KEY, f"layers/{i}/weight"), layer.weight.shape)
+        np.testing.assert_array_equal(layer.weight, expected)
+        np.testing.assert_array_equal(layer.bias, np.zeros(layer.bias.shape, np.float32))
+    assert model(jnp.ones(16)).shape == (4,)
+
+
+def test_create_without_rules_is_the_models_own_init():
+    model = jeqx.create(_make_mlp, KEY)
+    reference = eqx.filter_jit(_make_mlp)(KEY)
+    for got, want in zip(model.layers, reference.layers, strict=True):
+        np.testing.assert_array_equal(got.weight, want.weight)
+        np.testing.assert_array_equal(got.bias, want.bias)
+
+
+@pytest.mark.parametrize("rules", [RULES, None], ids=["rules", "own"])
+def test_create_into_shardings(rules):
+    mesh = jax.make_mesh((2, 4), ("data", "model"))
+    replicated = NamedSharding(mesh, PartitionSpec())
+    columns = NamedSharding(mesh, PartitionSpec("model", None))
+
+    def sharding(path, leaf):
+        weight = getattr(path[-1], "name", None) == "weight"
+        return columns if weight and leaf.shape[0] % 4 == 0 else replicated
+
+    abstract = eqx.filter(
+        eqx.filter_eval_shape(_make_mlp, KEY), lambda x: isinstance(x, jax.ShapeDtypeStruct)
+    )
+    shardings = jax.tree_util.tree_map_with_path(sharding, abstract)
+    model = jeqx.create(_make_mlp, KEY, rules, out_shardings=shardings)
+    unsharded = jeqx.create(_make_mlp, KEY, rules)
+    assert model.layers[0].weight.sharding.is_equivalent_to(columns, 2)
+    assert model.layers[3].bias.sharding.is_equivalent_to(replicated, 1)
+    for got, want in zip(model.layers, unsharded.layers, strict=True):
+        np.testing.assert_array_equal(got.weight, want.weight)
+
+
+def test_create_needs_a_callable():
+    with pytest.raises(TypeError, match=r"equinox\.create: `make` must be callable, got 3\."):
+        jeqx.create(3, KEY)
+
+
+def test_public_functions_have_doctests():
+    for name in jeqx.__all__:
+        assert ">>>" in getattr(jeqx, name).__doc__

@@ -351,3 +351,62 @@ def test_create_without_rules_uses_the_models_initializers():
 def test_create_needs_a_callable():
     with pytest.raises(TypeError, match=r"flax\.create: `make` must be callable, got 3\."):
         jflax.create(3, KEY)
+
+
+class _LinenMlp(nn.Module):
+    n_layers: int
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = nn.with_partitioning(nn.initializers.lecun_normal(), (None, "model"))
+        for _ in range(self.n_layers):
+            x = nn.Dense(16, kernel_init=kernel)(x)
+        return nn.Dense(4)(x)
+
+
+X16 = jnp.ones((2, 16))
+
+
+def test_create_linen_with_rules_is_tree_init_into_the_annotated_shardings():
+    mesh = _auto_mesh()
+    module = _LinenMlp(3)
+    variables = jflax.create_linen(module, KEY, X16, rules=CREATE_RULES, mesh=mesh)
+    # The structure module.init gives: the annotated kernels stay boxed (nn.Partitioned).
+    boxed = variables["params"]["Dense_0"]["kernel"]
+    assert isinstance(boxed, nn.Partitioned) and boxed.names == (None, "model")
+    params = nn.unbox(variables)["params"]
+    want = NamedSharding(mesh, P(None, "model"))
+    for i in range(3):
+        kernel = params[f"Dense_{i}"]["kernel"]
+        assert kernel.sharding.is_equivalent_to(want, 2)
+        expected = ji.he_normal()(jt.leaf_key(KEY, f"params/Dense_{i}/kernel"), (16, 16))
+        np.testing.assert_array_equal(kernel, expected)
+    np.testing.assert_array_equal(params["Dense_3"]["bias"], np.zeros(4, np.float32))
+    assert module.apply(variables, X16).shape == (2, 4)
+
+
+def test_create_linen_without_rules_is_the_modules_own_init():
+    mesh = _auto_mesh()
+    module = _LinenMlp(2)
+    variables = jflax.create_linen(module, KEY, X16, mesh=mesh)
+    reference = nn.unbox(jax.jit(module.init)(KEY, X16))["params"]
+    params = nn.unbox(variables)["params"]
+    kernel = params["Dense_1"]["kernel"]
+    assert kernel.sharding.is_equivalent_to(NamedSharding(mesh, P(None, "model")), 2)
+    for name in ("Dense_0", "Dense_1", "Dense_2"):
+        for leaf in ("kernel", "bias"):
+            np.testing.assert_array_equal(params[name][leaf], reference[name][leaf])
+
+
+def test_create_linen_without_a_mesh_and_with_keyword_inputs():
+    module = _LinenMlp(1)
+    variables = jflax.create_linen(module, KEY, x=X16, rules=CREATE_RULES)
+    kernel = nn.unbox(variables)["params"]["Dense_0"]["kernel"]
+    np.testing.assert_array_equal(
+        kernel, ji.he_normal()(jt.leaf_key(KEY, "params/Dense_0/kernel"), (16, 16))
+    )
+
+
+def test_create_linen_needs_a_linen_module():
+    with pytest.raises(TypeError, match=r"flax\.create_linen: `module` must be a flax\.linen"):
+        jflax.create_linen(lambda x: x, KEY, X16)

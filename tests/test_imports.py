@@ -23,6 +23,7 @@ HEAVY = ("matplotlib", "scipy", "torch", "flax", "haiku", "equinox", "optax", "c
 MODULES = (
     "jax_inits",
     "jax_inits.diagnostics",
+    "jax_inits.equinox",
     "jax_inits.flax",
     "jax_inits.haiku",
     "jax_inits.pytorch",
