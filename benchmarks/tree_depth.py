@@ -15,6 +15,14 @@ keys. Implementations:
   worktree of the commit before grouping), imported in its own process.
 * ``jax.nn jit``: one ``jax.jit`` creating the same tree with jax.nn.initializers
   (keys ``fold_in(key, leaf index)``), the plain-JAX way.
+* ``nnx eager`` / ``nnx.jit`` / ``nnx create``: a Flax nnx model with the same
+  parameters (``nnx.Embed``, ``nnx.RMSNorm``, bias-free ``nnx.Linear``), built
+  eagerly (``Model(rngs=...)``), under ``nnx.jit``, and with
+  ``jax_inits.flax.create`` and the rules above (paths such as
+  ``layers/0/wq/kernel``).
+* ``linen jit`` / ``linen create``: the same model in linen, ``jax.jit(model.init)``
+  (which also runs the forward pass on 8 tokens, as ``init`` does) and
+  ``jax_inits.flax.create_linen`` with the rules.
 
 The interleaving is by depth: every implementation runs at 4 layers, then at
 16, and so on. Results go to ``benchmarks/results/tree_depth.{json,md}`` with the
@@ -36,7 +44,16 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 D_MODEL, FFN, VOCAB = 256, 688, 1024
-IMPLS = ("tree.init", "tree.init (old)", "jax.nn jit")
+IMPLS = (
+    "tree.init",
+    "tree.init (old)",
+    "jax.nn jit",
+    "nnx eager",
+    "nnx.jit",
+    "nnx create",
+    "linen jit",
+    "linen create",
+)
 
 
 def llama_spec(n_layers: int):
@@ -66,11 +83,94 @@ def llama_spec(n_layers: int):
     }
 
 
+def _nnx_model(n_layers: int):
+    """The benchmark's spec as a Flax nnx model class (same shapes, float32)."""
+    from flax import nnx
+
+    d, f = D_MODEL, FFN
+
+    class Block(nnx.Module):
+        def __init__(self, rngs):
+            self.attn_ln = nnx.RMSNorm(d, rngs=rngs)
+            self.mlp_ln = nnx.RMSNorm(d, rngs=rngs)
+            for name in ("wq", "wk", "wv", "wo"):
+                setattr(self, name, nnx.Linear(d, d, use_bias=False, rngs=rngs))
+            self.w1 = nnx.Linear(d, f, use_bias=False, rngs=rngs)
+            self.w3 = nnx.Linear(d, f, use_bias=False, rngs=rngs)
+            self.w2 = nnx.Linear(f, d, use_bias=False, rngs=rngs)
+
+    class Model(nnx.Module):
+        def __init__(self, rngs):
+            self.embed = nnx.Embed(VOCAB, d, rngs=rngs)
+            self.final_ln = nnx.RMSNorm(d, rngs=rngs)
+            self.layers = nnx.List([Block(rngs) for _ in range(n_layers)])
+
+    return Model
+
+
+def _linen_model(n_layers: int):
+    """The benchmark's spec as a Flax linen module (same shapes, float32)."""
+    from flax import linen as nn
+
+    d, f = D_MODEL, FFN
+
+    class Block(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            h = nn.RMSNorm(name="attn_ln")(x)
+            q, k, v = (nn.Dense(d, use_bias=False, name=n)(h) for n in ("wq", "wk", "wv"))
+            x = x + nn.Dense(d, use_bias=False, name="wo")(q * k * v)
+            h = nn.RMSNorm(name="mlp_ln")(x)
+            gate = nn.Dense(f, use_bias=False, name="w1")(h)
+            up = nn.Dense(f, use_bias=False, name="w3")(h)
+            return x + nn.Dense(d, use_bias=False, name="w2")(gate * up)
+
+    class Model(nn.Module):
+        @nn.compact
+        def __call__(self, tokens):
+            x = nn.Embed(VOCAB, d, name="embed")(tokens)
+            for i in range(n_layers):
+                x = Block(name=f"layers_{i}")(x)
+            return nn.RMSNorm(name="final_ln")(x)
+
+    return Model()
+
+
 def _maker(impl: str, spec):
     """``make(key) -> params`` for ``impl``."""
     import fnmatch
 
     import jax
+    import jax.numpy as jnp
+
+    import jax_inits
+    import jax_inits.tree
+
+    rules = [
+        ("*ln*", jax_inits.ones),
+        ("embed*", jax_inits.normal(0.02)),
+        ("*", jax_inits.he_normal()),
+    ]
+    n_layers = len(spec["layers"])
+    if impl.startswith("nnx"):
+        from flax import nnx
+
+        import jax_inits.flax
+
+        model = _nnx_model(n_layers)
+        if impl == "nnx eager":
+            return lambda key: nnx.state(model(nnx.Rngs(key)))
+        if impl == "nnx.jit":
+            return nnx.jit(lambda key: model(nnx.Rngs(key)))
+        return lambda key: nnx.state(jax_inits.flax.create(model, key, rules))
+    if impl.startswith("linen"):
+        import jax_inits.flax
+
+        module = _linen_model(n_layers)
+        tokens = jnp.zeros((1, 8), jnp.int32)
+        if impl == "linen jit":
+            return jax.jit(lambda key: module.init(key, tokens))
+        return lambda key: jax_inits.flax.create_linen(module, key, tokens, rules=rules)
 
     if impl == "jax.nn jit":
         nn = jax.nn.initializers
@@ -92,14 +192,6 @@ def _maker(impl: str, spec):
 
         return make
 
-    import jax_inits
-    import jax_inits.tree
-
-    rules = [
-        ("*ln*", jax_inits.ones),
-        ("embed", jax_inits.normal(0.02)),
-        ("*", jax_inits.he_normal()),
-    ]
     return lambda key: jax_inits.tree.init(key, spec, rules)
 
 
@@ -178,7 +270,9 @@ def _table(records: list[dict], impls: list[str]) -> str:
             if r is None:
                 return "—"
             if r.get(field) is None:
-                return f"> {r['timed_out']:.0f} s" if field == "cold_s" else "—"
+                if field != "cold_s":
+                    return "—"
+                return f"> {r['timed_out']:.0f} s" + ("†" if r.get("not_run") else "")
             value = r[field]
             return f"{value:.2f} s" if unit == "s" else f"{1000 * value:.0f} ms"
 
@@ -202,9 +296,17 @@ def main() -> None:
     impls = [i for i in args.impls.split(",") if i != "tree.init (old)" or args.old]
     machine = _machine()
     records = []
+    over: set[str] = set()  # implementations that ran out of time at a smaller depth
     for n in (int(x) for x in args.layers.split(",")):
         for impl in impls:
+            if impl in over:  # more leaves can only take longer: not run again
+                record = {"impl": impl, "layers": n, "cold_s": None, "timed_out": args.timeout}
+                record["not_run"] = True
+                records.append(record)
+                continue
             record = _run_point(impl, n, args.old, args.timeout)
+            if record.get("timed_out"):
+                over.add(impl)
             records.append(record)
             print(json.dumps(record), flush=True)
     out = pathlib.Path(args.out)
@@ -221,6 +323,9 @@ def main() -> None:
         f"commit {machine['commit']}.",
         "",
         _table(records, impls),
+        "",
+        "> T s: stopped at the per-point limit T; †: not run, because the same "
+        "implementation already exceeded the limit at a smaller depth.",
         "",
     ]
     (out / "tree_depth.md").write_text("\n".join(lines))
