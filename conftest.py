@@ -25,7 +25,11 @@ import jax_inits  # noqa: E402
 
 collect_ignore = [
     path
-    for path, module in (("jax_inits/flax.py", "flax"), ("jax_inits/haiku.py", "haiku"))
+    for path, module in (
+        ("jax_inits/flax.py", "flax"),
+        ("jax_inits/haiku.py", "haiku"),
+        ("jax_inits/equinox.py", "equinox"),
+    )
     if importlib.util.find_spec(module) is None
 ]
 

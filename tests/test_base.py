@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _subsets import builders
 
 import jax_inits
 from jax_inits._src import catalog
@@ -47,7 +48,7 @@ def test_is_an_initializer_with_docs(name):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", sorted(ENTRIES))
+@pytest.mark.parametrize("name", builders(sorted(ENTRIES)))
 def test_shape_dtype_determinism_eager_equals_jit(name, dtype):
     entry = ENTRIES[name]
     init, shape = entry.example, entry.shape((6, 10))
@@ -62,7 +63,7 @@ def test_shape_dtype_determinism_eager_equals_jit(name, dtype):
     assert np.isfinite(np.asarray(a, np.complex64)).all()
 
 
-@pytest.mark.parametrize("name", RANDOM)
+@pytest.mark.parametrize("name", builders(RANDOM))
 def test_vmap_over_keys_equals_loop(name):
     entry = ENTRIES[name]
     init, shape = entry.example, entry.shape((4, 6))

@@ -52,6 +52,7 @@ def test_harness_script_help():
     assert "--quick" in out.stdout and "--tag" in out.stdout
 
 
+@pytest.mark.slow  # ~30 s: several fresh processes, each importing jax and torch
 def test_fresh_process_measurements_run(harness):
     """peak_rss and cold_init run their scripts in fresh processes (tiny sizes here)."""
     rss = harness.peak_rss(256)

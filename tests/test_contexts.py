@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _subsets import builders
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -112,7 +113,7 @@ def _eager_calls(init, shape, dtype, name):
 
 
 @pytest.mark.parametrize("name", BASIC)
-@pytest.mark.parametrize("builder", sorted(ENTRIES))
+@pytest.mark.parametrize("builder", builders(sorted(ENTRIES)))
 def test_every_builder_eager_in_the_basic_contexts(builder, name):
     init, shape, dtype = case(builder)
     _eager_calls(init, shape, dtype, name)
@@ -137,7 +138,7 @@ def test_call_kinds_in_every_context(builder, name):
 
 
 @pytest.mark.parametrize("mesh", ["explicit", "auto"])
-@pytest.mark.parametrize("builder", sorted(ENTRIES))
+@pytest.mark.parametrize("builder", builders(sorted(ENTRIES)))
 def test_values_inside_a_users_jit_under_a_mesh_are_context_free(builder, mesh):
     init, shape, dtype = case(builder)
     key = jax.random.key(4)

@@ -1,4 +1,8 @@
-"""The examples run and say what they claim."""
+"""The examples run and say what they claim.
+
+The three that take over 15 s each on the 2-core CI machine (training runs and a
+transformers model) are marked ``slow``: `make test-slow` runs them in CI.
+"""
 
 import os
 import pathlib
@@ -36,6 +40,7 @@ def _run_example(name, *args):
     return result.stdout
 
 
+@pytest.mark.slow
 def test_flax_digits_example(tmp_path):
     pytest.importorskip("flax")
     pytest.importorskip("sklearn")
@@ -69,6 +74,7 @@ def test_sharded_init_example():
     assert ours <= per_device + 0.01
 
 
+@pytest.mark.slow
 def test_mup_transfer_example(tmp_path):
     pytest.importorskip("optax")
     pytest.importorskip("sklearn")
@@ -83,6 +89,7 @@ def test_mup_transfer_example(tmp_path):
     assert shift["sp"] >= 2, out
 
 
+@pytest.mark.slow
 def test_port_gpt2_example():
     pytest.importorskip("flax")
     pytest.importorskip("transformers")

@@ -19,6 +19,8 @@ from jax.sharding import PartitionSpec as P
 nnx = pytest.importorskip("flax.nnx")
 nn = pytest.importorskip("flax.linen")
 
+from _subsets import builders  # noqa: E402
+
 import jax_inits as ji  # noqa: E402
 import jax_inits.flax as jflax  # noqa: E402
 import jax_inits.tree as jt  # noqa: E402
@@ -45,7 +47,7 @@ def _check_std(values, init, shape):
     assert abs(values.std() / target - 1) < tol, (values.std(), target, tol)
 
 
-@pytest.mark.parametrize("name", sorted(ENTRIES))
+@pytest.mark.parametrize("name", builders(sorted(ENTRIES)))
 def test_every_initializer_as_nnx_kernel_init(name):
     entry = ENTRIES[name]
     if entry.conv:  # (3, 3, 64, 128): n = 73728, tol = 1.3%
@@ -57,7 +59,7 @@ def test_every_initializer_as_nnx_kernel_init(name):
     assert kernel.dtype == jnp.float32
 
 
-@pytest.mark.parametrize("name", sorted(ENTRIES))
+@pytest.mark.parametrize("name", builders(sorted(ENTRIES)))
 def test_every_initializer_as_linen_kernel_init(name):
     entry = ENTRIES[name]
     if entry.conv:

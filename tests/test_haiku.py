@@ -9,6 +9,8 @@ from jax.sharding import PartitionSpec as P
 
 hk = pytest.importorskip("haiku")
 
+from _subsets import builders  # noqa: E402
+
 import jax_inits as ji  # noqa: E402
 import jax_inits.haiku as jhk  # noqa: E402
 import jax_inits.tree as jt  # noqa: E402
@@ -24,7 +26,7 @@ def _first_rng_key(key):
     return hk.transform(lambda: hk.next_rng_key()).apply(None, key)
 
 
-@pytest.mark.parametrize("name", sorted(ENTRIES))
+@pytest.mark.parametrize("name", builders(sorted(ENTRIES)))
 def test_every_initializer_as_w_init(name):
     entry = ENTRIES[name]
     w_init = jhk.to_haiku(entry.example)

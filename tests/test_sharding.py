@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _subsets import builders, in_make_test
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -47,7 +48,7 @@ def _shape_spec(conv):
 
 
 @pytest.mark.parametrize("mesh_shape", MESHES, ids=["1x8", "2x4", "8x1"])
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", builders(sorted(CASES)))
 def test_named_sharding_on_auto_mesh(name, mesh_shape):
     init, dtype, conv = CASES[name]
     shape, spec = _shape_spec(conv)
@@ -58,7 +59,7 @@ def test_named_sharding_on_auto_mesh(name, mesh_shape):
     _assert_same_values(name, out, init(KEY, shape, dtype))
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", builders(sorted(CASES)))
 def test_partition_spec_on_explicit_mesh(name):
     init, dtype, conv = CASES[name]
     shape, spec = _shape_spec(conv)
@@ -139,9 +140,14 @@ def _check_per_device(compiled, entry, shape):
 
 
 def _per_device_cases(names):
-    """Every entry on the 2x4 mesh; the 1x8 and 8x1 meshes for one entry per
-    sampling path (the values on all three meshes are checked above for all)."""
-    cases = [pytest.param(n, (2, 4), id=f"{n}-2x4") for n in sorted(names)]
+    """Every entry on the 2x4 mesh (in `make test` one per implementation and
+    distribution, the others under ``-m slow``: tests/_subsets.py); the 1x8 and
+    8x1 meshes for one entry per sampling path (the values on all three meshes
+    are checked above)."""
+    cases = [
+        pytest.param(n, (2, 4), id=f"{n}-2x4", marks=() if in_make_test(n) else pytest.mark.slow)
+        for n in sorted(names)
+    ]
     for n in ("he_normal", "glorot_uniform", "normal", "stacked", "complex_he", "dirac"):
         cases += [pytest.param(n, m, id=f"{n}-{m[0]}x{m[1]}") for m in ((1, 8), (8, 1))]
     return cases

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _subsets import builders
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -112,7 +113,7 @@ def test_whole_tree_is_one_jit():
     assert [e.primitive.name for e in jaxpr.jaxpr.eqns] == ["jit"]
 
 
-@pytest.mark.parametrize("name", [e.name for e in catalog.ENTRIES])
+@pytest.mark.parametrize("name", builders([e.name for e in catalog.ENTRIES]))
 def test_every_initializer_through_tree_init(name):
     # "p" alone, "q0".."q2" one group: one draw vmapped over their keys.
     entry = {e.name: e for e in catalog.ENTRIES}[name]

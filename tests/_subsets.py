@@ -1,0 +1,57 @@
+"""Which catalogue builders a per-builder test runs in `make test`, and which only
+in `make test-slow`.
+
+Many tests run once per builder of the catalogue, and most of their time is
+compiling. Builders of one implementation and distribution share every line of
+code and differ only in their arguments (``he_normal`` and ``lecun_normal`` are
+both ``VarianceScaling`` with a truncated normal), so `make test` runs one
+builder of each (implementation class, distribution) pair -- every code path --
+and marks the others ``slow``: `make test-slow`, a CI step of its own, runs
+them, so every builder still passes every such test before a change lands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from jax_inits._src import catalog
+
+
+def _family(example) -> tuple:
+    """(implementation class, distribution): what decides the code a call runs."""
+    scaling = getattr(example, "scaling", None)  # TorchFans wraps a variance scaling
+    distribution = getattr(example, "distribution", None) or getattr(scaling, "distribution", None)
+    return type(example), distribution
+
+
+def _representatives() -> frozenset[str]:
+    first: dict[tuple, str] = {}
+    for entry in catalog.ENTRIES:
+        first.setdefault(_family(entry.example), entry.name)
+    return frozenset(first.values())
+
+
+#: The first builder of every (implementation class, distribution) in catalogue order.
+REPRESENTATIVES = _representatives()
+
+
+_CATALOGUE = frozenset(entry.name for entry in catalog.ENTRIES)
+
+
+def in_make_test(name: str) -> bool:
+    """Whether a per-builder case for ``name`` runs in `make test` (names that are
+    not catalogue builders, such as a test's own extra cases, always do)."""
+    return name in REPRESENTATIVES or name not in _CATALOGUE
+
+
+def builders(names: Iterable[str] | None = None) -> list:
+    """``pytest.param`` per name (default: the whole catalogue), the catalogue
+    builders that are not `REPRESENTATIVES` marked ``slow``; the id is the name."""
+    if names is None:
+        names = [entry.name for entry in catalog.ENTRIES]
+    return [
+        pytest.param(name, id=name, marks=() if in_make_test(name) else pytest.mark.slow)
+        for name in names
+    ]
