@@ -201,6 +201,13 @@ def create(make: Any, key: jax.Array, rules: Any = None, *, mesh: Any = None) ->
       in one ``jax.jit`` with the state's shardings as ``out_shardings`` (values
       as ``nnx.jit`` gives them; compile time grows with the model's size).
 
+    The abstract build is Flax's own ``nnx.eval_shape``; with jax <= 0.10 its
+    tracing time grows with the square of the number of variables (every
+    ``Variable`` assignment probes ``.sharding`` of a tracer, whose error message
+    walks the trace so far: jax pull request 40041), so for deep nnx models it,
+    not the parameter creation, takes most of the time
+    (``benchmarks/results/tree_depth.md``).
+
     Args:
       make: ``make(rngs) -> nnx.Module``, e.g. ``lambda rngs: Model(..., rngs=rngs)``.
       key: The PRNG key.

@@ -18,10 +18,13 @@ traces it (no ``jax.jit``, ``vmap``, ``eval_shape``, ...) and it asks for no
   replicated over the mesh, as ``jax.nn.initializers`` places it.
 * The *first* eager call of a small elementwise draw on the CPU, outside a mesh
   with an uncommitted key, skips the per-shape compile of the sampler: a kernel
-  shared by the shape's power-of-two size bucket draws the flat values (the
+  shared by the shape's power-of-four size bucket draws the flat values (the
   shape's numbers passed as a device array) and a small per-shape executable
-  slices them into shape, on the device (`_first_call`). Later calls of
-  the signature run the shape's own executable.
+  slices them into shape, on the device (`_first_call`). Bucket kernels use
+  ``lax.erf_inv``, which gives the bits of the fast CPU form wherever that form
+  is used, so the once-per-process check of the fast form (`_self_checks`)
+  runs only before the first of the shape's own executables is traced: the
+  second call of the signature, which runs that executable from then on.
 
 Every path returns the same bits and jax.nn's placement; the context matrix in
 ``tests/test_contexts.py`` checks both in every context a user can be in.
@@ -70,11 +73,24 @@ def call(init: InitializerBase, key: Any, shape: Any, dtype: Any, out_sharding: 
         flat = sharding is None and not isinstance(key, jax.core.Tracer)  # pyright: ignore[reportAttributeAccessIssue]
         return _traced(init, key, shape, dtype, sharding, flat)
     run = _eager_call(init, key, shape, dtype)
-    if signature is None:
-        return run(key)
+    platform = _platform_of(key)
+    first = None if signature is None else _first_call(init, key, shape, dtype)
+    if first is not None:  # the shape's own executable is traced on the next call
+        _EAGER.put(signature, functools.partial(_checked_first_run, signature, run, platform))
+        return first
+    _self_checks(platform)
+    if signature is not None:
+        _EAGER.put(signature, run)
+    return run(key)
+
+
+def _checked_first_run(signature: tuple, run, platform: str, key: Any) -> jax.Array:
+    """The second call of a signature whose first call ran a bucket kernel: the
+    self-checks run before the shape's own executable is traced, then the plain
+    ``run`` takes the signature's place in the cache."""
+    _self_checks(platform)
     _EAGER.put(signature, run)
-    first = _first_call(init, key, shape, dtype)
-    return run(key) if first is None else first
+    return run(key)
 
 
 def _checked(init: InitializerBase, key: Any, shape: Any, dtype: Any) -> tuple:
@@ -132,9 +148,7 @@ def _platform_of(key: Any) -> str:
 
 def _eager_call(init: InitializerBase, key: Any, shape: Shape, dtype: np.dtype):
     """The function of the key that a checked eager call runs in this context."""
-    platform = _platform_of(key)
-    _self_checks(platform)
-    run = _eager_runner(init, shape, dtype, platform)
+    run = _eager_runner(init, shape, dtype, _platform_of(key))  # traced on its first call
     mesh = compat.context_mesh()
     if isinstance(mesh, Mesh):
         return functools.partial(_replicated, run, NamedSharding(mesh, PartitionSpec()))
@@ -250,8 +264,11 @@ def _eager_runner(init: InitializerBase, shape: Shape, dtype: np.dtype, platform
 
 
 def _bucket_size(n: int) -> int:
-    """The bucket of a flat size: the next power of two, at least 1024."""
-    return max(1024, 1 << (n - 1).bit_length())
+    """The bucket of a flat size: the next power of four, at least 4096 (a first
+    call draws at most 4x the values it keeps; a model's layer sizes fall into a
+    few buckets, so few bucket kernels compile)."""
+    bits = (n - 1).bit_length()
+    return max(4096, 1 << (bits + (bits & 1)))
 
 
 def _first_call(init: InitializerBase, key: Any, shape: Shape, dtype: np.dtype):
@@ -299,7 +316,12 @@ def _bucket_runner(init: InitializerBase, size: int, dtype: np.dtype, k: int, bo
 
     def draw(key, numbers):
         scalars = tuple(numbers[i] for i in range(k))
-        with sampling.flat_layout(True), sampling.target_platform("cpu"):
+        # lax.erf_inv: the bits of the shape's own executable, and no self-check first.
+        with (
+            sampling.flat_layout(True),
+            sampling.target_platform("cpu"),
+            sampling.reference_erf_inv(),
+        ):
             x = init._draw(key, (size,), work_dtype(dtype), scalars)
             if bounded:
                 x = lax.clamp(numbers[k], x, numbers[k + 1])

@@ -79,6 +79,14 @@ def target_platform(platform: str | None):
     return _tracing_setting("platform", platform)
 
 
+def reference_erf_inv(enabled: bool = True):
+    """While tracing inside this context, kernels use ``lax.erf_inv`` even where
+    the fast CPU form applies. The two give the same bits wherever the fast form
+    is used (that is what `fast_erf_inv_exact` checks), so a kernel traced here
+    needs no check first: the dispatcher's first-call bucket kernels use it."""
+    return _tracing_setting("reference_erf_inv", enabled)
+
+
 def default_platform() -> str:
     """The platform an uncommitted computation runs on: the default device's."""
     device = jax.config.jax_default_device  # pyright: ignore[reportAttributeAccessIssue]
@@ -328,7 +336,9 @@ def fast_erf_inv_exact() -> bool:
 
     Checked once per process on a sample of inputs (`_CHECK_STRIDE`);
     the dispatcher runs it outside the caller's context (no mesh; an explicit
-    transfer of one integer) before the first CPU kernel is traced. The fast form
+    transfer of one integer) before the first CPU kernel that may use the fast
+    form is traced (first-call bucket kernels use ``lax.erf_inv`` and need no
+    check: `reference_erf_inv`). The fast form
     is used only in the kernels jax_inits compiles itself (eager calls): a call
     traced inside the user's ``jax.jit`` is compiled with the user's options and
     context, where ``lax.erf_inv`` runs. GPUs and TPUs compute erf_inv with their
@@ -343,7 +353,8 @@ def fast_erf_inv_exact() -> bool:
 def _erf_inv(x):
     """erf_inv for the fused kernels: the vectorizable form in the CPU kernels
     jax_inits compiles itself, where its check passed; ``lax.erf_inv`` elsewhere."""
-    if _target() == ("cpu", True) and fast_erf_inv_exact():
+    reference = getattr(_layout, "reference_erf_inv", None)
+    if not reference and _target() == ("cpu", True) and fast_erf_inv_exact():
         return _erf_inv_f32(x)
     return lax.erf_inv(x)
 
