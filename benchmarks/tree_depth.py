@@ -288,6 +288,11 @@ def main() -> None:
     parser.add_argument("--old", help="checkout with the old tree.init (for 'tree.init (old)')")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per point")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="re-measure --impls at --layers, replacing those points in the existing results",
+    )
     parser.add_argument("--case", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
@@ -311,6 +316,15 @@ def main() -> None:
             print(json.dumps(record), flush=True)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.update:  # the other implementations' records (and the machine) stay as they were
+        previous = json.loads((out / "tree_depth.json").read_text())
+        machine = previous["machine"]
+        machine.setdefault("updated", []).append({"impls": impls, **_machine()})
+        done = {(r["impl"], r["layers"]) for r in records}
+        kept = [r for r in previous["records"] if (r["impl"], r["layers"]) not in done]
+        order = {impl: i for i, impl in enumerate(IMPLS)}
+        records = sorted(kept + records, key=lambda r: (r["layers"], order[r["impl"]]))
+        impls = [i for i in IMPLS if any(r["impl"] == i for r in records)]
     (out / "tree_depth.json").write_text(
         json.dumps({"machine": machine, "records": records}, indent=1) + "\n"
     )
@@ -323,6 +337,12 @@ def main() -> None:
         f"commit {machine['commit']}.",
         "",
         _table(records, impls),
+        "",
+        *(
+            f"Re-measured later: {', '.join(u['impls'])} (commit {u['commit']}, load average "
+            f"at start {', '.join(f'{x:.1f}' for x in u['load_average_at_start'])})."
+            for u in machine.get("updated", [])
+        ),
         "",
         "> T s: stopped at the per-point limit T; †: not run, because the same "
         "implementation already exceeded the limit at a smaller depth.",
