@@ -74,10 +74,11 @@ def call(init: InitializerBase, key: Any, shape: Any, dtype: Any, out_sharding: 
         return _traced(init, key, shape, dtype, sharding, flat)
     run = _eager_call(init, key, shape, dtype)
     platform = _platform_of(key)
-    first = None if signature is None else _first_call(init, key, shape, dtype)
-    if first is not None:  # the shape's own executable is traced on the next call
-        _EAGER.put(signature, functools.partial(_checked_first_run, signature, run, platform))
-        return first
+    if signature is not None:
+        first = _first_call(init, key, shape, dtype)
+        if first is not None:  # the shape's own executable is traced on the next call
+            _EAGER.put(signature, functools.partial(_checked_first_run, signature, run, platform))
+            return first
     _self_checks(platform)
     if signature is not None:
         _EAGER.put(signature, run)
