@@ -99,3 +99,37 @@ def test_the_runner_fails_a_wrong_output_and_honours_only_the_marker(tmp_path):
     ]
     assert _run_block(page, 4, tmp_path).returncode == 1  # shown output 3, got 2
     assert _run_block(page, 14, tmp_path).returncode == 7
+
+
+def _docs_module(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_math_becomes_mathml_at_build_time():
+    """The site loads no math script: arithmatex's TeX is MathML in the page."""
+    hooks = _docs_module("hooks")
+    page = (
+        '<p>a <span class="arithmatex">\\(x &lt; \\sqrt{n}\\)</span> b</p>'
+        '<div class="arithmatex">\\[\\frac{1}{2}\\]</div>'
+    )
+    out = hooks.to_mathml(page)
+    assert "arithmatex" not in out and "\\(" not in out and "\\[" not in out
+    assert out.count("<math") == 2 and 'display="block"' in out
+    assert "<msqrt>" in out and "<mfrac>" in out and "<mo>&#x0003C;</mo>" in out
+    assert "unpkg" not in (ROOT / "mkdocs.yml").read_text()
+
+
+def test_free_standing_doctest_runs_are_fenced_and_section_examples_are_not():
+    fence = _docs_module("griffe_docstrings").fence_examples
+    text = "Intro.\n\n>>> a = 1\n>>> a\n1\n\nAfter.\n\nExamples:\n  >>> b\n  2\n"
+    assert fence(text) == (
+        "Intro.\n\n```pycon\n>>> a = 1\n>>> a\n1\n```\n\nAfter.\n\nExamples:\n  >>> b\n  2\n"
+    )
+    assert fence("```python\n>>> x\n```") == "```python\n>>> x\n```"
+    assert fence(">>> x") == "```pycon\n>>> x\n```"
