@@ -292,14 +292,14 @@ def test_screenshots_of_the_recipes_and_mup_pages(site, tmp_path):
     browser = _browser()
     out = pathlib.Path(os.environ.get("DOCS_SCREENSHOTS") or tmp_path)
     with _Server(site) as server:
-        for page in ("recipes", "mup"):
+        for page, height in (("recipes", 1500), ("mup", 3000)):  # mup: down to its math
             png = out / f"docs-api-{page}.png"
             result = subprocess.run(
                 [
                     browser,
                     *_offline_flags(tmp_path),
                     "--hide-scrollbars",
-                    "--window-size=1280,1500",
+                    f"--window-size=1280,{height}",
                     f"--screenshot={png}",
                     f"{server.origin}/api/{page}/",
                 ],
