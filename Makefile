@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: install demo docs docs-assets test test-slow test-min bench clean
+.PHONY: install demo docs docs-assets test test-slow test-all test-min bench clean
 
 # Everything the suite, the docs and the linters need (torch, flax, haiku, mkdocs, ...).
 $(STAMP): pyproject.toml
@@ -52,6 +52,12 @@ test: install
 # kernels (every float32 input), a separate CI step.
 test-slow: install
 	$(PY) -m pytest -n auto -m slow tests
+
+# Both tiers, as CI runs them: `make test`, then `make test-slow` (the browser check of
+# the docs site needs chromium: `apt-get install chromium`).
+test-all:
+	$(MAKE) test
+	$(MAKE) test-slow
 
 # Full benchmark (about 15 minutes on 2 cores): writes benchmarks/results/cpu.{json,md,png}.
 bench: install

@@ -5,6 +5,10 @@
 - ``on_page_markdown`` replaces ``<!-- equivalents-table -->`` with the table of
   torch / keras / haiku / flax counterparts of every catalogue entry, rendered
   from the registry (``jax_inits._src.catalog``) (the source ``jax-inits list`` prints).
+- ``on_page_content`` turns the TeX that pymdownx.arithmatex leaves
+  (``<span class="arithmatex">\\(...\\)</span>``, ``<div ...>\\[...\\]</div>``) into
+  MathML with latex2mathml, at build time: the site loads no math script, needs no
+  network, and browsers draw MathML natively.
 
 Docstrings are written in the Markdown that mkdocstrings renders (Google style,
 math as ``$...$`` for pymdownx.arithmatex), so the pages need no rewriting.
@@ -12,8 +16,11 @@ math as ``$...$`` for pymdownx.arithmatex), so the pages need no rewriting.
 
 from __future__ import annotations
 
+import html
 import pathlib
+import re
 
+from latex2mathml.converter import convert
 from mkdocs.structure.files import File
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -49,3 +56,24 @@ def on_page_markdown(markdown, page, config, files):
     if "<!-- equivalents-table -->" in markdown:
         markdown = markdown.replace("<!-- equivalents-table -->", _equivalents_table())
     return markdown
+
+
+_MATH = re.compile(r'<(?P<tag>span|div) class="arithmatex">(?P<tex>.*?)</(?P=tag)>', re.S)
+_DELIMITERS = {("\\(", "\\)"), ("\\[", "\\]")}
+
+
+def to_mathml(page_html: str) -> str:
+    """``page_html`` with every arithmatex span (inline) and div (display) as MathML."""
+
+    def replace(match: re.Match) -> str:
+        tex = html.unescape(match["tex"]).strip()
+        if (tex[:2], tex[-2:]) in _DELIMITERS:
+            tex = tex[2:-2]
+        display = "block" if match["tag"] == "div" else "inline"
+        return convert(tex.strip(), display=display)
+
+    return _MATH.sub(replace, page_html)
+
+
+def on_page_content(content, page, config, files):
+    return to_mathml(content)

@@ -1,7 +1,16 @@
 """jax_inits: JAX weight initializers, a drop-in superset of jax.nn.initializers.
 
 Every initializer is a pure ``init(key, shape, dtype=None, out_sharding=None)``.
+
+Every public submodule is an attribute: ``pytorch`` and ``recipes`` (whose builders
+are registered by name) are imported with the package; ``diagnostics``, ``equinox``,
+``flax``, ``haiku``, ``mup``, ``presets``, ``sampling`` and ``tree`` on first access
+(``jax_inits.tree.init(...)`` after ``import jax_inits``), so that ``import jax_inits``
+stays light.
 """
+
+import importlib
+from typing import TYPE_CHECKING
 
 from jax_inits import pytorch as pytorch
 from jax_inits import recipes as recipes
@@ -39,7 +48,31 @@ from jax_inits._src.variance_scaling import lecun_normal as lecun_normal
 from jax_inits._src.variance_scaling import lecun_uniform as lecun_uniform
 from jax_inits._src.variance_scaling import variance_scaling as variance_scaling
 
+if TYPE_CHECKING:  # the lazy submodules, for type checkers and IDEs
+    from jax_inits import diagnostics as diagnostics
+    from jax_inits import equinox as equinox
+    from jax_inits import flax as flax
+    from jax_inits import haiku as haiku
+    from jax_inits import mup as mup
+    from jax_inits import presets as presets
+    from jax_inits import sampling as sampling
+    from jax_inits import tree as tree
+
 __version__ = "0.1.0"
+
+#: Public submodules imported on first attribute access (module ``__getattr__``).
+_LAZY_SUBMODULES = ("diagnostics", "equinox", "flax", "haiku", "mup", "presets", "sampling", "tree")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")  # also sets the attribute
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+
 
 kaiming_normal = he_normal
 kaiming_uniform = he_uniform

@@ -3,7 +3,7 @@
 Each check runs in a fresh interpreter (this process has imported everything
 already). ``jax`` is imported first: jax itself sets ``TF_CPP_MIN_LOG_LEVEL`` and
 ``TPU_SKIP_MDS_QUERY``, which is not ours to test. The import *time* is measured,
-not tested (README, development notes).
+not tested (CONTRIBUTING.md, development notes).
 """
 
 import json
@@ -85,3 +85,43 @@ def test_every_public_module_is_probed():
         f"jax_inits.{p.stem}" for p in (ROOT / "jax_inits").glob("*.py") if p.stem != "__init__"
     }
     assert public <= set(MODULES)
+
+
+_LAZY_PROBE = """
+import json, sys
+import jax_inits
+names = sys.argv[1].split(",")
+before = [n for n in names if f"jax_inits.{n}" in sys.modules]
+listed = [n for n in names if n in dir(jax_inits)]
+same = [n for n in names if getattr(jax_inits, n) is sys.modules[f"jax_inits.{n}"]]
+try:
+    jax_inits.no_such_module
+    missing = "no error"
+except AttributeError as e:
+    missing = str(e)
+print(json.dumps({"before": before, "listed": listed, "same": same, "missing": missing,
+                  "heavy": sorted(m for m in sys.argv[2].split(",") if m in sys.modules)}))
+"""
+
+
+def test_every_public_submodule_is_an_attribute_loaded_on_first_access():
+    """After ``import jax_inits`` alone, ``jax_inits.tree`` (and every other public
+    module) is an attribute and in ``dir()``; the framework adapters, tree, mup,
+    presets, diagnostics and sampling load on first access, and accessing all of them
+    still imports no heavy library."""
+    names = sorted(m.split(".")[1] for m in MODULES if m.count(".") == 1 and "__" not in m)
+    result = subprocess.run(
+        [sys.executable, "-c", _LAZY_PROBE, ",".join(names), ",".join(HEAVY)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    lazy = ["diagnostics", "equinox", "flax", "haiku", "mup", "presets", "sampling", "tree"]
+    assert found["before"] == ["pytorch", "recipes"]  # imported with the package: registered
+    assert sorted(found["before"] + lazy) == names
+    assert found["listed"] == found["same"] == names
+    assert found["missing"] == "module 'jax_inits' has no attribute 'no_such_module'"
+    assert found["heavy"] == []
