@@ -182,6 +182,9 @@ def test_aliases_are_the_same_builders():
     assert jax_inits.kaiming_normal is jax_inits.he_normal
 
 
+@pytest.mark.skipif(
+    jax.default_backend() != "cpu", reason="the rounding difference is XLA's CPU backend's"
+)
 def test_jax_eager_differs_from_its_own_jit():
     """Why the reference is jax under jit: its eager call rounds differently."""
     key, shape = jax.random.key(0), (64, 64)
