@@ -7,12 +7,13 @@
 # its CUDA plugin, flax, equinox, optax, orbax-checkpoint, torch and pytest. It
 # installs this checkout without dependencies or network, records the versions it
 # found, then runs (each step time-boxed, all within 8 minutes):
-#   1. the quick throughput benchmark (benchmarks/run.py --quick) on the GPU;
+#   1. the quick throughput benchmark (benchmarks/harness.py --quick) on the GPU;
 #   2. the tree depth sweep (benchmarks/tree_depth.py, new tree.init and one
 #      jax.nn jit, 4/16/64/256 layers, a fresh process per point) on the GPU;
-#   3. the context-matrix tests (tests/test_contexts.py where present) and the
-#      tree tests on the GPU; mesh cases keep using the 8 CPU devices conftest.py
-#      makes.
+#   3. the jax.nn parity tests (the GPU eager path's bits against jax.nn's jit on
+#      the GPU), the context-matrix tests (tests/test_contexts.py where present)
+#      and the tree tests on the GPU; mesh cases keep using the 8 CPU devices
+#      conftest.py makes.
 # Everything it produces goes to OUT_DIR: versions.txt, nvidia-smi.txt, bench/,
 # tree_depth/, pytest-*.txt and summary.txt (one line per step with its exit code).
 # A failing step is recorded and the next one still runs; the script's exit code
@@ -61,10 +62,10 @@ PY
 } >"$OUT/versions.txt" 2>&1
 nvidia-smi >"$OUT/nvidia-smi.txt" 2>&1 || true
 
-step bench 150 "$PYTHON" benchmarks/run.py --quick --out "$OUT/bench" --tag gpu
+step bench 150 "$PYTHON" benchmarks/harness.py --quick --out "$OUT/bench" --tag gpu
 step tree_depth 150 "$PYTHON" benchmarks/tree_depth.py --layers 4,16,64,256 \
   --impls "tree.init,jax.nn jit" --timeout 60 --out "$OUT/tree_depth"
-TESTS=(tests/test_tree.py)
+TESTS=(tests/test_parity.py tests/test_tree.py)
 [[ -f tests/test_contexts.py ]] && TESTS=(tests/test_contexts.py "${TESTS[@]}")
 step pytest 150 "$PYTHON" -m pytest -p no:xdist -q -m "not slow" "${TESTS[@]}" \
   --junitxml="$OUT/pytest.xml"

@@ -4,6 +4,12 @@ For float32 and float64, typed and raw threefry keys, every builder jax has must
 return exactly the array jax's builder returns under ``jax.jit``, both when our
 initializer is called eagerly and when it is jitted. (jax's own eager call is not
 the reference: it differs from its jitted result in the last bit.)
+
+Every test runs twice: on the CPU's own eager path (the fast ``erf_inv`` form,
+first-call bucket kernels, the self-check) and on the path a GPU or TPU eager
+call takes (``sampling.accelerator_path``: the shape's own executable with
+``lax.erf_inv`` and XLA's default options), the second in `make test-slow`
+except for `test_accelerator_path` below.
 """
 
 import chex
@@ -13,6 +19,7 @@ import numpy as np
 import pytest
 
 import jax_inits
+from jax_inits._src import dispatch, sampling
 
 J = jax.nn.initializers
 
@@ -35,6 +42,16 @@ VS_BUILDERS = [
     "he_uniform",
     "he_normal",
 ]
+
+
+@pytest.fixture(autouse=True, params=["cpu", pytest.param("accelerator", marks=pytest.mark.slow)])
+def eager_path(request):
+    """The eager path under test: the CPU's own, or a GPU/TPU call's."""
+    if request.param == "cpu":
+        yield request.param
+    else:
+        with sampling.accelerator_path("gpu"):
+            yield request.param
 
 
 def _jax_jit(init, key, shape, dtype):
@@ -165,6 +182,9 @@ def test_aliases_are_the_same_builders():
     assert jax_inits.kaiming_normal is jax_inits.he_normal
 
 
+@pytest.mark.skipif(
+    jax.default_backend() != "cpu", reason="the rounding difference is XLA's CPU backend's"
+)
 def test_jax_eager_differs_from_its_own_jit():
     """Why the reference is jax under jit: its eager call rounds differently."""
     key, shape = jax.random.key(0), (64, 64)
@@ -186,3 +206,58 @@ def test_compute_fans_matches_jax():
 
     for shape, axes in SHAPES:
         assert jax_inits.compute_fans(shape, **axes) == _compute_fans(shape, **axes)
+
+
+# The accelerator path in `make test`: each distribution once, with both key kinds
+# and float64, on shapes no other test draws (no cached executable can answer).
+ACCELERATOR_CASES = [
+    ("normal", (3.5,), (24, 40), "typed", "float32"),
+    ("uniform", (7.0,), (24, 40), "raw", "float32"),
+    ("truncated_normal", (), (24, 40), "typed", "float64"),
+    ("he_normal", (), (3, 3, 16, 8), "typed", "float32"),
+]
+
+
+@pytest.mark.parametrize(
+    "name,args,shape,key_kind,dtype", ACCELERATOR_CASES, ids=[c[0] for c in ACCELERATOR_CASES]
+)
+def test_accelerator_path(name, args, shape, key_kind, dtype, eager_path):
+    if eager_path != "cpu":
+        pytest.skip("runs the accelerator path itself")
+    with jax.enable_x64(dtype == "float64"), sampling.accelerator_path("gpu"):
+        _assert_parity(
+            getattr(jax_inits, name)(*args),
+            getattr(J, name)(*args),
+            KEYS[key_kind],
+            shape,
+            jnp.dtype(dtype),
+        )
+
+
+def test_accelerator_path_skips_the_cpu_only_kernels(monkeypatch, eager_path):
+    """The switch changes the path: under it a new eager signature runs no bucket
+    kernel, traces no fast erf_inv form and no self-check; without it, the CPU's
+    first call runs a bucket kernel and the second traces the fast form."""
+    if eager_path != "cpu":
+        pytest.skip("compares the two paths itself")
+    used = []
+    for module, name in (
+        (dispatch, "_bucket_runner"),
+        (sampling, "_erf_inv_f32"),
+        (sampling, "fast_erf_inv_exact"),
+    ):
+        original = getattr(module, name)
+
+        def spy(*args, _original=original, _name=name, **kwargs):
+            used.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    key, shape = jax.random.key(5), (7, 11, 13)  # a shape no other test draws
+    init = jax_inits.variance_scaling(0.73, "fan_avg", "normal")
+    with sampling.accelerator_path("gpu"):
+        accelerator = [init(key, shape), init(key, shape)]
+    assert used == []
+    cpu = [init(key, shape), init(key, shape)]
+    assert {"_bucket_runner", "_erf_inv_f32", "fast_erf_inv_exact"} <= set(used)
+    chex.assert_trees_all_equal(accelerator, cpu, strict=True)

@@ -28,6 +28,11 @@ traces it (no ``jax.jit``, ``vmap``, ``eval_shape``, ...) and it asks for no
 
 Every path returns the same bits and jax.nn's placement; the context matrix in
 ``tests/test_contexts.py`` checks both in every context a user can be in.
+
+On a GPU or TPU none of the CPU-only parts runs (no bucket kernel, no fast
+``erf_inv`` form, no self-check): an eager call compiles its shape's own
+executable with ``lax.erf_inv`` from the first call. `sampling.accelerator_path`
+makes the CPU take that path, so that tests run it.
 """
 
 from __future__ import annotations
@@ -115,6 +120,7 @@ def _context() -> tuple:
         config.jax_threefry_partitionable,  # pyright: ignore[reportAttributeAccessIssue]
         config.jax_default_prng_impl,  # pyright: ignore[reportAttributeAccessIssue]
         compat.context_mesh(),
+        sampling.forced_platform(),  # tests only: sampling.accelerator_path
     )
 
 
@@ -141,7 +147,10 @@ def _signature(init: InitializerBase, key: Any, shape: Any, dtype: Any) -> tuple
 
 
 def _platform_of(key: Any) -> str:
-    """The platform an eager call with ``key`` runs on."""
+    """The platform whose path an eager call with ``key`` takes: its device's."""
+    forced = sampling.forced_platform()
+    if forced is not None:
+        return forced
     if isinstance(key, jax.Array) and compat.is_committed(key):
         return next(iter(key.devices())).platform
     return sampling.default_platform()

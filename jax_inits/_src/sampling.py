@@ -87,8 +87,40 @@ def reference_erf_inv(enabled: bool = True):
     return _tracing_setting("reference_erf_inv", enabled)
 
 
+#: The platform whose path eager calls take whatever device runs them, set only
+#: by `accelerator_path` (tests); ``None``: the device's own.
+_forced_platform: str | None = None
+
+
+@contextlib.contextmanager
+def accelerator_path(platform: str = "gpu"):
+    """Private, for tests: eager calls take ``platform``'s path while on the CPU.
+
+    On a GPU or TPU an eager call compiles its shape's own executable with
+    ``lax.erf_inv`` and XLA's default options: no fast ``erf_inv`` form, no
+    first-call bucket kernel, no self-check (those are CPU-only). Inside this
+    context the dispatcher and the kernels treat every call as one on
+    ``platform``, so that path runs, and is tested, on the CPU. Process-wide and
+    not thread-safe; the eager caches key on it (`forced_platform`).
+    """
+    global _forced_platform
+    previous, _forced_platform = _forced_platform, platform
+    try:
+        yield
+    finally:
+        _forced_platform = previous
+
+
+def forced_platform() -> str | None:
+    """The platform set by `accelerator_path`, else ``None``."""
+    return _forced_platform
+
+
 def default_platform() -> str:
-    """The platform an uncommitted computation runs on: the default device's."""
+    """The platform an uncommitted computation runs on: the default device's (or
+    the one `accelerator_path` forces)."""
+    if _forced_platform is not None:
+        return _forced_platform
     device = jax.config.jax_default_device  # pyright: ignore[reportAttributeAccessIssue]
     if isinstance(device, str):
         return device
