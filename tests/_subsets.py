@@ -55,3 +55,23 @@ def builders(names: Iterable[str] | None = None) -> list:
         pytest.param(name, id=name, marks=() if in_make_test(name) else pytest.mark.slow)
         for name in names
     ]
+
+
+def rotated(names: Iterable[str], variants: Iterable, *, fast: Iterable[str] | None = None) -> list:
+    """``pytest.param(name, variant)`` for every pair of a cross product, where
+    `make test` runs ONE variant per name and `make test-slow` the rest.
+
+    The variant a name gets in `make test` rotates with the name's position among
+    the names that run there (``fast``: default the names `in_make_test`), so
+    across names every variant runs in `make test` while each name costs one case.
+    The id is ``name-variant``.
+    """
+    names, variants = list(names), list(variants)
+    quick = [n for n in names if in_make_test(n)] if fast is None else list(fast)
+    params = []
+    for name in names:
+        chosen = quick.index(name) % len(variants) if name in quick else None
+        for i, variant in enumerate(variants):
+            marks = () if i == chosen else pytest.mark.slow
+            params.append(pytest.param(name, variant, id=f"{name}-{variant}", marks=marks))
+    return params

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _subsets import builders
+from _subsets import builders, rotated
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -112,8 +112,9 @@ def _eager_calls(init, shape, dtype, name):
     return key, want
 
 
-@pytest.mark.parametrize("name", BASIC)
-@pytest.mark.parametrize("builder", builders(sorted(ENTRIES)))
+# `make test`: every builder of the catalogue in one basic context (rotating, so
+# each context runs for about a fifth of them); `make test-slow`: the rest.
+@pytest.mark.parametrize("builder,name", rotated(sorted(ENTRIES), BASIC, fast=sorted(ENTRIES)))
 def test_every_builder_eager_in_the_basic_contexts(builder, name):
     init, shape, dtype = case(builder)
     _eager_calls(init, shape, dtype, name)
@@ -137,8 +138,7 @@ def test_call_kinds_in_every_context(builder, name):
     assert (abstract.shape, abstract.dtype) == (want.shape, want.dtype)
 
 
-@pytest.mark.parametrize("mesh", ["explicit", "auto"])
-@pytest.mark.parametrize("builder", builders(sorted(ENTRIES)))
+@pytest.mark.parametrize("builder,mesh", rotated(sorted(ENTRIES), ["explicit", "auto"]))
 def test_values_inside_a_users_jit_under_a_mesh_are_context_free(builder, mesh):
     init, shape, dtype = case(builder)
     key = jax.random.key(4)

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 import pytest
-from _subsets import builders
+from _subsets import rotated
 
 import jax_inits as ji
 from jax_inits._src import catalog
@@ -209,8 +209,8 @@ def _cases():
 CASES = _cases()
 
 
-@pytest.mark.parametrize("dtype", ALL)
-@pytest.mark.parametrize("case", sorted(CASES))
+# 2^20-sample sweeps: `make test` runs each case in one dtype (rotating), the rest slow.
+@pytest.mark.parametrize("case,dtype", rotated(sorted(CASES), ALL))
 def test_values_never_reach_an_open_bound(case, dtype):
     """n >= 2^20 draws of seed 0 per (initializer, dtype): every value finite, inside
     the interval (open ends excluded) and, in 8/16-bit dtypes, the upper end's inner
@@ -254,19 +254,17 @@ def test_issue_repro_float8_he_uniform_is_finite():
 REAL = [e for e in catalog.ENTRIES if not e.complex]
 
 
-#: Formats without infinities (float8_e4m3fn), with them (float8_e5m2), with the
-#: smallest float8 range (float8_e4m3b11fnuz, max 30) and float4 (max 6); the other
-#: 8/16-bit types run under ``-m slow`` (bfloat16/float16 also in test_base.py).
-NAN_WALK = [
-    d
-    if d in ("float8_e4m3fn", "float8_e5m2", "float8_e4m3b11fnuz", "float4_e2m1fn")
-    else pytest.param(d, marks=pytest.mark.slow)
-    for d in LOW
-]
+#: Every 8/16-bit type, first those that matter most: no infinities (float8_e4m3fn),
+#: with them (float8_e5m2), the smallest float8 range (float8_e4m3b11fnuz, max 30),
+#: float4 (max 6). `make test` gives each builder one of them, rotating down this
+#: list; `make test-slow` runs every builder in every type.
+NAN_WALK = sorted(
+    LOW,
+    key=lambda d: ("float8_e4m3fn", "float8_e5m2", "float8_e4m3b11fnuz", "float4_e2m1fn", d).index(d),
+)
 
 
-@pytest.mark.parametrize("dtype", NAN_WALK)
-@pytest.mark.parametrize("name", builders([e.name for e in REAL]))
+@pytest.mark.parametrize("name,dtype", rotated([e.name for e in REAL], NAN_WALK))
 def test_no_initializer_returns_nan_in_low_precision(name, dtype):
     """Every real initializer of the catalogue, example arguments, shape 32 x 64."""
     entry = {e.name: e for e in REAL}[name]

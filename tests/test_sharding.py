@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _subsets import builders, in_make_test
+from _subsets import builders, in_make_test, rotated
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -47,8 +47,7 @@ def _shape_spec(conv):
     return ((3, 3, 16, 24), P(None, None, "x", "y")) if conv else ((16, 24), P("x", "y"))
 
 
-@pytest.mark.parametrize("mesh_shape", MESHES, ids=["1x8", "2x4", "8x1"])
-@pytest.mark.parametrize("name", builders(sorted(CASES)))
+@pytest.mark.parametrize("name,mesh_shape", rotated(sorted(CASES), MESHES))
 def test_named_sharding_on_auto_mesh(name, mesh_shape):
     init, dtype, conv = CASES[name]
     shape, spec = _shape_spec(conv)
