@@ -747,6 +747,21 @@ def init(
       >>> params["dense"]["kernel"].shape, float(params["dense"]["bias"].sum())
       ((64, 32), 0.0)
     """
+    return init_reporting(key, spec, rules, out_shardings=out_shardings, known=known, force=force)[
+        0
+    ]
+
+
+def init_reporting(
+    key: jax.Array,
+    spec: Any,
+    rules: Rules,
+    *,
+    out_shardings: Any = None,
+    known: Any = None,
+    force: Sequence[Pattern] = (),
+) -> tuple[Any, list[str]]:
+    """`init`, and the paths of the leaves it drew (not taken from ``known``), in order."""
     _check_key("tree.init", key)
     rule_list = _rule_list("tree.init", rules, allow_keep=False)
     paths, leaves, treedef = flatten(spec)
@@ -771,11 +786,41 @@ def init(
     new = _run(tuple(steps[i] for i in drawn), key, (), donate=False) if drawn else ()
     for i, value in zip(drawn, new, strict=True):
         out[i] = value
-    return jax.tree_util.tree_unflatten(treedef, out)
+    return jax.tree_util.tree_unflatten(treedef, out), [paths[i] for i in drawn]
+
+
+def _only(fn: str, only: Any, paths: list[str], leaves: list) -> set[int] | None:
+    """The indices of the array leaves ``only`` selects (``None``: all of them).
+
+    ``only`` is a sequence of patterns as in rules; matching no array leaf is an error.
+    """
+    if only is None:
+        return None
+    if isinstance(only, (str, re.Pattern)) or not isinstance(only, Sequence):
+        raise TypeError(f"{fn}: `only` must be a sequence of patterns, got {only!r}.")
+    patterns = [p for p, _ in _rule_list(fn, [(p, None) for p in only], allow_keep=True)]
+    chosen = {
+        i
+        for i, (path, leaf) in enumerate(zip(paths, leaves, strict=True))
+        if _is_array_like(leaf) and any(_matches(p, path, leaf) for p in patterns)
+    }
+    if not chosen:
+        raise ValueError(
+            f"{fn}: `only` ({', '.join(_describe_pattern(p) for p in patterns) or 'empty'}) "
+            f"matches no array leaf; the paths are {paths[:8]}"
+            + (f" and {len(paths) - 8} more." if len(paths) > 8 else ".")
+        )
+    return chosen
 
 
 def reinit(
-    params: Any, key: jax.Array, rules: Rules, *, donate: bool = False, out_shardings: Any = None
+    params: Any,
+    key: jax.Array,
+    rules: Rules,
+    *,
+    donate: bool = False,
+    out_shardings: Any = None,
+    only: Sequence[Pattern] | None = None,
 ) -> Any:
     """Re-initialises the array leaves of ``params`` by rules (see `init`).
 
@@ -794,13 +839,16 @@ def reinit(
         one copy of the parameters); those old arrays are deleted. Kept leaves
         are returned as they are, never copied.
       out_shardings: As for `init`; ``None`` keeps each array's sharding.
+      only: Patterns (as in ``rules``) of the leaves to re-initialise; every other
+        leaf is returned as it is and needs no rule. ``None``: all leaves.
 
     Returns:
       A pytree of the structure of ``params``.
 
     Raises:
-      TypeError: If ``key`` or ``rules`` has the wrong type.
-      ValueError: If no rule matches an array leaf, or two leaves share a path.
+      TypeError: If ``key``, ``rules`` or ``only`` has the wrong type.
+      ValueError: If no rule matches an array leaf to re-initialise, two leaves
+        share a path, or ``only`` matches no array leaf.
 
     Examples:
       >>> import jax_inits.tree
@@ -810,8 +858,24 @@ def reinit(
       >>> bool((new["w"] != 0).all()), float(new["b"].sum())
       (True, 4.0)
     """
-    _check_key("tree.reinit", key)
-    rule_list = _rule_list("tree.reinit", rules, allow_keep=True)
+    return reinit_as(
+        "tree.reinit", params, key, rules, donate=donate, out_shardings=out_shardings, only=only
+    )
+
+
+def reinit_as(
+    fn: str,
+    params: Any,
+    key: jax.Array,
+    rules: Rules,
+    *,
+    donate: bool = False,
+    out_shardings: Any = None,
+    only: Sequence[Pattern] | None = None,
+) -> Any:
+    """`reinit`, its errors naming ``fn`` (the public function called)."""
+    _check_key(fn, key)
+    rule_list = _rule_list(fn, rules, allow_keep=True)
     paths, leaves, treedef = flatten(params)
 
     def current(leaf):
@@ -820,11 +884,15 @@ def reinit(
         sharding = getattr(leaf, "sharding", None)
         return sharding if isinstance(sharding, NamedSharding) else None
 
-    shardings = _sharding_leaves("tree.reinit", out_shardings, treedef, leaves, current)
+    shardings = _sharding_leaves(fn, out_shardings, treedef, leaves, current)
+    chosen = _only(fn, only, paths, leaves)
     steps = _plan(
-        "tree.reinit",
+        fn,
         rule_list,
-        list(zip(paths, leaves, strict=True)),
+        [
+            (path, leaf if chosen is None or i in chosen else None)
+            for i, (path, leaf) in enumerate(zip(paths, leaves, strict=True))
+        ],
         shardings,
     )
     # Kept leaves (rule -> None) and non-arrays never enter the jitted call.
