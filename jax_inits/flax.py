@@ -199,6 +199,21 @@ def _split_rest(fn: str, state: Any, filter: Any) -> tuple[Any, Any]:
     return drawn, rest
 
 
+def _known_by_path(known: Any, paths: list[str]) -> dict[str, Any]:
+    """``known`` as ``{path: array}`` by the model's paths. Orbax restores an
+    ``nnx.State`` without a target as nested dicts with a ``"value"`` level
+    (``body/kernel/value``); that level is looked through."""
+    from jax_inits._src import tree
+
+    wanted = set(paths)
+    out = {}
+    for path, leaf in zip(*tree.flatten(known)[:2], strict=True):
+        if path not in wanted and path.endswith("/value") and path[: -len("/value")] in wanted:
+            path = path[: -len("/value")]
+        out[path] = leaf
+    return out
+
+
 def create(
     make: Any,
     key: jax.Array,
@@ -244,8 +259,9 @@ def create(
       filter: The nnx filter of the variables ``rules`` draw; ``None`` is ``nnx.Param``.
       known: Values of ``filter``'s variables that are already known (e.g. restored
         from a checkpoint), a partial ``nnx.State`` or nested dict by the model's
-        paths (``"layers/0/kernel"``); used as they are (cast and placed), the
-        others drawn by ``rules``, as with `jax_inits.tree.init`'s ``known``.
+        paths (``"layers/0/kernel"``; the ``"value"`` level of what orbax restores
+        without a target is looked through); used as they are (cast and placed),
+        the others drawn by ``rules``, as with `jax_inits.tree.init`'s ``known``.
       force: Patterns of known variables to draw anyway (``["head/*"]``).
       report: Also return the paths of the variables drawn by ``rules``.
 
@@ -284,6 +300,8 @@ def create(
     drawn_spec, rest_spec = _split_rest(
         "flax.create", built.state, nnx.Param if filter is None else filter
     )
+    if known is not None:
+        known = _known_by_path(known, tree.leaf_paths(drawn_spec))
     drawn, paths = tree.init_reporting(
         key, drawn_spec, rules, out_shardings=built.shardings(drawn_spec), known=known, force=force
     )
