@@ -655,3 +655,72 @@ def test_create_linen_keeps_the_modules_own_batch_stats():
         variables["params"]["Dense_0"]["kernel"],
         ji.he_normal()(jt.leaf_key(KEY, "params/Dense_0/kernel"), (16, 8)),
     )
+
+
+# ----------------------------------------------------------------------------- scanned layers
+
+D_SCAN, L_SCAN = 64, 4
+
+
+class _Block(nnx.Module):
+    def __init__(self, rngs):
+        self.attention = nnx.Module()
+        self.attention.wq = nnx.Linear(D_SCAN, D_SCAN, use_bias=False, rngs=rngs)
+        self.attention.wo = nnx.Linear(D_SCAN, D_SCAN, use_bias=False, rngs=rngs)
+        self.norm = nnx.RMSNorm(D_SCAN, rngs=rngs)
+
+
+class _Unscanned(nnx.Module):
+    def __init__(self, rngs):
+        self.layers = nnx.List([_Block(rngs) for _ in range(L_SCAN)])
+
+
+class _Scanned(nnx.Module):
+    def __init__(self, rngs):
+        @nnx.split_rngs(splits=L_SCAN)
+        @nnx.vmap(in_axes=(0,), out_axes=0)
+        def blocks(rngs):
+            return _Block(rngs)
+
+        self.layers = blocks(rngs)
+
+
+def test_scanned_layers_are_per_layer_draws_of_the_unscanned_rules():
+    # torchtitan's depth_init: wo of block l has std 0.02 / sqrt(2 (l + 1)), wq 0.02.
+    # Each slice has n = 64 * 64 = 4096 values; the relative standard error of a
+    # sample std is 1 / sqrt(2 n) = 1.1%, so the tolerance is 5 of them, 5.5% (seed 0).
+    import jax_inits.presets
+
+    rules = jax_inits.presets.torchtitan_llama()
+    scanned = jflax.create(_Scanned, KEY, jt.scanned(rules, "layers"))
+    unscanned = jflax.create(_Unscanned, KEY, rules)
+    tol = 5 / math.sqrt(2 * D_SCAN * D_SCAN)
+    for layer in range(L_SCAN):
+        for name, std in (("wq", 0.02), ("wo", 0.02 / math.sqrt(2 * (layer + 1)))):
+            stacked = getattr(scanned.layers.attention, name).kernel.get_value()[layer]
+            plain = getattr(unscanned.layers[layer].attention, name).kernel.get_value()
+            for values in (stacked, plain):
+                assert abs(float(np.std(values)) / std - 1) < tol, (name, layer)
+    # The formula: slice l is layer l's rule, drawn from split(leaf_key, L)[l].
+    kernel = scanned.layers.attention.wo.kernel.get_value()
+    keys = jax.random.split(jt.leaf_key(KEY, "layers/attention/wo/kernel"), L_SCAN)
+    want = ji.pytorch.trunc_normal(std=0.02 / math.sqrt(2 * 4))(keys[3], (D_SCAN, D_SCAN))
+    np.testing.assert_array_equal(kernel[3], want)
+    np.testing.assert_array_equal(scanned.layers.norm.scale.get_value(), np.ones((L_SCAN, D_SCAN)))
+
+
+def test_scanned_plain_initializer_counts_no_layer_axis_in_its_fans():
+    # he_normal on (L, 64, 64) without `scanned` has std sqrt(2 / (L * 64)); with it,
+    # each layer's sqrt(2 / 64). n = 4 * 4096 = 16384 values: tolerance 5 / sqrt(2 n) = 2.8%.
+    rules = jt.scanned([("*kernel", ji.he_normal()), ("*", ji.ones)], "layers")
+    kernel = jflax.create(_Scanned, KEY, rules).layers.attention.wq.kernel.get_value()
+    tol = 5 / math.sqrt(2 * kernel.size)
+    assert abs(float(np.std(kernel)) / math.sqrt(2 / D_SCAN) - 1) < tol
+
+
+def test_scanned_errors():
+    with pytest.raises(TypeError, match=r"tree\.scanned: `prefix` must be a non-empty path"):
+        jt.scanned([("*", ji.zeros)], "")
+    spec = {"layers": {"w": jax.ShapeDtypeStruct((), jnp.float32)}}
+    with pytest.raises(ValueError, match=r"tree\.scanned: the leaf at path 'layers/w' .* scalar"):
+        jt.init(KEY, spec, jt.scanned([("*", ji.zeros)], "layers"))
