@@ -724,3 +724,31 @@ def test_scanned_errors():
     spec = {"layers": {"w": jax.ShapeDtypeStruct((), jnp.float32)}}
     with pytest.raises(ValueError, match=r"tree\.scanned: the leaf at path 'layers/w' .* scalar"):
         jt.init(KEY, spec, jt.scanned([("*", ji.zeros)], "layers"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("depth", [2, 16])
+def test_abstract_build_is_nnx_eval_shape_at_depth(depth, monkeypatch):
+    from jax._src.interpreters import partial_eval as pe
+
+    from jax_inits._src import _jax_compat, abstract
+
+    class Deep(nnx.Module):
+        def __init__(self, rngs):
+            self.layers = nnx.List([_Stateful(rngs) for _ in range(depth)])
+            self.zoo = _Zoo(rngs)
+
+    mesh = _auto_mesh()
+    with jax.set_mesh(mesh):
+        reference = nnx.eval_shape(lambda: Deep(nnx.Rngs(0)))
+    walks = []
+    original = pe.JaxprStackFrame.find_progenitors
+    monkeypatch.setattr(
+        pe.JaxprStackFrame,
+        "find_progenitors",
+        lambda self, t: walks.append(1) or original(self, t),
+    )
+    built = abstract.nnx_model(Deep, mesh)
+    if _jax_compat.QUADRATIC_ORIGIN_MSG:
+        assert walks == []  # no trace walk: linear in the number of variables
+    _assert_same_abstract(built.graphdef, built.state, reference)
