@@ -29,14 +29,19 @@ def hidden(monkeypatch):
     """Every private name the compat module uses, hidden: its fallbacks run."""
     monkeypatch.setattr(compat, "_trace_state_clean", None)
     monkeypatch.setattr(compat, "_COMMITTED", "_no_such_attribute")
+    monkeypatch.setattr(compat, "_DynamicJaxprTracer", None)
     jax_inits.clear_caches()
     yield
     jax_inits.clear_caches()
 
 
-def test_fallbacks_are_what_they_say(hidden):
+def test_fallbacks_are_what_they_say(hidden, monkeypatch):
     assert not compat.top_level()  # every call counts as traced
     assert compat.is_committed(jax.random.key(0))  # every array stays where it is
+    monkeypatch.setattr(compat, "_installed", False)
+    with compat.quiet_tracer_errors():  # a plain context: jax's own (quadratic) messages
+        assert compat._install_quiet_origin() is False
+        jax.make_jaxpr(_probe_sharding)(1.0)
 
 
 CORE = ["he_normal", "normal", "truncated_normal", "uniform_range", "orthogonal", "zeros", "sparse"]
