@@ -1,6 +1,7 @@
 """Depth sweep of whole-model init: compile time against the number of layers.
 
-Run: ``python benchmarks/tree_depth.py [--layers 4,16,64,256] [--old PATH] [--impls ...]``.
+Run: ``python benchmarks/tree_depth.py [--layers 4,16,64,256] [--old PATH] [--before PATH]
+[--impls ...]``.
 
 The spec is Llama-like (d_model 256, ffn 688, vocab 1024; per layer
 wq/wk/wv/wo/w1/w3/w2 and two norm scales: 9 leaves, plus the embedding and a
@@ -23,6 +24,19 @@ keys. Implementations:
 * ``linen jit`` / ``linen create``: the same model in linen, ``jax.jit(model.init)``
   (which also runs the forward pass on 8 tokens, as ``init`` does) and
   ``jax_inits.flax.create_linen`` with the rules.
+* ``eqx eager`` / ``eqx create``: the same model in Equinox (``eqx.nn.Embedding``,
+  ``eqx.nn.RMSNorm``, bias-free ``eqx.nn.Linear``), built eagerly and with
+  ``jax_inits.equinox.create`` and the rules (``he_normal`` on ``(out, in)``
+  weights).
+* ``X (before)``: implementation ``X`` with the ``jax_inits`` of the checkout given by
+  ``--before`` (e.g. a worktree of the commit before a change), imported in its
+  own process beside this checkout's, for the implementations in
+  ``--before-impls`` (default: the three ``create`` helpers).
+
+With ``--before`` the results also get a targets table: for each helper, its
+cold time over ``tree.init``'s cold time (target at most 1.5) and its warm time
+over the plain construction's warm time (``nnx eager``, ``linen jit``, ``eqx
+eager``; target at most 1), for this checkout and the one before.
 
 The interleaving is by depth: every implementation runs at 4 layers, then at
 16, and so on. Results go to ``benchmarks/results/tree_depth.{json,md}`` with the
@@ -53,7 +67,16 @@ IMPLS = (
     "nnx create",
     "linen jit",
     "linen create",
+    "eqx eager",
+    "eqx create",
 )
+#: The helpers and what each is compared with: (cold reference, warm reference).
+TARGETS = {
+    "nnx create": ("tree.init", "nnx eager"),
+    "linen create": ("tree.init", "linen jit"),
+    "eqx create": ("tree.init", "eqx eager"),
+}
+BEFORE = " (before)"
 
 
 def llama_spec(n_layers: int):
@@ -136,6 +159,48 @@ def _linen_model(n_layers: int):
     return Model()
 
 
+def _eqx_model(n_layers: int):
+    """The benchmark's spec as an Equinox module class (same shapes, float32)."""
+    import equinox as eqx
+    import jax
+
+    d, f = D_MODEL, FFN
+
+    class Block(eqx.Module):
+        attn_ln: eqx.nn.RMSNorm
+        mlp_ln: eqx.nn.RMSNorm
+        wq: eqx.nn.Linear
+        wk: eqx.nn.Linear
+        wv: eqx.nn.Linear
+        wo: eqx.nn.Linear
+        w1: eqx.nn.Linear
+        w3: eqx.nn.Linear
+        w2: eqx.nn.Linear
+
+        def __init__(self, key):
+            keys = jax.random.split(key, 7)
+            self.attn_ln, self.mlp_ln = eqx.nn.RMSNorm(d), eqx.nn.RMSNorm(d)
+            self.wq, self.wk, self.wv, self.wo = (
+                eqx.nn.Linear(d, d, use_bias=False, key=k) for k in keys[:4]
+            )
+            self.w1 = eqx.nn.Linear(d, f, use_bias=False, key=keys[4])
+            self.w3 = eqx.nn.Linear(d, f, use_bias=False, key=keys[5])
+            self.w2 = eqx.nn.Linear(f, d, use_bias=False, key=keys[6])
+
+    class Model(eqx.Module):
+        embed: eqx.nn.Embedding
+        final_ln: eqx.nn.RMSNorm
+        layers: list
+
+        def __init__(self, key):
+            keys = jax.random.split(key, n_layers + 1)
+            self.embed = eqx.nn.Embedding(VOCAB, d, key=keys[0])
+            self.final_ln = eqx.nn.RMSNorm(d)
+            self.layers = [Block(k) for k in keys[1:]]
+
+    return Model
+
+
 def _maker(impl: str, spec):
     """``make(key) -> params`` for ``impl``."""
     import fnmatch
@@ -163,6 +228,16 @@ def _maker(impl: str, spec):
         if impl == "nnx.jit":
             return nnx.jit(lambda key: model(nnx.Rngs(key)))
         return lambda key: nnx.state(jax_inits.flax.create(model, key, rules))
+    if impl.startswith("eqx"):
+        import equinox as eqx
+
+        import jax_inits.equinox
+
+        model = _eqx_model(n_layers)
+        if impl == "eqx eager":
+            return lambda key: eqx.filter(model(key), eqx.is_array)
+        eqx_rules = rules[:2] + [("*", jax_inits.he_normal(in_axis=-1, out_axis=-2))]
+        return lambda key: eqx.filter(jax_inits.equinox.create(model, key, eqx_rules), eqx.is_array)
     if impl.startswith("linen"):
         import jax_inits.flax
 
@@ -219,18 +294,27 @@ def _case(impl: str, n_layers: int) -> dict:
     }
 
 
-def _run_point(impl: str, n_layers: int, old: str | None, timeout: float) -> dict:
+def _run_point(
+    impl: str, n_layers: int, old: str | None, timeout: float, before: str | None = None
+) -> dict:
     env = dict(os.environ)
-    src = old if impl == "tree.init (old)" else str(ROOT)
+    src = str(ROOT)
+    if impl == "tree.init (old)":
+        src = str(old)
+    elif impl.endswith(BEFORE):
+        src = str(before)
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [sys.executable, __file__, "--case", impl, str(n_layers)]
+    case = impl.removesuffix(BEFORE)
+    cmd = [sys.executable, __file__, "--case", case, str(n_layers)]
     try:
         done = subprocess.run(
             cmd, env=env, capture_output=True, text=True, timeout=timeout, check=True, cwd=src
         )
     except subprocess.TimeoutExpired:
         return {"impl": impl, "layers": n_layers, "cold_s": None, "timed_out": timeout}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    record["impl"] = impl
+    return record
 
 
 def _machine() -> dict:
@@ -281,11 +365,47 @@ def _table(records: list[dict], impls: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _targets(records: list[dict]) -> list[str]:
+    """Each helper's cold time over tree.init's and warm time over the plain construction's."""
+    by = {(r["impl"], r["layers"]): r for r in records}
+    layers = sorted({r["layers"] for r in records})
+    lines = [
+        "| layers | helper | cold / tree.init cold (target <= 1.5) | before | "
+        "warm / plain warm (target <= 1) | before |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def ratio(impl, field, ref, n):
+        a, b = by.get((impl, n), {}).get(field), by.get((ref, n), {}).get(field)
+        return "—" if a is None or b is None else f"{a / b:.2f}"
+
+    for n in layers:
+        for helper, (cold_ref, warm_ref) in TARGETS.items():
+            if (helper, n) not in by:
+                continue
+            cells = [
+                ratio(helper, "cold_s", cold_ref, n),
+                ratio(helper + BEFORE, "cold_s", cold_ref, n),
+                ratio(helper, "warm_s", warm_ref, n),
+                ratio(helper + BEFORE, "warm_s", warm_ref, n),
+            ]
+            lines.append(f"| {n} | {helper} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", default="4,16,64,256")
     parser.add_argument("--impls", default=",".join(IMPLS))
     parser.add_argument("--old", help="checkout with the old tree.init (for 'tree.init (old)')")
+    parser.add_argument(
+        "--before", help="another checkout: runs --before-impls with it too, as 'X (before)'"
+    )
+    parser.add_argument(
+        "--before-impls",
+        default=",".join(TARGETS),
+        help="the implementations to run with the --before checkout as well",
+    )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per point")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument(
@@ -299,7 +419,21 @@ def main() -> None:
         print(json.dumps(_case(args.case[0], int(args.case[1]))))
         return
     impls = [i for i in args.impls.split(",") if i != "tree.init (old)" or args.old]
+    unknown = [i for i in impls if i not in IMPLS]
+    if unknown:
+        parser.error(f"unknown --impls {unknown}; known: {', '.join(IMPLS)}")
+    if args.before:
+        chosen = [i for i in args.before_impls.split(",") if i in impls]
+        impls = [j for i in impls for j in ([i, i + BEFORE] if i in chosen else [i])]
     machine = _machine()
+    if args.before:
+        machine["before"] = args.before
+        machine["before_commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=args.before,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     records = []
     over: set[str] = set()  # implementations that ran out of time at a smaller depth
     for n in (int(x) for x in args.layers.split(",")):
@@ -309,7 +443,7 @@ def main() -> None:
                 record["not_run"] = True
                 records.append(record)
                 continue
-            record = _run_point(impl, n, args.old, args.timeout)
+            record = _run_point(impl, n, args.old, args.timeout, args.before)
             if record.get("timed_out"):
                 over.add(impl)
             records.append(record)
@@ -322,9 +456,10 @@ def main() -> None:
         machine.setdefault("updated", []).append({"impls": impls, **_machine()})
         done = {(r["impl"], r["layers"]) for r in records}
         kept = [r for r in previous["records"] if (r["impl"], r["layers"]) not in done]
-        order = {impl: i for i, impl in enumerate(IMPLS)}
+        every = [j for i in IMPLS for j in (i, i + BEFORE)]
+        order = {impl: i for i, impl in enumerate(every)}
         records = sorted(kept + records, key=lambda r: (r["layers"], order[r["impl"]]))
-        impls = [i for i in IMPLS if any(r["impl"] == i for r in records)]
+        impls = [i for i in every if any(r["impl"] == i for r in records)]
     (out / "tree_depth.json").write_text(
         json.dumps({"machine": machine, "records": records}, indent=1) + "\n"
     )
@@ -348,6 +483,19 @@ def main() -> None:
         "implementation already exceeded the limit at a smaller depth.",
         "",
     ]
+    if any(r["impl"] in TARGETS for r in records):
+        before = machine.get("before")
+        lines += [
+            "## Targets: the create helpers against tree.init and plain construction",
+            "",
+            *(
+                [f"'before' is the checkout {before} (commit {machine['before_commit']}).", ""]
+                if before
+                else []
+            ),
+            *_targets(records),
+            "",
+        ]
     (out / "tree_depth.md").write_text("\n".join(lines))
     print("\n".join(lines))
 

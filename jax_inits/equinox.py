@@ -16,14 +16,15 @@ from typing import Any
 
 import jax
 
-__all__ = ("create",)
+__all__ = ("create", "reinit")
 
 
 def create(make: Any, key: jax.Array, rules: Any = None, *, out_shardings: Any = None) -> Any:
     """Builds an Equinox module abstractly, then creates its array leaves in one call.
 
-    ``make(key)`` is evaluated with ``eqx.filter_eval_shape``; the array leaves
-    are then created
+    ``make(key)`` is evaluated with ``eqx.filter_eval_shape`` (cached per ``make``
+    object and key type, so ``make`` must build the same structure on every call;
+    `jax_inits.clear_caches` empties the cache); the array leaves are then created
 
     * with ``rules``: by `jax_inits.tree.init` (grouped draws; leaf values
       ``init(leaf_key(key, path), shape, dtype)`` with paths such as
@@ -60,15 +61,13 @@ def create(make: Any, key: jax.Array, rules: Any = None, *, out_shardings: Any =
     """
     import equinox as eqx
 
+    from jax_inits._src import abstract as _abstract
     from jax_inits._src import tree
 
     if not callable(make):
         raise TypeError(f"equinox.create: `make` must be callable, got {make!r}.")
 
-    def is_abstract(leaf: Any) -> bool:
-        return isinstance(leaf, jax.ShapeDtypeStruct)
-
-    abstract, static = eqx.partition(eqx.filter_eval_shape(make, key), is_abstract)
+    abstract, static = _abstract.equinox_module(make, key)
     if rules is not None:
         arrays = tree.init(key, abstract, rules, out_shardings=out_shardings)
     else:
@@ -78,3 +77,41 @@ def create(make: Any, key: jax.Array, rules: Any = None, *, out_shardings: Any =
 
         arrays = jax.jit(own, out_shardings=out_shardings)(key)
     return eqx.combine(arrays, static)
+
+
+def reinit(module: Any, key: jax.Array, rules: Any, *, only: Any) -> Any:
+    """A new module with the array leaves whose path matches ``only`` re-drawn.
+
+    For surgery on a trained module: a new head, a layer re-drawn after a change.
+    The selected leaves get the values `jax_inits.tree.init` (and `create`) gives
+    them for ``key`` and ``rules``, in the sharding they have now; every other
+    leaf is the same array as in ``module``. ``module`` itself is not changed
+    (Equinox modules are immutable).
+
+    Args:
+      module: An ``eqx.Module`` (or any pytree).
+      key: The PRNG key.
+      rules: Rules as for `jax_inits.tree.init`, for the leaves ``only`` selects.
+      only: Patterns (as in rules) of the leaves to re-draw, e.g. ``["layers/2/*"]``.
+
+    Returns:
+      The new module.
+
+    Raises:
+      TypeError: If ``only`` is not a sequence of patterns.
+      ValueError: If ``only`` matches no array leaf, or no rule matches a selected one.
+
+    Examples:
+      >>> import equinox as eqx
+      >>> import jax_inits.equinox
+      >>> mlp = eqx.nn.MLP(4, 2, width_size=8, depth=2, key=jax.random.key(0))
+      >>> new = jax_inits.equinox.reinit(
+      ...     mlp, jax.random.key(1), [("*", jax_inits.zeros)], only=["layers/2/*"])
+      >>> float(abs(new.layers[2].weight).sum()), new.layers[0].weight is mlp.layers[0].weight
+      (0.0, True)
+    """
+    from jax_inits._src import tree
+
+    if only is None:
+        raise TypeError("equinox.reinit: `only` must be a sequence of patterns, got None.")
+    return tree.reinit_as("equinox.reinit", module, key, rules, only=only)

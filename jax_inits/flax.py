@@ -21,7 +21,6 @@ Flax is imported when a wrapper is built or called, never by ``import jax_inits`
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, cast
 
 import jax
@@ -29,7 +28,13 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from jax_inits._src import placement
 
-__all__ = ("create", "create_linen", "linen_with_partitioning", "nnx_with_partitioning")
+__all__ = (
+    "create",
+    "create_linen",
+    "linen_with_partitioning",
+    "nnx_with_partitioning",
+    "reinit",
+)
 
 
 def _names(fn: str, sharding: Any) -> Any:
@@ -180,45 +185,94 @@ def linen_with_partitioning(init: Any, names: Any, mesh: Any = None) -> Any:
     return sample
 
 
-def _in_mesh(mesh: Any) -> Any:
-    """``jax.set_mesh(mesh)``, or no context for ``None``."""
-    return contextlib.nullcontext() if mesh is None else jax.set_mesh(mesh)
+def _split_rest(fn: str, state: Any, filter: Any) -> tuple[Any, Any]:
+    """``state`` split into the variables rules draw (``filter``) and the rest."""
+    from flax import nnx
+
+    try:
+        drawn, rest = nnx.split_state(state, filter, ...)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"{fn}: `filter` must be an nnx filter (a Variable type, a path glob, "
+            f"nnx.Any(...), ...), got {filter!r}: {error}"
+        ) from None
+    return drawn, rest
 
 
-def create(make: Any, key: jax.Array, rules: Any = None, *, mesh: Any = None) -> Any:
+def _known_by_path(known: Any, paths: list[str]) -> dict[str, Any]:
+    """``known`` as ``{path: array}`` by the model's paths. Orbax restores an
+    ``nnx.State`` without a target as nested dicts with a ``"value"`` level
+    (``body/kernel/value``); that level is looked through."""
+    from jax_inits._src import tree
+
+    wanted = set(paths)
+    out = {}
+    for path, leaf in zip(*tree.flatten(known)[:2], strict=True):
+        if path not in wanted and path.endswith("/value") and path[: -len("/value")] in wanted:
+            path = path[: -len("/value")]
+        out[path] = leaf
+    return out
+
+
+def create(
+    make: Any,
+    key: jax.Array,
+    rules: Any = None,
+    *,
+    mesh: Any = None,
+    filter: Any = None,  # noqa: A002 - nnx's own name for it
+    known: Any = None,
+    force: Any = (),
+    report: bool = False,
+) -> Any:
     """Creates a Flax nnx model abstractly, then every parameter into its sharding.
 
-    ``make(rngs)`` is built under ``nnx.eval_shape`` (inside ``jax.set_mesh(mesh)``
-    when a mesh is given, so sharding annotations such as
+    ``make(rngs)`` is built abstractly (``nnx.eval_shape``, inside
+    ``jax.set_mesh(mesh)`` when a mesh is given, so sharding annotations such as
     ``nnx.with_partitioning`` resolve); no parameter exists until the state is
     created in one call, each laid out as its metadata asks
     (``nnx.get_named_sharding``):
 
-    * with ``rules``: by `jax_inits.tree.init` (grouped draws, leaf values
+    * with ``rules``: the variables selected by ``filter`` (``nnx.Param`` by
+      default) by `jax_inits.tree.init` (grouped draws, leaf values
       ``init(leaf_key(key, path), shape, dtype)``); the model's own initializers
-      are not used;
-    * without: by the model's own initializers, ``make(nnx.Rngs(key))`` traced
-      in one ``jax.jit`` with the state's shardings as ``out_shardings`` (values
-      as ``nnx.jit`` gives them; compile time grows with the model's size).
+      are not used for them. Every other variable (RNG keys and counts of
+      ``nnx.Dropout`` or a model's own ``nnx.Rngs``, ``nnx.BatchNorm``
+      statistics, caches) gets the value ``make(nnx.Rngs(key))`` gives it, so
+      dropout masks are those of the model built without this helper;
+    * without: everything by the model's own initializers, ``make(nnx.Rngs(key))``
+      traced in one ``jax.jit`` with the state's shardings as ``out_shardings``
+      (values as ``nnx.jit`` gives them; compile time grows with the model's size).
 
-    The abstract build is Flax's own ``nnx.eval_shape``; with jax <= 0.10 its
-    tracing time grows with the square of the number of variables (every
-    ``Variable`` assignment probes ``.sharding`` of a tracer, whose error message
-    walks the trace so far: jax pull request 40041), so for deep nnx models it,
-    not the parameter creation, takes most of the time
-    (``benchmarks/results/tree_depth.md``).
+    The abstract model is cached per ``make`` object and mesh (`jax_inits.clear_caches`
+    empties the cache), so ``make`` must build the same structure on every call; a
+    second ``create`` with another key only draws. On jax releases whose tracers
+    build a trace-walking error message each time nnx probes their ``.sharding``
+    (jax <= 0.10, jax pull request 40041) that message is skipped during the
+    abstract build, which keeps it linear in the model's size.
 
     Args:
       make: ``make(rngs) -> nnx.Module``, e.g. ``lambda rngs: Model(..., rngs=rngs)``.
       key: The PRNG key.
       rules: Rules as for `jax_inits.tree.init`, or ``None``.
       mesh: A ``jax.sharding.Mesh`` for the sharding annotations, or ``None``.
+      filter: The nnx filter of the variables ``rules`` draw; ``None`` is ``nnx.Param``.
+      known: Values of ``filter``'s variables that are already known (e.g. restored
+        from a checkpoint), a partial ``nnx.State`` or nested dict by the model's
+        paths (``"layers/0/kernel"``; the ``"value"`` level of what orbax restores
+        without a target is looked through); used as they are (cast and placed),
+        the others drawn by ``rules``, as with `jax_inits.tree.init`'s ``known``.
+      force: Patterns of known variables to draw anyway (``["head/*"]``).
+      report: Also return the paths of the variables drawn by ``rules``.
 
     Returns:
-      The live model (``nnx.merge`` of its graph and the created state).
+      The live model (``nnx.merge`` of its graph and the created state); with
+      ``report``, ``(model, drawn_paths)``.
 
     Raises:
-      TypeError: If ``make`` is not callable.
+      TypeError: If ``make`` is not callable or ``filter`` is not an nnx filter.
+      ValueError: If ``known`` or ``report`` is given without ``rules``, or as
+        for `jax_inits.tree.init`.
 
     Examples:
       >>> from flax import nnx
@@ -231,28 +285,111 @@ def create(make: Any, key: jax.Array, rules: Any = None, *, mesh: Any = None) ->
     """
     from flax import nnx
 
-    from jax_inits._src import tree
+    from jax_inits._src import abstract, tree
 
     if not callable(make):
         raise TypeError(f"flax.create: `make` must be callable, got {make!r}.")
+    if rules is None and (known is not None or report):
+        raise ValueError(
+            "flax.create: `known` and `report` need `rules` (to draw what `known` lacks); "
+            "got rules=None."
+        )
+    built = abstract.nnx_model(make, mesh)
+    if rules is None:
+        return nnx.merge(built.graphdef, built.own(key, built.state))
+    drawn_spec, rest_spec = _split_rest(
+        "flax.create", built.state, nnx.Param if filter is None else filter
+    )
+    if known is not None:
+        known = _known_by_path(known, tree.leaf_paths(drawn_spec))
+    drawn, paths = tree.init_reporting(
+        key, drawn_spec, rules, out_shardings=built.shardings(drawn_spec), known=known, force=force
+    )
+    rest = built.own(key, rest_spec) if len(nnx.to_flat_state(rest_spec)) else rest_spec
+    model = nnx.merge(built.graphdef, drawn, rest)
+    return (model, paths) if report else model
 
-    def build(rngs_key):
-        return make(nnx.Rngs(rngs_key))
 
-    with _in_mesh(mesh):
-        abstract = nnx.eval_shape(lambda: build(jax.random.key(0)))
-    graphdef, state = nnx.split(abstract)
-    shardings = None if mesh is None else nnx.get_named_sharding(state, mesh)
-    if rules is not None:
-        new = tree.init(key, state, rules, out_shardings=shardings)
-    else:
+def reinit(
+    model: Any,
+    key: jax.Array,
+    rules: Any,
+    *,
+    only: Any,
+    filter: Any = None,  # noqa: A002 - nnx's own name for it
+) -> Any:
+    """Re-draws some variables of a live Flax model: nnx in place, linen as new variables.
 
-        def own(k):
-            return nnx.split(build(k))[1]
+    For surgery on a trained model: a new head, a layer re-drawn after a change,
+    a block reset. The variables whose path matches a pattern of ``only`` get the
+    values `jax_inits.tree.init` (and `create`) gives them for ``key`` and
+    ``rules`` (``init(leaf_key(key, path), shape, dtype)``), in the sharding they
+    have now; every other variable keeps its array, untouched.
 
-        with _in_mesh(mesh):
-            new = jax.jit(own, out_shardings=shardings)(key)
-    return nnx.merge(graphdef, new)
+    Args:
+      model: An ``nnx.Module`` (updated in place), or linen variables (``{"params":
+        ...}``, boxed or not; a new dict is returned).
+      key: The PRNG key.
+      rules: Rules as for `jax_inits.tree.init`, for the variables ``only`` selects.
+      only: Patterns (as in rules) of the variables to re-draw, e.g. ``["head/*"]``
+        (nnx paths as ``"head/kernel"``, linen as ``"params/head/kernel"``).
+      filter: nnx only: the variables considered (default ``nnx.Param``).
+
+    Returns:
+      ``None`` for an nnx model (changed in place); the new variables for linen.
+
+    Raises:
+      TypeError: If ``model`` is neither an nnx module nor a mapping of linen
+        collections, or ``only`` is not a sequence of patterns.
+      ValueError: If ``only`` matches no variable, or no rule matches a selected one.
+
+    Examples:
+      >>> from flax import nnx
+      >>> import jax_inits.flax
+      >>> model = nnx.Sequential(nnx.Linear(4, 8, rngs=nnx.Rngs(0)),
+      ...                        nnx.Linear(8, 2, rngs=nnx.Rngs(1)))
+      >>> body = model.layers[0].kernel.get_value()
+      >>> jax_inits.flax.reinit(model, jax.random.key(2), [("*", jax_inits.zeros)],
+      ...                       only=["layers/1/*"])
+      >>> float(abs(model.layers[1].kernel.get_value()).sum())
+      0.0
+      >>> bool((model.layers[0].kernel.get_value() == body).all())
+      True
+    """
+    from collections.abc import Mapping
+
+    from jax_inits._src import tree
+
+    nnx = _nnx_if_loaded()
+    if nnx is not None and isinstance(model, nnx.Module):
+        state = nnx.state(model, nnx.Param if filter is None else filter)
+        new = tree.reinit_as("flax.reinit", state, key, rules, only=_only_list(only))
+        nnx.update(model, new)
+        return None
+    if isinstance(model, Mapping) and filter is None:
+        from flax import linen as nn
+
+        unboxed = nn.unbox(model)
+        new = tree.reinit_as("flax.reinit", unboxed, key, rules, only=_only_list(only))
+        return nn.meta.replace_boxed(model, new)
+    raise TypeError(
+        "flax.reinit: `model` must be an nnx.Module or linen variables (a mapping of "
+        f"collections; `filter` is for nnx only), got {type(model).__name__}."
+    )
+
+
+def _nnx_if_loaded() -> Any:
+    try:
+        from flax import nnx
+    except ImportError:  # pragma: no cover - flax without nnx
+        return None
+    return nnx
+
+
+def _only_list(only: Any) -> Any:
+    if only is None:
+        raise TypeError("flax.reinit: `only` must be a sequence of patterns, got None.")
+    return only
 
 
 def create_linen(
@@ -262,21 +399,25 @@ def create_linen(
     rules: Any = None,
     mesh: Any = None,
     method: Any = None,
+    collections: Any = ("params",),
     **kwargs: Any,
 ) -> Any:
     """Creates the variables of a Flax linen module, each into its sharding.
 
     The linen counterpart of `create`: ``module.init(key, *args, **kwargs)`` is
     evaluated abstractly (``jax.eval_shape``, inside ``jax.set_mesh(mesh)`` when a
-    mesh is given), the shardings come from its ``nn.with_partitioning``
-    annotations (``nn.get_sharding``; unannotated leaves are replicated), and
-    the variables are then created in one call:
+    mesh is given; cached per module, input shapes, method and mesh), the
+    shardings come from its ``nn.with_partitioning`` annotations
+    (``nn.get_sharding``; unannotated leaves are replicated), and the variables
+    are then created in one call:
 
-    * with ``rules``: by `jax_inits.tree.init` over the unboxed variables
-      (grouped draws; leaf values ``init(leaf_key(key, path), shape, dtype)``
-      with paths such as ``"params/Dense_0/kernel"``); the module's own
-      initializers are not used;
-    * without: by ``module.init`` itself in one ``jax.jit`` with those
+    * with ``rules``: the ``collections`` (``params`` by default) by
+      `jax_inits.tree.init` over the unboxed variables (grouped draws; leaf
+      values ``init(leaf_key(key, path), shape, dtype)`` with paths such as
+      ``"params/Dense_0/kernel"``); the module's own initializers are not used
+      for them. Every other collection (``batch_stats``, ...) gets the values
+      ``module.init(key, ...)`` gives it;
+    * without: everything by ``module.init`` itself in one ``jax.jit`` with those
       shardings as ``out_shardings`` (the values ``jax.jit(module.init)`` gives;
       compile time grows with the model's size).
 
@@ -290,13 +431,15 @@ def create_linen(
       rules: Rules as for `jax_inits.tree.init`, or ``None``.
       mesh: A ``jax.sharding.Mesh`` for the sharding annotations, or ``None``.
       method: Passed to ``module.init``.
+      collections: The collections ``rules`` draw.
       **kwargs: Keyword inputs for ``module.init``.
 
     Returns:
       The variables, e.g. ``{"params": ...}``.
 
     Raises:
-      TypeError: If ``module`` is not a linen module.
+      TypeError: If ``module`` is not a linen module or ``collections`` not a
+        tuple of collection names.
 
     Examples:
       >>> import flax.linen as nn
@@ -309,31 +452,32 @@ def create_linen(
     """
     from flax import linen as nn
 
-    from jax_inits._src import tree
+    from jax_inits._src import abstract, tree
 
     if not isinstance(module, nn.Module):
         raise TypeError(
             f"flax.create_linen: `module` must be a flax.linen.Module, got {module!r}; "
             "for an nnx model use jax_inits.flax.create."
         )
-
-    def init(k):
-        return module.init(k, *args, method=method, **kwargs)
-
-    with _in_mesh(mesh):
-        abstract = jax.eval_shape(init, key)
-    unboxed = nn.unbox(abstract)
-    shardings = None
-    if mesh is not None:
-        replicated = NamedSharding(mesh, PartitionSpec())
-        shardings = jax.tree.map(
-            lambda s: replicated if s is None else s,
-            nn.get_sharding(abstract, mesh),
-            is_leaf=lambda s: s is None,
+    if isinstance(collections, str) or not (
+        isinstance(collections, (tuple, list)) and all(isinstance(c, str) for c in collections)
+    ):
+        raise TypeError(
+            "flax.create_linen: `collections` must be a tuple of collection names, "
+            f"got {collections!r}."
         )
-    if rules is not None:
-        new = tree.init(key, unboxed, rules, out_shardings=shardings)
+    built = abstract.linen_variables(module, key, args, kwargs, method, mesh)
+    names = tuple(built.unboxed)
+    if rules is None:
+        new = built.own(key, names)
     else:
-        with _in_mesh(mesh):
-            new = jax.jit(lambda k: nn.unbox(init(k)), out_shardings=shardings)(key)
-    return nn.meta.replace_boxed(abstract, new)
+        drawn = tuple(c for c in names if c in collections)
+        rest = tuple(c for c in names if c not in collections)
+        shardings = None
+        if built.shardings is not None:
+            shardings = {c: built.shardings[c] for c in drawn}
+        new = tree.init(key, {c: built.unboxed[c] for c in drawn}, rules, out_shardings=shardings)
+        if rest:
+            new = {**new, **built.own(key, rest)}
+        new = {c: new[c] for c in names}
+    return nn.meta.replace_boxed(built.boxed, new)

@@ -8,6 +8,7 @@ the others. The whole tree is created by one ``jax.jit``-compiled call whose
 leaves are drawn in groups (same initializer, shape, dtype and sharding: one
 vmapped draw), so compile time follows the number of groups, not the depth.
 ``init(..., known=, force=)`` initializes only what a checkpoint lacks;
+`scanned` adapts rules to layers stacked on a leading axis (``nnx.vmap``/``nnx.scan``);
 `fingerprint` hashes a tree's paths, dtypes, shapes and bytes.
 """
 
@@ -18,6 +19,17 @@ from jax_inits._src.tree import leaf_key as leaf_key
 from jax_inits._src.tree import leaf_paths as leaf_paths
 from jax_inits._src.tree import lsuv as lsuv
 from jax_inits._src.tree import reinit as reinit
+from jax_inits._src.tree import scanned as scanned
 from jax_inits._src.tree import sibling as sibling
 
-__all__ = ("deferred", "fingerprint", "init", "leaf_key", "leaf_paths", "lsuv", "reinit", "sibling")
+__all__ = (
+    "deferred",
+    "fingerprint",
+    "init",
+    "leaf_key",
+    "leaf_paths",
+    "lsuv",
+    "reinit",
+    "scanned",
+    "sibling",
+)

@@ -114,3 +114,39 @@ def test_create_needs_a_callable():
 def test_public_functions_have_doctests():
     for name in jeqx.__all__:
         assert ">>>" in getattr(jeqx, name).__doc__
+
+
+def test_create_caches_the_abstract_module():
+    calls = []
+
+    def make(key):
+        calls.append(1)
+        return eqx.nn.Linear(4, 3, key=key)
+
+    rules = [("weight", ji.he_normal(in_axis=-1, out_axis=-2)), ("bias", ji.zeros)]
+    first = jeqx.create(make, KEY, rules)
+    second = jeqx.create(make, jax.random.key(1), rules)
+    assert len(calls) == 1
+    assert not np.array_equal(first.weight, second.weight)
+
+
+def test_reinit_returns_a_new_module_with_only_the_selected_leaves_redrawn():
+    mlp = eqx.nn.MLP(4, 2, width_size=8, depth=2, key=KEY)
+    other = jax.random.key(3)
+    new = jeqx.reinit(mlp, other, [("*", ji.normal())], only=["layers/1/weight"])
+    np.testing.assert_array_equal(
+        new.layers[1].weight, ji.normal()(jt.leaf_key(other, "layers/1/weight"), (8, 8))
+    )
+    for path in ("layers/0/weight", "layers/1/bias", "layers/2/weight"):
+        a, b = mlp, new
+        for part in path.split("/"):
+            a, b = (
+                (a[int(part)], b[int(part)])
+                if part.isdigit()
+                else (getattr(a, part), getattr(b, part))
+            )
+        assert b is a, path
+    with pytest.raises(
+        ValueError, match=r"equinox\.reinit: `only` \('nope'\) matches no array leaf"
+    ):
+        jeqx.reinit(mlp, other, [("*", ji.zeros)], only=["nope"])

@@ -856,3 +856,14 @@ def test_deferred_rule_errors():
         jt.sibling("a/kernel", lambda s: ji.zeros)
     with pytest.raises(TypeError, match=r"^tree.sibling: `build` must be callable"):
         jt.sibling("kernel", None)
+
+
+def test_reinit_only_redraws_the_selected_leaves_and_needs_no_rule_for_others():
+    params = {"w": jnp.zeros((3, 4)), "b": jnp.ones(4)}
+    new = jt.reinit(params, jax.random.key(0), [("w", ji.normal())], only=["w"])
+    np.testing.assert_array_equal(
+        new["w"], ji.normal()(jt.leaf_key(jax.random.key(0), "w"), (3, 4))
+    )
+    assert new["b"] is params["b"]
+    with pytest.raises(ValueError, match=r"tree\.reinit: `only` \('x\*'\) matches no array leaf"):
+        jt.reinit(params, jax.random.key(0), [("*", ji.zeros)], only=["x*"])

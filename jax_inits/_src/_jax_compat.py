@@ -7,6 +7,9 @@ private name hidden, so the fallbacks are exercised too.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import jax
@@ -64,3 +67,66 @@ def outside_mesh() -> Any:
         return jax.set_mesh(None)
     except (TypeError, ValueError):
         return jax.set_mesh(jax.sharding.Mesh(np.empty((), dtype=object), ()))
+
+
+# ----------------------------------------------------------------------------- quiet tracer errors
+
+#: jax releases whose traced ``Tracer.sharding`` (and other "not available on a
+#: tracer" errors) build their message with ``find_progenitors``, which walks the
+#: whole trace so far: probing ``.sharding`` once per variable, as Flax nnx does on
+#: every ``Variable`` update, makes tracing quadratic in the model's size
+#: (jax pull request 40041). The last such release is 0.10.x.
+QUADRATIC_ORIGIN_MSG = jax.__version_info__ < (0, 11)
+
+try:  # private: the trace-walking message of a tracer's "not available" errors
+    from jax._src.interpreters.partial_eval import DynamicJaxprTracer as _DynamicJaxprTracer
+except ImportError:  # pragma: no cover - exercised by hiding it in tests
+    _DynamicJaxprTracer = None
+
+_quiet = threading.local()
+_installed = False
+_install_lock = threading.Lock()
+
+
+def _install_quiet_origin() -> bool:
+    """Wraps ``DynamicJaxprTracer._origin_msg`` once so that it returns ``""`` in
+    this thread while `quiet_tracer_errors` is active; whether it is wrapped."""
+    global _installed
+    tracer = _DynamicJaxprTracer
+    original = None if tracer is None else tracer.__dict__.get("_origin_msg")
+    if not callable(original):
+        return False
+    with _install_lock:
+        if not _installed:
+
+            def _origin_msg(self: Any) -> str:
+                if getattr(_quiet, "depth", 0):
+                    return ""
+                return str(original(self))
+
+            _origin_msg.__wrapped__ = original  # type: ignore[attr-defined]
+            tracer._origin_msg = _origin_msg  # type: ignore[union-attr]
+            _installed = True
+    return True
+
+
+@contextlib.contextmanager
+def quiet_tracer_errors() -> Iterator[None]:
+    """Within this context (this thread), a tracer's "attribute not available"
+    errors carry no origin message, so probing ``tracer.sharding`` costs O(1).
+
+    Only on the jax releases that need it (`QUADRATIC_ORIGIN_MSG`); elsewhere, or
+    without the private class, a plain context (tracing stays quadratic there,
+    never wrong). Used around the abstract construction of Flax nnx models,
+    whose errors a user never sees (Flax catches them with ``getattr(x,
+    "sharding", None)``); other errors raised inside keep jax's text minus the
+    "The error occurred while tracing ..." sentence.
+    """
+    if not (QUADRATIC_ORIGIN_MSG and _install_quiet_origin()):
+        yield
+        return
+    _quiet.depth = getattr(_quiet, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _quiet.depth -= 1

@@ -375,6 +375,122 @@ def sibling(name: str, build: Callable[[tuple[int, ...]], Any]) -> Deferred:
 # ----------------------------------------------------------------------------- creation
 
 
+@dataclasses.dataclass(frozen=True)
+class _PerLayer:
+    """Slice ``i`` of axis 0 is ``inits[i](jax.random.split(key, L)[i], shape[1:], dtype)``:
+    `jax_inits.stacked`'s formula with an initializer per layer (see `scanned`)."""
+
+    inits: tuple
+
+    def __call__(self, key: jax.Array, shape: Any, dtype: Any = None) -> jax.Array:
+        shape = tuple(shape)
+        keys = jax.random.split(key, len(self.inits))
+        extra = () if dtype is None else (dtype,)
+        return jnp.stack([init(keys[i], shape[1:], *extra) for i, init in enumerate(self.inits)])
+
+
+class _LayerLeaves(Mapping):
+    """The spec leaves as one layer of a scanned stack sees them: ``prefix/i/rest`` is
+    ``prefix/rest`` without its leading (layer) axis."""
+
+    def __init__(self, head: str, lookup: Callable[[str], Any]) -> None:
+        self.head, self.lookup = head, lookup
+
+    def __getitem__(self, path: str) -> Any:
+        if path.startswith(self.head):
+            index, _, rest = path[len(self.head) :].partition("/")
+            if index.isdigit() and rest:
+                leaf = self.lookup(self.head + rest)
+                return jax.ShapeDtypeStruct(tuple(leaf.shape)[1:], leaf.dtype)
+        return self.lookup(path)
+
+    def __contains__(self, path: object) -> bool:
+        try:
+            self[cast(str, path)]
+        except ValueError:
+            return False
+        return True
+
+    def __iter__(self) -> Any:  # pragma: no cover - Mapping's contract; never iterated
+        return iter(())
+
+    def __len__(self) -> int:  # pragma: no cover
+        return 0
+
+
+def scanned(rules: Rules, prefix: str) -> list[tuple[Any, Any]]:
+    """Rules for a model whose layers under ``prefix`` are stacked on a leading axis.
+
+    Deep Flax nnx models are often built with stacked layers (``nnx.vmap`` creates
+    the blocks, ``nnx.scan`` applies them): the leaf ``prefix/rest`` then has shape
+    ``(L, *s)`` and stands for the ``L`` leaves ``prefix/i/rest`` of shape ``s`` of
+    the unscanned model. With the returned rules its slice ``i`` is what ``rules``
+    give the leaf ``prefix/i/rest``: each layer an independent draw
+    (``jax.random.split(leaf_key, L)[i]``, as `jax_inits.stacked`), no fan counts
+    the layer axis, and per-layer rules (the depth-scaled presets, which read the
+    block index from the path) see layer ``i``'s own path. Leaves outside
+    ``prefix`` follow ``rules`` unchanged. Works with every preset.
+
+    Args:
+      rules: Rules as for `init`, written for the unscanned model.
+      prefix: The "/"-joined path of the stack, e.g. ``"layers"`` or ``"encoder/blocks"``.
+
+    Returns:
+      The rules for the scanned model.
+
+    Raises:
+      TypeError: If ``rules`` or ``prefix`` has the wrong type.
+      ValueError: When planned, if a stacked leaf has no leading axis or no rule
+        matches a layer's path.
+
+    Examples:
+      >>> import jax_inits.tree
+      >>> spec = {"layers": {"kernel": jax.ShapeDtypeStruct((4, 512, 512), jnp.float32)}}
+      >>> rules = jax_inits.tree.scanned([("*kernel", jax_inits.he_normal())], "layers")
+      >>> w = jax_inits.tree.init(jax.random.key(0), spec, rules)["layers"]["kernel"]
+      >>> round(float(w[2].std()) * (512 / 2) ** 0.5, 1)  # he_normal of (512, 512) each
+      1.0
+    """
+    from jax_inits._src.structural import stacked
+
+    items = _rule_list("tree.scanned", rules, allow_keep=True)
+    if not isinstance(prefix, str) or not prefix.strip("/"):
+        raise TypeError(f"tree.scanned: `prefix` must be a non-empty path string, got {prefix!r}.")
+    head = prefix.strip("/") + "/"
+
+    def build(path: str, lookup: Callable[[str], Any]) -> Any:
+        leaf = lookup(path)
+        if not tuple(leaf.shape):
+            raise ValueError(
+                f"tree.scanned: the leaf at path {path!r} is under the stack {prefix!r} but "
+                "has no leading layer axis (it is a scalar)."
+            )
+        one = jax.ShapeDtypeStruct(tuple(leaf.shape)[1:], leaf.dtype)
+        layer_leaves = _LayerLeaves(head, lookup)
+        inits = []
+        for i in range(leaf.shape[0]):
+            layer_path = f"{head}{i}/{path[len(head) :]}"
+            init = _first_match("tree.scanned", items, layer_path, one)
+            if isinstance(init, Deferred):
+                init = init.resolve("tree.scanned", layer_path, layer_leaves)
+            if init is None:
+                raise ValueError(
+                    f"tree.scanned: the rule for {layer_path!r} keeps the leaf (None); a "
+                    "stacked leaf is kept or drawn as a whole: put a keep rule for "
+                    f"{path!r} before the scanned rules."
+                )
+            inits.append(init)
+        if all(init == inits[0] for init in inits[1:]):
+            return stacked(inits[0])
+        return _PerLayer(tuple(inits))
+
+    def in_stack(path: str, leaf: Any) -> bool:
+        # "prefix/3/..." is a layer of an unscanned model: its rules apply as they are.
+        return path.startswith(head) and not path[len(head) :].split("/")[0].isdigit()
+
+    return [(in_stack, deferred(build)), *items]
+
+
 def _is_array_like(leaf: Any) -> bool:
     return hasattr(leaf, "shape") and hasattr(leaf, "dtype")
 
@@ -747,6 +863,21 @@ def init(
       >>> params["dense"]["kernel"].shape, float(params["dense"]["bias"].sum())
       ((64, 32), 0.0)
     """
+    return init_reporting(key, spec, rules, out_shardings=out_shardings, known=known, force=force)[
+        0
+    ]
+
+
+def init_reporting(
+    key: jax.Array,
+    spec: Any,
+    rules: Rules,
+    *,
+    out_shardings: Any = None,
+    known: Any = None,
+    force: Sequence[Pattern] = (),
+) -> tuple[Any, list[str]]:
+    """`init`, and the paths of the leaves it drew (not taken from ``known``), in order."""
     _check_key("tree.init", key)
     rule_list = _rule_list("tree.init", rules, allow_keep=False)
     paths, leaves, treedef = flatten(spec)
@@ -771,11 +902,41 @@ def init(
     new = _run(tuple(steps[i] for i in drawn), key, (), donate=False) if drawn else ()
     for i, value in zip(drawn, new, strict=True):
         out[i] = value
-    return jax.tree_util.tree_unflatten(treedef, out)
+    return jax.tree_util.tree_unflatten(treedef, out), [paths[i] for i in drawn]
+
+
+def _only(fn: str, only: Any, paths: list[str], leaves: list) -> set[int] | None:
+    """The indices of the array leaves ``only`` selects (``None``: all of them).
+
+    ``only`` is a sequence of patterns as in rules; matching no array leaf is an error.
+    """
+    if only is None:
+        return None
+    if isinstance(only, (str, re.Pattern)) or not isinstance(only, Sequence):
+        raise TypeError(f"{fn}: `only` must be a sequence of patterns, got {only!r}.")
+    patterns = [p for p, _ in _rule_list(fn, [(p, None) for p in only], allow_keep=True)]
+    chosen = {
+        i
+        for i, (path, leaf) in enumerate(zip(paths, leaves, strict=True))
+        if _is_array_like(leaf) and any(_matches(p, path, leaf) for p in patterns)
+    }
+    if not chosen:
+        raise ValueError(
+            f"{fn}: `only` ({', '.join(_describe_pattern(p) for p in patterns) or 'empty'}) "
+            f"matches no array leaf; the paths are {paths[:8]}"
+            + (f" and {len(paths) - 8} more." if len(paths) > 8 else ".")
+        )
+    return chosen
 
 
 def reinit(
-    params: Any, key: jax.Array, rules: Rules, *, donate: bool = False, out_shardings: Any = None
+    params: Any,
+    key: jax.Array,
+    rules: Rules,
+    *,
+    donate: bool = False,
+    out_shardings: Any = None,
+    only: Sequence[Pattern] | None = None,
 ) -> Any:
     """Re-initialises the array leaves of ``params`` by rules (see `init`).
 
@@ -794,13 +955,16 @@ def reinit(
         one copy of the parameters); those old arrays are deleted. Kept leaves
         are returned as they are, never copied.
       out_shardings: As for `init`; ``None`` keeps each array's sharding.
+      only: Patterns (as in ``rules``) of the leaves to re-initialise; every other
+        leaf is returned as it is and needs no rule. ``None``: all leaves.
 
     Returns:
       A pytree of the structure of ``params``.
 
     Raises:
-      TypeError: If ``key`` or ``rules`` has the wrong type.
-      ValueError: If no rule matches an array leaf, or two leaves share a path.
+      TypeError: If ``key``, ``rules`` or ``only`` has the wrong type.
+      ValueError: If no rule matches an array leaf to re-initialise, two leaves
+        share a path, or ``only`` matches no array leaf.
 
     Examples:
       >>> import jax_inits.tree
@@ -810,8 +974,24 @@ def reinit(
       >>> bool((new["w"] != 0).all()), float(new["b"].sum())
       (True, 4.0)
     """
-    _check_key("tree.reinit", key)
-    rule_list = _rule_list("tree.reinit", rules, allow_keep=True)
+    return reinit_as(
+        "tree.reinit", params, key, rules, donate=donate, out_shardings=out_shardings, only=only
+    )
+
+
+def reinit_as(
+    fn: str,
+    params: Any,
+    key: jax.Array,
+    rules: Rules,
+    *,
+    donate: bool = False,
+    out_shardings: Any = None,
+    only: Sequence[Pattern] | None = None,
+) -> Any:
+    """`reinit`, its errors naming ``fn`` (the public function called)."""
+    _check_key(fn, key)
+    rule_list = _rule_list(fn, rules, allow_keep=True)
     paths, leaves, treedef = flatten(params)
 
     def current(leaf):
@@ -820,11 +1000,15 @@ def reinit(
         sharding = getattr(leaf, "sharding", None)
         return sharding if isinstance(sharding, NamedSharding) else None
 
-    shardings = _sharding_leaves("tree.reinit", out_shardings, treedef, leaves, current)
+    shardings = _sharding_leaves(fn, out_shardings, treedef, leaves, current)
+    chosen = _only(fn, only, paths, leaves)
     steps = _plan(
-        "tree.reinit",
+        fn,
         rule_list,
-        list(zip(paths, leaves, strict=True)),
+        [
+            (path, leaf if chosen is None or i in chosen else None)
+            for i, (path, leaf) in enumerate(zip(paths, leaves, strict=True))
+        ],
         shardings,
     )
     # Kept leaves (rule -> None) and non-arrays never enter the jitted call.

@@ -1,0 +1,198 @@
+"""Abstract model construction for `jax_inits.flax` and `jax_inits.equinox`, in one place.
+
+Each framework's ``create`` builds its model abstractly (shapes, dtypes,
+shardings, no parameter memory), then draws the parameters with grouped
+`jax_inits.tree.init`. The abstract build is what grows with the model's size,
+so it is cached here, keyed by what determines the structure (the ``make``
+callable or linen module, the input shapes, the mesh); a second ``create`` of
+the same model with another key only draws. `jax_inits.clear_caches` empties
+these caches.
+
+The state that rules do not draw (nnx RNG streams and counts, batch statistics,
+linen collections other than ``params``) comes from the model's own
+construction: one ``jax.jit`` of it that returns only that state (jax prunes the
+unused parameter draws before compiling), cached beside the abstract model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import jax
+from jax.sharding import NamedSharding, PartitionSpec
+
+from jax_inits._src import _jax_compat, caches
+
+_NNX = caches.Cache("abstract.nnx", maxsize=32)
+_LINEN = caches.Cache("abstract.linen", maxsize=32)
+_EQUINOX = caches.Cache("abstract.equinox", maxsize=32)
+
+
+def _in_mesh(mesh: Any) -> Any:
+    """``jax.set_mesh(mesh)``, or no context for ``None``."""
+    return contextlib.nullcontext() if mesh is None else jax.set_mesh(mesh)
+
+
+def _hashable(*parts: Any) -> Any:
+    """``parts`` as a cache key, or ``None`` when one of them is not hashable."""
+    try:
+        hash(parts)
+    except TypeError:
+        return None
+    return parts
+
+
+def _cached(cache: caches.Cache, key: Any, build: Callable[[], Any]) -> Any:
+    if key is None:
+        return build()
+    hit = cache.get(key)
+    if hit is None:
+        hit = build()
+        cache.put(key, hit)
+    return hit
+
+
+def _context() -> tuple:
+    """What outside ``make`` changes an abstract build: the mesh set with ``jax.set_mesh``."""
+    return (jax.sharding.get_abstract_mesh(),)
+
+
+# ----------------------------------------------------------------------------- nnx
+
+
+class NnxModel:
+    """An nnx model's abstract build: ``graphdef`` and ``state`` (``nnx.split`` of
+    ``nnx.eval_shape(lambda: make(nnx.Rngs(0)))``), and the jitted own
+    construction per output filter."""
+
+    def __init__(self, make: Callable[[Any], Any], mesh: Any) -> None:
+        from flax import nnx
+
+        self.make, self.mesh = make, mesh
+        with _in_mesh(mesh), _jax_compat.quiet_tracer_errors():
+            abstract = nnx.eval_shape(lambda: make(nnx.Rngs(0)))
+        self.graphdef, self.state = nnx.split(abstract)
+        self._own: dict[Any, Any] = {}
+
+    def shardings(self, state: Any) -> Any:
+        """The ``NamedSharding`` of every leaf of (part of) ``state`` on the mesh, or ``None``."""
+        from flax import nnx
+
+        return None if self.mesh is None else nnx.get_named_sharding(state, self.mesh)
+
+    def own(self, key: jax.Array, part: Any) -> Any:
+        """The values ``make(nnx.Rngs(key))`` gives to the variables of ``part`` (a
+        state with a subset of the model's variables; ``self.state`` for all), laid out
+        as their metadata asks; one compiled call, cached per set of paths."""
+        from flax import nnx
+
+        paths = tuple(path for path, _ in nnx.to_flat_state(part))
+        jitted = self._own.get(paths)
+        if jitted is None:
+            wanted = set(paths)
+            make = self.make
+
+            def own(k: jax.Array) -> Any:
+                state = nnx.state(make(nnx.Rngs(k)))
+                flat = [(p, v) for p, v in nnx.to_flat_state(state) if p in wanted]
+                return nnx.from_flat_state(flat)
+
+            jitted = jax.jit(own, out_shardings=self.shardings(part))
+            self._own[paths] = jitted
+        with _in_mesh(self.mesh), _jax_compat.quiet_tracer_errors():
+            return jitted(key)
+
+
+def nnx_model(make: Callable[[Any], Any], mesh: Any) -> NnxModel:
+    """The cached abstract build of ``make`` (see `NnxModel`) under ``mesh``."""
+    from flax import nnx
+
+    key = _hashable(make, mesh, nnx.using_eager_sharding(), _context())
+    return _cached(_NNX, key, lambda: NnxModel(make, mesh))
+
+
+# ----------------------------------------------------------------------------- linen
+
+
+def _arg_key(tree: Any) -> Any:
+    """What of the example inputs decides the variables' shapes: their structure, and
+    each leaf's shape and dtype (arrays) or value (anything else)."""
+    leaves, treedef = jax.tree.flatten(tree)
+    out = []
+    for leaf in leaves:
+        if hasattr(leaf, "shape") and hasattr(leaf, "dtype"):
+            out.append(("array", tuple(leaf.shape), str(leaf.dtype)))
+        else:
+            out.append(("value", leaf))
+    return treedef, tuple(out)
+
+
+class LinenVariables:
+    """A linen module's abstract ``init``: the boxed abstract variables, their
+    shardings, and the jitted own ``init`` per output set of collections."""
+
+    def __init__(self, init: Callable[[jax.Array], Any], key: jax.Array, mesh: Any) -> None:
+        from flax import linen as nn
+
+        self.init, self.mesh = init, mesh
+        with _in_mesh(mesh):
+            self.boxed = jax.eval_shape(init, key)
+        self.unboxed = nn.unbox(self.boxed)
+        self.shardings = None
+        if mesh is not None:
+            replicated = NamedSharding(mesh, PartitionSpec())
+            self.shardings = jax.tree.map(
+                lambda s: replicated if s is None else s,
+                nn.get_sharding(self.boxed, mesh),
+                is_leaf=lambda s: s is None,
+            )
+        self._own: dict[Any, Any] = {}
+
+    def own(self, key: jax.Array, collections: tuple[str, ...]) -> dict:
+        """The unboxed values ``init(key)`` gives to ``collections``, in their shardings."""
+        from flax import linen as nn
+
+        jitted = self._own.get(collections)
+        if jitted is None:
+            init = self.init
+            shardings = None
+            if self.shardings is not None:
+                shardings = {c: self.shardings[c] for c in collections}
+
+            def own(k: jax.Array) -> dict:
+                variables = nn.unbox(init(k))
+                return {c: variables[c] for c in collections}
+
+            jitted = jax.jit(own, out_shardings=shardings)
+            self._own[collections] = jitted
+        with _in_mesh(self.mesh):
+            return jitted(key)
+
+
+def linen_variables(
+    module: Any, key: jax.Array, args: tuple, kwargs: dict, method: Any, mesh: Any
+) -> LinenVariables:
+    """The cached abstract ``module.init(key, *args, method=method, **kwargs)`` under ``mesh``."""
+
+    def init(k: jax.Array) -> Any:
+        return module.init(k, *args, method=method, **kwargs)
+
+    cache_key = _hashable(module, _arg_key((args, kwargs)), method, mesh, _arg_key(key), _context())
+    return _cached(_LINEN, cache_key, lambda: LinenVariables(init, key, mesh))
+
+
+# ----------------------------------------------------------------------------- equinox
+
+
+def equinox_module(make: Callable[[jax.Array], Any], key: jax.Array) -> tuple[Any, Any]:
+    """The cached ``eqx.filter_eval_shape(make, key)``, split into its abstract array
+    leaves and the rest (``eqx.partition``)."""
+    import equinox as eqx
+
+    def build() -> tuple[Any, Any]:
+        abstract = eqx.filter_eval_shape(make, key)
+        return eqx.partition(abstract, lambda leaf: isinstance(leaf, jax.ShapeDtypeStruct))
+
+    return _cached(_EQUINOX, _hashable(make, _arg_key(key), _context()), build)
