@@ -57,9 +57,10 @@ def builders(names: Iterable[str] | None = None) -> list:
     ]
 
 
-def rotated(names: Iterable[str], variants: Iterable, *, fast: Iterable[str] | None = None) -> list:
+def rotated(names: Iterable, variants: Iterable, *, fast: Iterable | None = None) -> list:
     """``pytest.param(name, variant)`` for every pair of a cross product, where
-    `make test` runs ONE variant per name and `make test-slow` the rest.
+    `make test` runs ONE variant per name and `make test-slow` the rest (a name is
+    a builder's name or any other case, such as a shape).
 
     The variant a name gets in `make test` rotates with the name's position among
     the names that run there (``fast``: default the names `in_make_test`), so

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _subsets import builders, rotated
+from _subsets import rotated
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 

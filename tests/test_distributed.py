@@ -62,7 +62,8 @@ def _launch(tmp_path, axis_type):
     return outs
 
 
-@pytest.mark.parametrize("axis_type", ["Auto", "Explicit"])
+# `make test`: the Explicit mesh; the Auto mesh in `make test-slow`.
+@pytest.mark.parametrize("axis_type", [pytest.param("Auto", marks=pytest.mark.slow), "Explicit"])
 def test_two_processes_hold_the_single_process_values(tmp_path, axis_type):
     outs = _launch(tmp_path, axis_type)
     spec, rules = worker.spec_and_rules()

@@ -55,11 +55,23 @@ def _run_block(page, line, cwd):
     )
 
 
-@pytest.mark.parametrize(
-    "page,line,source,skip",
-    BLOCKS,
-    ids=[f"{page.relative_to(ROOT)}:{line}" for page, line, _, _ in BLOCKS],
-)
+def _block_params():
+    """README's blocks run in `make test`; the docs pages' blocks (a fresh interpreter
+    each, tens of them) in `make test-slow`."""
+    return [
+        pytest.param(
+            page,
+            line,
+            source,
+            skip,
+            id=f"{page.relative_to(ROOT)}:{line}",
+            marks=() if page.name == "README.md" else pytest.mark.slow,
+        )
+        for page, line, source, skip in BLOCKS
+    ]
+
+
+@pytest.mark.parametrize("page,line,source,skip", _block_params())
 def test_python_block_runs_as_written(page, line, source, skip, tmp_path):
     if skip:
         pytest.skip(f"marked in the page: {skip}")

@@ -260,7 +260,9 @@ REAL = [e for e in catalog.ENTRIES if not e.complex]
 #: list; `make test-slow` runs every builder in every type.
 NAN_WALK = sorted(
     LOW,
-    key=lambda d: ("float8_e4m3fn", "float8_e5m2", "float8_e4m3b11fnuz", "float4_e2m1fn", d).index(d),
+    key=lambda d: ("float8_e4m3fn", "float8_e5m2", "float8_e4m3b11fnuz", "float4_e2m1fn", d).index(
+        d
+    ),
 )
 
 

@@ -1,7 +1,8 @@
 """The examples run and say what they claim.
 
-The three that take over 15 s each on the 2-core CI machine (training runs and a
-transformers model) are marked ``slow``: `make test-slow` runs them in CI.
+`make test` runs the smallest (the MLP's parameters); the others (training runs, a
+transformers model, Haiku and a sharded mesh: 10-25 s each on the 2-core CI
+machine) are marked ``slow``: `make test-slow` runs them in CI.
 """
 
 import os
@@ -55,6 +56,7 @@ def test_flax_digits_example(tmp_path):
     assert accuracies["he_normal"] > 0.8 and accuracies["orthogonal"] > 0.8
 
 
+@pytest.mark.slow
 def test_haiku_example():
     pytest.importorskip("haiku")
     pytest.importorskip("sklearn")
@@ -62,6 +64,7 @@ def test_haiku_example():
     assert "param mlp/~/linear_0/w" in out and "re-initialised head" in out
 
 
+@pytest.mark.slow
 def test_sharded_init_example():
     out = _run_example("sharded_init.py")
     assert "sharded values == unsharded values: True" in out

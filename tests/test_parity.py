@@ -12,11 +12,14 @@ call takes (``sampling.accelerator_path``: the shape's own executable with
 except for `test_accelerator_path` below.
 """
 
+import contextlib
+
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _subsets import rotated
 
 import jax_inits
 from jax_inits._src import dispatch, sampling
@@ -72,21 +75,38 @@ def _assert_parity(ours, theirs, key, shape, dtype, exact=True):
     chex.assert_trees_all_equal(eager, jitted, strict=True)  # eager == jit, always exact
 
 
-# (key kind, dtype): both key kinds in float32, float64 with a typed key.
+# (key kind, dtype): both key kinds in float32, float64 with a typed key. `make test`
+# runs each case below with one of them (and each builder on one shape), rotating
+# from case to case so that every combination runs there; `make test-slow` and
+# `make test-min` run every case with every combination.
 COMBOS = [("typed", "float32"), ("raw", "float32"), ("typed", "float64")]
+COMBO_IDS = ["-".join(c) for c in COMBOS]
 
 
-@pytest.fixture(params=COMBOS, ids=["-".join(c) for c in COMBOS])
-def key_dtype(request):
-    key_kind, dtype = request.param
+def _cases(cases, ids, variants=COMBO_IDS):
+    """``pytest.param(case, variant)`` for every pair, one variant a case in `make test`."""
+    by_id = dict(zip(ids, cases, strict=True))
+    return [
+        pytest.param(by_id[p.values[0]], p.values[1], id=p.id, marks=p.marks)
+        for p in rotated(ids, variants, fast=ids)
+    ]
+
+
+@contextlib.contextmanager
+def key_dtype(combo):
+    """The key and dtype of a combination, with x64 on for float64."""
+    key_kind, dtype = COMBOS[COMBO_IDS.index(combo)]
     with jax.enable_x64(dtype == "float64"):
         yield KEYS[key_kind], jnp.dtype(dtype)
 
 
-@pytest.mark.parametrize("name", VS_BUILDERS)
-@pytest.mark.parametrize("shape,axes", SHAPES, ids=[str(s) for s, _ in SHAPES])
-def test_named_variance_scaling_shapes(name, shape, axes):
+SHAPE_IDS = [str(s) for s, _ in SHAPES]
+
+
+@pytest.mark.parametrize("name,layout", _cases(VS_BUILDERS, VS_BUILDERS, SHAPE_IDS))
+def test_named_variance_scaling_shapes(name, layout):
     """Every named builder on every rank and axis layout (typed key, float32)."""
+    shape, axes = SHAPES[SHAPE_IDS.index(layout)]
     _assert_parity(
         getattr(jax_inits, name)(**axes),
         getattr(J, name)(**axes),
@@ -96,30 +116,38 @@ def test_named_variance_scaling_shapes(name, shape, axes):
     )
 
 
-@pytest.mark.parametrize("name", VS_BUILDERS)
-def test_named_variance_scaling_keys_dtypes(name, key_dtype):
-    _assert_parity(
-        getattr(jax_inits, name)(), getattr(J, name)(), key_dtype[0], (24, 40), key_dtype[1]
-    )
+@pytest.mark.parametrize("name,combo", _cases(VS_BUILDERS, VS_BUILDERS))
+def test_named_variance_scaling_keys_dtypes(name, combo):
+    with key_dtype(combo) as (key, dtype):
+        _assert_parity(getattr(jax_inits, name)(), getattr(J, name)(), key, (24, 40), dtype)
 
 
-@pytest.mark.parametrize("mode", ["fan_in", "fan_out", "fan_avg", "fan_geo_avg"])
-@pytest.mark.parametrize("distribution", ["truncated_normal", "normal", "uniform"])
-def test_variance_scaling(mode, distribution, key_dtype):
+VS_CASES = [
+    (mode, distribution)
+    for distribution in ["truncated_normal", "normal", "uniform"]
+    for mode in ["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
+]
+
+
+@pytest.mark.parametrize("case,combo", _cases(VS_CASES, ["-".join(c) for c in VS_CASES]))
+def test_variance_scaling(case, combo):
+    mode, distribution = case
     shape, axes = SHAPES[1]
     args = (0.37, mode, distribution)
-    _assert_parity(
-        jax_inits.variance_scaling(*args, **axes),
-        J.variance_scaling(*args, **axes),
-        key_dtype[0],
-        shape,
-        key_dtype[1],
-    )
+    with key_dtype(combo) as (key, dtype):
+        _assert_parity(
+            jax_inits.variance_scaling(*args, **axes),
+            J.variance_scaling(*args, **axes),
+            key,
+            shape,
+            dtype,
+        )
 
 
-@pytest.mark.parametrize(
-    "name,args",
-    [
+DISTRIBUTIONS = [
+    (name, args, shape)
+    for shape in [(32, 48), (2, 3, 4, 4)]
+    for name, args in [
         ("normal", ()),
         ("normal", (3.5,)),
         ("uniform", ()),
@@ -128,51 +156,51 @@ def test_variance_scaling(mode, distribution, key_dtype):
         ("truncated_normal", (0.5, None, -1.0, 3.0)),
         ("constant", (-2.5,)),
         ("constant", (np.array([[1.5]]),)),
-    ],
-)
-@pytest.mark.parametrize("shape", [(32, 48), (2, 3, 4, 4)])
-def test_distributions(name, args, shape, key_dtype):
-    _assert_parity(
-        getattr(jax_inits, name)(*args), getattr(J, name)(*args), key_dtype[0], shape, key_dtype[1]
-    )
-
-
-@pytest.mark.parametrize("name", ["zeros", "ones"])
-def test_zeros_ones(name, key_dtype):
-    _assert_parity(getattr(jax_inits, name), getattr(J, name), key_dtype[0], (5, 6), key_dtype[1])
+    ]
+]
 
 
 @pytest.mark.parametrize(
-    "shape,column_axis",
-    [
-        ((32, 48), -1),
-        ((48, 32), -1),
-        ((48, 32), 0),
-        ((4, 6, 10), 1),
-        ((2, 3, 4, 5), -1),
-    ],
+    "case,combo", _cases(DISTRIBUTIONS, [f"{n}{a}-{s}" for n, a, s in DISTRIBUTIONS])
 )
-def test_orthogonal(shape, column_axis, key_dtype):
-    _assert_parity(
-        jax_inits.orthogonal(1.3, column_axis),
-        J.orthogonal(1.3, column_axis),
-        key_dtype[0],
-        shape,
-        key_dtype[1],
-        exact=False,
-    )
+def test_distributions(case, combo):
+    name, args, shape = case
+    with key_dtype(combo) as (key, dtype):
+        _assert_parity(getattr(jax_inits, name)(*args), getattr(J, name)(*args), key, shape, dtype)
 
 
-@pytest.mark.parametrize("shape", [(3, 8, 8), (3, 3, 8, 16), (3, 1, 2, 4, 4)])
-def test_delta_orthogonal(shape, key_dtype):
-    _assert_parity(
-        jax_inits.delta_orthogonal(0.8),
-        J.delta_orthogonal(0.8),
-        key_dtype[0],
-        shape,
-        key_dtype[1],
-        exact=False,
-    )
+@pytest.mark.parametrize("name,combo", _cases(["zeros", "ones"], ["zeros", "ones"]))
+def test_zeros_ones(name, combo):
+    with key_dtype(combo) as (key, dtype):
+        _assert_parity(getattr(jax_inits, name), getattr(J, name), key, (5, 6), dtype)
+
+
+ORTHOGONAL = [((32, 48), -1), ((48, 32), -1), ((48, 32), 0), ((4, 6, 10), 1), ((2, 3, 4, 5), -1)]
+
+
+@pytest.mark.parametrize("case,combo", _cases(ORTHOGONAL, [str(c) for c in ORTHOGONAL]))
+def test_orthogonal(case, combo):
+    shape, column_axis = case
+    with key_dtype(combo) as (key, dtype):
+        _assert_parity(
+            jax_inits.orthogonal(1.3, column_axis),
+            J.orthogonal(1.3, column_axis),
+            key,
+            shape,
+            dtype,
+            exact=False,
+        )
+
+
+DELTA = [(3, 8, 8), (3, 3, 8, 16), (3, 1, 2, 4, 4)]
+
+
+@pytest.mark.parametrize("shape,combo", _cases(DELTA, [str(s) for s in DELTA]))
+def test_delta_orthogonal(shape, combo):
+    with key_dtype(combo) as (key, dtype):
+        _assert_parity(
+            jax_inits.delta_orthogonal(0.8), J.delta_orthogonal(0.8), key, shape, dtype, exact=False
+        )
 
 
 def test_aliases_are_the_same_builders():

@@ -1,12 +1,14 @@
 """Property tests (hypothesis, derandomized, bounded examples).
 
 Each example compiles an executable (~0.1 s), so the example counts are small;
-derandomize=True makes every run draw the same examples.
+derandomize=True makes every run draw the same examples. Every property runs twice:
+with a few examples in `make test` and with more in `make test-slow` (`_tiers`).
 """
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jax.sharding import AxisType, NamedSharding
@@ -14,7 +16,22 @@ from jax.sharding import PartitionSpec as P
 
 import jax_inits as ji
 
-SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
+
+def _tiers(fast, slow, *strategies):
+    """``(make test version, make test-slow version)`` of a property: the same check
+    under ``given(*strategies)`` with ``fast`` and with ``slow`` examples."""
+
+    def wrap(check):
+        def tier(n):
+            return settings(max_examples=n, deadline=None, derandomize=True)(
+                given(*strategies)(check)
+            )
+
+        return tier(fast), pytest.mark.slow(tier(slow))
+
+    return wrap
+
+
 DTYPES = st.sampled_from(["float32", "bfloat16", "float16"])
 SEEDS = st.integers(0, 2**32 - 1)
 
@@ -46,9 +63,7 @@ def shaped_variance_scaling(draw):
     return init, shape
 
 
-@SETTINGS
-@given(shaped_variance_scaling(), DTYPES, SEEDS)
-def test_variance_scaling_properties(init_shape, dtype, seed):
+def _variance_scaling_properties(init_shape, dtype, seed):
     init, shape = init_shape
     key = jax.random.key(seed)
     out = init(key, shape, dtype)
@@ -77,14 +92,7 @@ ELEMENTWISE = [
 ]
 
 
-@SETTINGS
-@given(
-    st.sampled_from(ELEMENTWISE),
-    st.lists(st.integers(0, 5), min_size=0, max_size=5).map(tuple),
-    DTYPES,
-    SEEDS,
-)
-def test_any_rank_including_scalars_and_empty(init, shape, dtype, seed):
+def _any_rank_including_scalars_and_empty(init, shape, dtype, seed):
     if init == ji.he_uniform() and len(shape) < 2:
         shape = shape + (3, 2)
     key = jax.random.key(seed)
@@ -94,35 +102,57 @@ def test_any_rank_including_scalars_and_empty(init, shape, dtype, seed):
     assert np.isfinite(np.asarray(out, np.float32)).all()
 
 
-@settings(max_examples=10, deadline=None, derandomize=True)
-@given(
-    st.sampled_from(ELEMENTWISE + [ji.orthogonal(), ji.lecun_normal()]), SEEDS, st.integers(1, 4)
-)
-def test_vmap_over_keys_equals_loop(init, seed, n):
+def _vmap_over_keys_equals_loop(init, seed, n):
     keys = jax.random.split(jax.random.key(seed), n)
     batched = jax.vmap(lambda k: init(k, (6, 4)))(keys)
     for i in range(n):
         np.testing.assert_array_equal(batched[i], init(keys[i], (6, 4)))
 
 
-@settings(max_examples=12, deadline=None, derandomize=True)
-@given(
-    st.sampled_from(ELEMENTWISE + [ji.orthogonal(), ji.glorot_normal()]),
-    SEEDS,
-    st.sampled_from([(1, 8), (2, 4), (4, 2), (8, 1)]),
-    st.sampled_from([P("x", "y"), P("x", None), P(None, "y"), P()]),
-)
-def test_out_sharding_equals_unsharded(init, seed, mesh_shape, spec):
+def _out_sharding_equals_unsharded(init, seed, mesh_shape, spec):
     mesh = jax.make_mesh(mesh_shape, ("x", "y"), axis_types=(AxisType.Auto,) * 2)
     key = jax.random.key(seed)
     out = init(key, (16, 24), out_sharding=NamedSharding(mesh, spec))
     np.testing.assert_array_equal(out, init(key, (16, 24)))
 
 
-@settings(max_examples=15, deadline=None, derandomize=True)
-@given(SEEDS, SEEDS)
-def test_different_keys_give_different_values(a, b):
+def _different_keys_give_different_values(a, b):
     if a == b:
         return
     init = ji.normal(1.0)
     assert not np.array_equal(init(jax.random.key(a), (8, 8)), init(jax.random.key(b), (8, 8)))
+
+
+test_variance_scaling_properties, test_variance_scaling_properties_more = _tiers(
+    6, 25, shaped_variance_scaling(), DTYPES, SEEDS
+)(_variance_scaling_properties)
+
+test_any_rank_including_scalars_and_empty, test_any_rank_including_scalars_and_empty_more = _tiers(
+    6,
+    25,
+    st.sampled_from(ELEMENTWISE),
+    st.lists(st.integers(0, 5), min_size=0, max_size=5).map(tuple),
+    DTYPES,
+    SEEDS,
+)(_any_rank_including_scalars_and_empty)
+
+test_vmap_over_keys_equals_loop, test_vmap_over_keys_equals_loop_more = _tiers(
+    3,
+    10,
+    st.sampled_from(ELEMENTWISE + [ji.orthogonal(), ji.lecun_normal()]),
+    SEEDS,
+    st.integers(1, 4),
+)(_vmap_over_keys_equals_loop)
+
+test_out_sharding_equals_unsharded, test_out_sharding_equals_unsharded_more = _tiers(
+    3,
+    12,
+    st.sampled_from(ELEMENTWISE + [ji.orthogonal(), ji.glorot_normal()]),
+    SEEDS,
+    st.sampled_from([(1, 8), (2, 4), (4, 2), (8, 1)]),
+    st.sampled_from([P("x", "y"), P("x", None), P(None, "y"), P()]),
+)(_out_sharding_equals_unsharded)
+
+test_different_keys_give_different_values, test_different_keys_give_different_values_more = _tiers(
+    3, 15, SEEDS, SEEDS
+)(_different_keys_give_different_values)

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _subsets import builders
+from _subsets import rotated
 
 import jax_inits
 from jax_inits import sampling
@@ -15,16 +15,18 @@ from jax_inits._src import catalog
 from jax_inits._src import sampling as internals
 
 SHAPES = [(1,), (7,), (33, 65), (2, 3, 4, 5), (0, 3), ()]
-KEYS = [jax.random.key(0), jax.random.key(2**31 + 5), jax.random.PRNGKey(123)]
+KEYS = {"typed": jax.random.key(0), "typed-big": jax.random.key(2**31 + 5)}
+KEYS["raw"] = jax.random.PRNGKey(123)
 
 
 def _both(ours, theirs, key):
     return jax.jit(ours)(key), jax.jit(theirs)(key)
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=str)
-@pytest.mark.parametrize("key", KEYS, ids=["typed", "typed-big", "raw"])
-def test_bit_identical_to_jax_random(shape, key):
+# `make test`: every shape with one key kind (rotating); `make test-slow`: all pairs.
+@pytest.mark.parametrize("shape,key_kind", rotated(SHAPES, list(KEYS)))
+def test_bit_identical_to_jax_random(shape, key_kind):
+    key = KEYS[key_kind]
     pairs = [
         (lambda k: sampling.bits(k, shape), lambda k: jax.random.bits(k, shape, jnp.uint32)),
         (
@@ -167,8 +169,7 @@ def _bucketed(monkeypatch):
     return seen
 
 
-@pytest.mark.parametrize("name", builders(BUCKETED))
-@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("name,dtype", rotated(BUCKETED, ["float32", "bfloat16"]))
 def test_bucket_kernels_give_the_bits_of_the_shapes_own_executable(name, dtype, monkeypatch):
     """A first eager call of a small shape draws from a shared flat kernel of the
     next power-of-four size; its values equal the second call's (own executable)
