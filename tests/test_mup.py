@@ -921,3 +921,200 @@ def test_depth_errors():
     no_std = [("*", lambda key, shape, dtype=None: jnp.zeros(shape, dtype))]
     with pytest.raises(ValueError, match=r"scheme 'complete_p' sets the std .* `target_std`"):
         gp(blocks="layers/*", layer_axis=0, init=no_std)
+
+
+# ----------------------------------------------------------------------------- u-muP
+
+
+def _unit_scaling():
+    torch = pytest.importorskip("torch")
+    uu = pytest.importorskip("unit_scaling")
+    return torch, uu
+
+
+def _uu_spec(model):
+    """jax spec of a unit-scaling model (Linear weights transposed), torch name -> path."""
+    spec, names = {}, {}
+    for name, q in model.named_parameters():
+        path = name.replace(".", "/")
+        shape = tuple(q.shape)
+        spec[path] = _sds(*(shape[::-1] if q.ndim == 2 and "emb" not in name else shape))
+        names[name] = path
+    return spec, names
+
+
+def _uu_tiny(torch, uu):
+    """unit-scaling's own test model (tests/test_optim.py): an embedding, three linears in
+    a DepthSequential, a readout."""
+    torch.manual_seed(0)
+    return torch.nn.ModuleDict(
+        {
+            "emb": uu.Embedding(256, 16),
+            "layers": uu.DepthSequential(*(uu.Linear(16, 16, bias=True) for _ in range(3))),
+            "head": uu.LinearReadout(16, 1024),
+        }
+    )
+
+
+U_RULES = [("*bias", jax_inits.zeros), ("*weight", jax_inits.ones), ("*", jax_inits.zeros)]
+
+
+def _u_parametrize(spec, **kwargs):
+    return jax_inits.mup.parametrize(spec, scheme="u_mup", init=U_RULES, **kwargs)
+
+
+@pytest.mark.parametrize("model_name", ["tiny", "transformer_stack"])
+def test_u_mup_multipliers_equal_unit_scaling_scaled_parameters(model_name):
+    """lr and weight decay of every parameter group of unit_scaling.optim.scaled_parameters
+    (Adam and SGD rules, independent weight decay on and off) against the table."""
+    torch, uu = _unit_scaling()
+    if model_name == "tiny":
+        model = _uu_tiny(torch, uu)
+        kwargs = dict(readout="head/*", embeddings="emb/*", blocks="layers/*", depth=3)
+    else:
+        from unit_scaling._modules import TransformerStack
+
+        stack = TransformerStack(layers=2, hidden_size=16, heads=2, is_causal=True)
+        norm = uu.LayerNorm(16, elementwise_affine=True)
+        model = torch.nn.ModuleDict(
+            {"stack": stack, "norm": norm, "head": uu.LinearReadout(16, 32)}
+        )
+        kwargs = dict(readout="head/*", blocks="stack/*", depth=2)
+    spec, names = _uu_spec(model)
+    p = _u_parametrize(spec, **kwargs)
+    lr, wd = 0.01, 0.1
+    funcs = {
+        "adam": uu.optim.lr_scale_func_adam,
+        "sgd": uu.optim.lr_scale_func_sgd(None),
+    }
+    for opt, func in funcs.items():
+        for independent in (True, False):
+            groups = uu.optim.scaled_parameters(
+                model.parameters(), func, lr=lr, weight_decay=wd,
+                independent_weight_decay=independent,
+            )  # fmt: skip
+            for group in groups:
+                (param,) = group["params"]
+                name = next(n for n, q in model.named_parameters() if q is param)
+                row = p.table[names[name]]
+                c_lr = getattr(row, f"{opt}_lr")
+                np.testing.assert_allclose(group["lr"], lr * c_lr, rtol=1e-12, err_msg=name)
+                want_wd = wd / (lr * c_lr) if independent else wd
+                np.testing.assert_allclose(
+                    group["weight_decay"], want_wd * getattr(row, f"{opt}_wd"), rtol=1e-12
+                )
+
+
+def test_u_mup_residual_tau_equals_unit_scaling_rule():
+    _, uu = _unit_scaling()
+    from unit_scaling._modules import TransformerStack
+    from unit_scaling.core.functional import transformer_residual_scaling_rule
+
+    for r, rho in ((1.0, 1.0), (0.5, 2.0), (3.0, 0.25)):
+        rule = transformer_residual_scaling_rule(r, rho)
+        for layers in (1, 2, 5, 48):
+            got = [
+                jax_inits.mup.residual_tau(i, 2 * layers, residual_mult=r, residual_attn_ratio=rho)
+                for i in range(2 * layers)
+            ]
+            want = [rule(i, 2 * layers) for i in range(2 * layers)]
+            np.testing.assert_allclose(got, want, rtol=1e-14, err_msg=f"{r} {rho} {layers}")
+    stack = TransformerStack(layers=3, hidden_size=8, heads=2, is_causal=True)
+    taus = [t for layer in stack for t in (layer.mhsa_tau, layer.mlp_tau)]
+    np.testing.assert_allclose([jax_inits.mup.residual_tau(i, 6) for i in range(6)], taus)
+
+
+@pytest.mark.parametrize(("causal", "mult", "dropout"), [(True, 1.0, 0.0), (False, 4.0, 0.1)])
+def test_u_mup_attention_equals_unit_scaling(causal, mult, dropout):
+    """Logits x mult / d_head (attention_scale) and the output scale, against
+    unit_scaling.functional.scaled_dot_product_attention's forward pass (dropout's scale
+    factor only: run in eval, the dropout itself is off)."""
+    torch, uu = _unit_scaling()
+    b, h, s, d = 2, 2, 5, 8
+    q, k, v = (
+        torch.randn(b, h, s, d, generator=torch.Generator().manual_seed(i)) for i in range(3)
+    )
+    want = uu.functional.scaled_dot_product_attention(q, k, v, is_causal=causal, mult=mult)
+    p = _u_parametrize({"head": {"kernel": _sds(4, 4)}}, readout="head/*")
+    qj, kj, vj = (jnp.asarray(t.numpy()) for t in (q, k, v))
+    logits = jnp.einsum("bhqd,bhkd->bhqk", qj, kj) * p.attention_scale(d, attn_mult=mult)
+    if causal:
+        logits = jnp.where(jnp.tril(jnp.ones((s, s), bool)), logits, -jnp.inf)
+    out = jnp.einsum("bhqk,bhkd->bhqd", jax.nn.softmax(logits, -1), vj)
+    out = out * jax_inits.mup.attention_output_scale(d, s, mult=mult, is_causal=causal)
+    np.testing.assert_allclose(out, want.numpy(), rtol=1e-5, atol=1e-6)
+    if dropout:  # the scale's sqrt(1 - p), as unit-scaling writes it
+        ratio = jax_inits.mup.attention_output_scale(
+            d, s, mult=mult, is_causal=causal, dropout_p=dropout
+        ) / jax_inits.mup.attention_output_scale(d, s, mult=mult, is_causal=causal)
+        assert ratio == pytest.approx(math.sqrt(1 - dropout), rel=1e-14)
+
+
+def test_u_mup_unit_init_and_forward_equal_unit_scaling():
+    """Unit init (kernels N(0, 1), biases zeros) and the forward pass of unit-scaling's tiny
+    model with the same weights: embedding x 1, linears x fan_in^-1/2 (bias included), the
+    readout x 1/fan_in."""
+    torch, uu = _unit_scaling()
+    model = _uu_tiny(torch, uu)
+    spec, names = _uu_spec(model)
+    p = _u_parametrize(spec, readout="head/*", embeddings="emb/*", blocks="layers/*", depth=3)
+    params = p.init(jax.random.key(0))
+    for name, q in model.named_parameters():
+        row, x = p.table[names[name]], params[names[name]]
+        if q.mup_type == "bias":
+            assert row.init_std == 0.0 and not np.any(np.asarray(x)), name
+            assert not torch.any(q), name
+        else:  # the std of n N(0, 1) samples: relative error ~ 1/sqrt(2n) (n >= 256); 5 sigma
+            assert row.init_std == 1.0, name
+            tol = 5 / math.sqrt(2 * x.size)
+            assert float(jnp.std(x)) == pytest.approx(1.0, rel=tol), name
+            assert q.detach().std().item() == pytest.approx(1.0, rel=tol), name
+    with torch.no_grad():  # non-zero biases, so that the forward pass shows how they scale
+        for layer in model["layers"]:
+            layer.bias.normal_()
+    weights = {names[n]: jnp.asarray(q.detach().numpy()) for n, q in model.named_parameters()}
+    weights = {k: (w.T if w.ndim == 2 and k != "emb/weight" else w) for k, w in weights.items()}
+    mult = p.multipliers("forward_mult")
+    idx = np.arange(12).reshape(3, 4) * 17 % 256
+    h = weights["emb/weight"][jnp.asarray(idx)] * mult["emb/weight"]
+    for i in range(3):
+        k, b = f"layers/{i}/weight", f"layers/{i}/bias"
+        h = (h @ weights[k] + weights[b][None, None]) * mult[k]
+    out = (h @ weights["head/weight"]) * mult["head/weight"]
+    x = model["emb"](torch.tensor(idx))
+    want = model["head"](model["layers"](x)).detach().numpy()
+    assert mult["layers/0/weight"] == 0.25 and mult["head/weight"] == 1 / 16
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+
+
+def test_u_mup_independent_weight_decay():
+    """With zero gradients Adam's step is 0 and the update is the decay alone: lambda * w
+    a step, whatever the learning rate and the leaf's lr multiplier."""
+    optax = pytest.importorskip("optax")
+    spec = {"fc": {"kernel": _sds(64, 64)}, "head": {"kernel": _sds(64, 10)}}
+    p = _u_parametrize(spec, readout="head/*")
+    params = p.init(jax.random.key(0))
+    grads = jax.tree.map(jnp.zeros_like, params)
+    tx = p.adamw(0.3, weight_decay=0.01, independent_weight_decay=True)
+    with jax.numpy_dtype_promotion("standard"):
+        updates, _ = tx.update(grads, tx.init(params), params)
+    jax.tree.map(lambda u, w: np.testing.assert_allclose(u, -0.01 * w, rtol=1e-6), updates, params)
+    with pytest.raises(TypeError, match=r"adamw: `independent_weight_decay` needs a float"):
+        p.adamw(optax.constant_schedule(0.1), independent_weight_decay=True)
+
+
+def test_u_mup_errors():
+    with pytest.raises(ValueError, match=r"scheme 'mup' needs `base`.*only 'u_mup'"):
+        jax_inits.mup.parametrize(_mlp(64), readout="head/*", init=INIT)
+    with pytest.raises(ValueError, match=r"`embeddings` is for scheme 'u_mup'.*'mup'"):
+        _p(_mlp(256), _mlp(64), embeddings="fc1/*")
+    with pytest.raises(ValueError, match=r"the `embeddings` pattern 'emb' matches no leaf"):
+        _u_parametrize(_mlp(64), readout="head/*", embeddings="emb")
+    with pytest.raises(ValueError, match=r"residual_tau: `index` must be in \[0, branches\)"):
+        jax_inits.mup.residual_tau(4, 4)
+    with pytest.raises(ValueError, match=r"residual_tau: `residual_mult` must be > 0"):
+        jax_inits.mup.residual_tau(0, 4, residual_mult=0.0)
+    with pytest.raises(ValueError, match=r"attention_output_scale: `dropout_p` must be < 1"):
+        jax_inits.mup.attention_output_scale(8, 8, dropout_p=1.0)
+    with pytest.raises(ValueError, match=r"`head_dim` and `seq_len` must be >= 1, got 0, 8"):
+        jax_inits.mup.attention_output_scale(0, 8)

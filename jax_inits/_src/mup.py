@@ -22,13 +22,13 @@ from typing import Any, Literal
 import jax
 import jax.numpy as jnp
 
-from jax_inits._src import checks, constant
+from jax_inits._src import checks, constant, distributions
 from jax_inits._src import tree as _tree
 
 Role = Literal["hidden", "input", "readout", "readout_bias", "vector", "fixed"]
 ROLES: tuple[str, ...] = ("hidden", "input", "readout", "readout_bias", "vector", "fixed")
-Scheme = Literal["mup", "spectral", "sp", "depth_mup", "complete_p"]
-SCHEMES: tuple[str, ...] = ("mup", "spectral", "sp", "depth_mup", "complete_p")
+Scheme = Literal["mup", "spectral", "sp", "depth_mup", "complete_p", "u_mup"]
+SCHEMES: tuple[str, ...] = ("mup", "spectral", "sp", "depth_mup", "complete_p", "u_mup")
 Optimizer = Literal["adam", "sgd"]
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 
@@ -255,6 +255,67 @@ def _apply_depth_table(row, scheme, base_init, shape, base_std_shape, depth_mult
         for kind, exponent in _DEPTH_EXPONENTS.items():
             changes[kind] = changes.get(kind, getattr(row, kind)) * depth_mult ** exponent(alpha)
     return dataclasses.replace(row, **changes)
+
+
+# u-muP (Blake et al. 2024) as graphcore's unit-scaling 0.3.5 implements it: the same kind
+# of table with absolute sizes, m_N = the leaf's fan-in and m_L = the depth (the number of
+# layers of the `DepthSequential`/`TransformerStack` the leaf is in, for leaves in `blocks`).
+# Role -> (init std or None for the rule's own, exponent of fan-in of the forward
+# multiplier, of the Adam lr); every leaf inside the blocks has lr x depth^-1/2
+# (unit_scaling.optim.lr_scale_func_adam). Kernels ("hidden": linear weights, fan-in their
+# input size; "input": embeddings, whose fan-in unit-scaling takes to be their output size)
+# are N(0, 1); the linear output (bias included) is x fan_in^-1/2, the readout's x 1/fan_in,
+# an embedding's x 1. SGD takes Adam's rule (lr_scale_func_sgd(None): a readout without
+# constraint, LinearReadout's default); weight decay and eps multipliers are 1.
+_U_MUP: dict[str, tuple[float | None, float, float]] = {
+    "hidden": (1.0, -0.5, -0.5),
+    "input": (1.0, 0.0, -0.5),
+    "readout": (1.0, -1.0, 0.0),
+    "readout_bias": (None, 0.0, 0.0),
+    "vector": (None, 0.0, 0.0),
+    "fixed": (None, 0.0, 0.0),
+}
+_U_MUP_DEPTH_LR = -0.5
+
+
+def _u_mup_row(path, shape, layer_axis, is_readout, is_embedding, base_init, depth, in_block):
+    """The row of a leaf under u-muP (no base model: sizes are absolute)."""
+    dims = [n for axis, n in enumerate(shape) if axis != layer_axis]
+    if is_readout:
+        role = "readout" if len(dims) >= 2 else "readout_bias"
+    elif len(dims) >= 2:
+        role = "input" if is_embedding else "hidden"
+    else:
+        role = "vector" if dims else "fixed"
+    if role == "input":
+        fan_in = dims[-1]
+    elif len(dims) >= 2:
+        fan_in = math.prod(dims[:-1])
+    else:
+        fan_in = 1
+    std, forward_exp, lr_exp = _U_MUP[role]
+    lr = float(fan_in) ** lr_exp
+    if in_block and depth is not None:
+        lr *= float(depth) ** _U_MUP_DEPTH_LR
+    own_std = _std_of(base_init, shape)
+    row = LeafScaling(
+        path=path,
+        role=role,  # pyright: ignore[reportArgumentType]
+        shape=shape,
+        base_shape=shape,
+        width_axes=(),
+        width_mult=1.0,
+        init_std=own_std if std is None else std,
+        init_scale=1.0,
+        forward_mult=float(fan_in) ** forward_exp,
+        adam_lr=lr,
+        adam_wd=1.0,
+        sgd_lr=lr,
+        sgd_wd=1.0,
+        in_block=in_block,
+    )
+    leaf_init = base_init if std is None else distributions.normal(std)
+    return row, leaf_init
 
 
 # ----------------------------------------------------------------------------- the scaling
@@ -561,6 +622,7 @@ class Parametrization:
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         mask: Any = None,
+        independent_weight_decay: bool = False,
     ):
         r"""AdamW with every per-leaf multiplier of the table: lr, weight decay and $\epsilon$.
 
@@ -579,19 +641,41 @@ class Parametrization:
           weight_decay: The base $\lambda$, ``>= 0``.
           mask: Which leaves decay (a pytree of bools or a callable), as in optax;
             None decays every leaf.
+          independent_weight_decay: Decay by $\lambda\, c_{wd}\, w$ a step whatever
+            the learning rate (unit-scaling's ``independent_weight_decay=True``: torch
+            groups with ``weight_decay = lambda / (eta * c_lr)``); needs a float
+            ``learning_rate`` (the peak rate, as there).
 
         Returns:
           An ``optax.GradientTransformation``.
 
         Raises:
           ValueError: If ``weight_decay < 0``.
+          TypeError: If ``independent_weight_decay`` and ``learning_rate`` is a schedule.
         """
         import optax
 
+        fn = "Parametrization.adamw"
+        weight_decay = checks.real_number(fn, "weight_decay", weight_decay, minimum=0.0)
+        if independent_weight_decay:
+            if callable(learning_rate):
+                raise TypeError(
+                    f"{fn}: `independent_weight_decay` needs a float `learning_rate` (the peak "
+                    f"rate), got {learning_rate!r}."
+                )
+            eta = checks.real_number(fn, "learning_rate", learning_rate, strict=True, minimum=0.0)
+            rates = jax.tree.map(
+                lambda wd, lr: weight_decay * wd / (eta * lr),
+                self.multipliers("adam_wd"),
+                self.multipliers("adam_lr"),
+            )
+            decay = _add_decayed_weights(rates, mask)
+        else:
+            decay = self.add_decayed_weights(weight_decay, "adam", mask=mask)
         return optax.chain(
             self.scale_gradients_for_eps(),
             optax.scale_by_adam(b1=b1, b2=b2, eps=eps),
-            self.add_decayed_weights(weight_decay, "adam", mask=mask),
+            decay,
             self.scale_updates("adam"),
             optax.scale_by_learning_rate(learning_rate),
         )
@@ -634,7 +718,7 @@ def _add_decayed_weights(rates: Any, mask: Any):
 
 def parametrize(
     spec: Any,
-    base: Any,
+    base: Any = None,
     *,
     delta: Any = None,
     readout: Any,
@@ -646,6 +730,7 @@ def parametrize(
     depth: int | None = None,
     base_depth: int | None = None,
     layer_axis: int | None = None,
+    embeddings: Any = None,
 ) -> Parametrization:
     r"""Builds the width parametrization of a model: init scales and multipliers per leaf.
 
@@ -701,6 +786,19 @@ def parametrize(
     checked against a reference). With ``blocks`` and a depth, the width-only
     schemes have `Parametrization.residual_mult` 1 and no depth multiplier.
 
+    ``scheme="u_mup"`` (Blake et al. 2024, as graphcore's ``unit-scaling`` 0.3.5):
+    sizes are absolute, so ``base`` may be None (its widths are not used). Kernels
+    are $\mathcal{N}(0, 1)$, every other leaf takes its rule (norm gains ones,
+    biases zeros). Forward multipliers (applied to the layer's *output*, bias
+    included): a kernel $n_\mathrm{in}^{-1/2}$, the readout $1/n_\mathrm{in}$, an
+    embedding (matched by ``embeddings``) 1. Adam and SGD lr: a kernel
+    $\times n_\mathrm{in}^{-1/2}$ (an embedding's $n_\mathrm{in}$ is its output
+    size, as unit-scaling counts it), others 1, and every leaf in ``blocks``
+    $\times$ ``depth``$^{-1/2}$ (the number of layers); weight decay 1 (see
+    ``independent_weight_decay`` of `Parametrization.adamw`). Residual branches
+    use `residual_tau`, attention `attention_output_scale`. unit-scaling's
+    backward-only gradient scales are not applied (see the guide).
+
     The model applies `Parametrization.forward_mult` to the readout's input,
     `Parametrization.residual_mult` to its residual branches and
     `Parametrization.attention_scale` to its attention logits.
@@ -708,19 +806,22 @@ def parametrize(
     Args:
       spec: The model's parameters (arrays or ``jax.ShapeDtypeStruct``, e.g. from
         ``jax.eval_shape``) at the target width.
-      base: The same model at the base width (where hyper-parameters are tuned).
+      base: The same model at the base width (where hyper-parameters are tuned);
+        None only under ``"u_mup"``.
       delta: Optionally the same model at a second width, wider than ``base`` in
         every width axis, to tell width axes from fixed ones.
       readout: Pattern(s), as in ``jax_inits.tree``, of the output layer's leaves
         (its kernel and bias).
       init: ``jax_inits.tree`` rules of the model's initialization at the base width.
-      scheme: ``"mup"``, ``"spectral"``, ``"sp"``, ``"depth_mup"`` or ``"complete_p"``.
+      scheme: One of `SCHEMES`: ``"mup"``, ``"spectral"``, ``"sp"``, ``"depth_mup"``,
+        ``"complete_p"``, ``"u_mup"``.
       output_mult: muP's $c_\mathrm{out}$, the readout's width-independent forward
         multiplier.
       readout_zero_init: Initialize readout leaves to exact zeros (mup's
         ``MuReadout(readout_zero_init=True)``).
       blocks: Pattern(s), as ``readout``, of the leaves inside the residual blocks
-        (e.g. ``"layers/*"``). Required by the depth schemes.
+        (e.g. ``"layers/*"``). Required by the depth schemes; under ``"u_mup"``
+        their lr is scaled by ``depth``$^{-1/2}$.
       depth: The model's number of residual blocks (the depth ``spec`` is at).
         Required by the depth schemes; with ``layer_axis``, defaults to that axis's
         size in ``spec``.
@@ -729,6 +830,8 @@ def parametrize(
       layer_axis: For stacked (scanned) blocks, the leading axis of every block
         leaf that indexes the layer: not a width axis, and it may differ between
         ``spec`` and ``base`` (a base model at the base depth).
+      embeddings: ``"u_mup"`` only: pattern(s) of the embedding tables (forward
+        multiplier 1, fan-in their output size).
 
     Returns:
       A `Parametrization`.
@@ -771,6 +874,9 @@ def parametrize(
 
       Dey et al., [Don't be lazy: CompleteP enables compute-efficient deep
       transformers](https://arxiv.org/abs/2505.01618), 2025.
+
+      Blake et al., [u-μP: The Unit-Scaled Maximal Update
+      Parametrization](https://arxiv.org/abs/2407.17465), 2024.
     """
     fn = "mup.parametrize"
     if not isinstance(scheme, str):
@@ -784,6 +890,18 @@ def parametrize(
     rule_list = _tree._rule_list(fn, init, allow_keep=False)
 
     paths, shapes, treedef = _leaves("spec", spec)
+    if base is None:
+        if scheme != "u_mup":
+            raise ValueError(
+                f"{fn}: scheme {scheme!r} needs `base`, the model at the base width "
+                "(only 'u_mup' has none)."
+            )
+        base = spec
+    if embeddings is not None and scheme != "u_mup":
+        raise ValueError(
+            f"{fn}: `embeddings` is for scheme 'u_mup' (the other schemes tell embeddings "
+            f"by their width axes), got scheme {scheme!r}."
+        )
     base_paths, base_shapes, base_treedef = _leaves("base", base)
     _same_structure("base", base_paths, base_treedef, paths, treedef)
     if delta is None:
@@ -804,9 +922,12 @@ def parametrize(
                 f"{fn}: the `readout` pattern {_tree._describe_pattern(pattern)} matches no "
                 f"leaf; the paths are {paths}."
             )
-    in_block, layer_axes, depth_mult = _depth(
+    in_block, layer_axes, depth, depth_mult = _depth(
         scheme, paths, leaves, shapes, base_shapes, blocks, depth, base_depth, layer_axis
     )
+    is_embedding = [False] * len(paths)
+    if embeddings is not None:
+        is_embedding = _match_all(fn, "embeddings", embeddings, paths, leaves)
     table: dict[str, LeafScaling] = {}
     rules = []
     rows = zip(
@@ -818,14 +939,24 @@ def parametrize(
         is_readout,
         in_block,
         layer_axes,
+        is_embedding,
         strict=True,
     )
-    for path, leaf, shape, b, d, readout_leaf, block_leaf, l_axis in rows:
+    for path, leaf, shape, b, d, readout_leaf, block_leaf, l_axis, embedding_leaf in rows:
         if path in table:
             raise ValueError(
                 f"{fn}: two leaves have the same path {path!r}; rename one (a dict key "
                 "containing '/' is the usual cause)."
             )
+        if scheme == "u_mup":
+            base_init = _tree._first_match(fn, rule_list, path, leaf)
+            row, leaf_init = _u_mup_row(
+                path, shape, l_axis, readout_leaf, embedding_leaf, base_init, depth,
+                block_leaf,
+            )  # fmt: skip
+            table[path] = row
+            rules.append((re.compile(re.escape(path)), leaf_init))
+            continue
         if l_axis is not None and delta is not None:
             d = d[:l_axis] + (b[l_axis],) + d[l_axis + 1 :]
         axes = _width_axes(path, shape, b, d, delta is not None, l_axis)
@@ -875,19 +1006,8 @@ def _depth(scheme, paths, leaves, shapes, base_shapes, blocks, depth, base_depth
         ):
             if value is not None:
                 raise ValueError(f"{fn}: `{arg}` needs `blocks`, got {arg}={value!r}.")
-        return [False] * n, [None] * n, 1.0
-    patterns = _patterns("blocks", blocks)
-    hits = [
-        [_tree._matches(pattern, path, leaf) for pattern in patterns]
-        for path, leaf in zip(paths, leaves, strict=True)
-    ]
-    for i, pattern in enumerate(patterns):
-        if not any(row[i] for row in hits):
-            raise ValueError(
-                f"{fn}: the `blocks` pattern {_tree._describe_pattern(pattern)} matches no "
-                f"leaf; the paths are {paths}."
-            )
-    in_block = [any(row) for row in hits]
+        return [False] * n, [None] * n, None, 1.0
+    in_block = _match_all(fn, "blocks", blocks, paths, leaves)
     layer_axes: list[int | None] = [None] * n
     if layer_axis is not None:
         layer_axis = checks.integer(fn, "layer_axis", layer_axis)
@@ -927,7 +1047,23 @@ def _depth(scheme, paths, leaves, shapes, base_shapes, blocks, depth, base_depth
         if value < 1:
             raise ValueError(f"{fn}: `{arg}` must be >= 1, got {value!r}.")
     depth_mult = 1.0 if depth is None or base_depth is None else depth / base_depth
-    return in_block, layer_axes, depth_mult
+    return in_block, layer_axes, depth, depth_mult
+
+
+def _match_all(fn, arg, value, paths, leaves) -> list[bool]:
+    """Per leaf: does a pattern of ``value`` match it; every pattern must match one."""
+    patterns = _patterns(arg, value)
+    hits = [
+        [_tree._matches(pattern, path, leaf) for pattern in patterns]
+        for path, leaf in zip(paths, leaves, strict=True)
+    ]
+    for i, pattern in enumerate(patterns):
+        if not any(row[i] for row in hits):
+            raise ValueError(
+                f"{fn}: the `{arg}` pattern {_tree._describe_pattern(pattern)} matches no "
+                f"leaf; the paths are {paths}."
+            )
+    return [any(row) for row in hits]
 
 
 def _one_size(fn, arg, sizes, where):
