@@ -1118,3 +1118,38 @@ def test_u_mup_errors():
         jax_inits.mup.attention_output_scale(8, 8, dropout_p=1.0)
     with pytest.raises(ValueError, match=r"`head_dim` and `seq_len` must be >= 1, got 0, 8"):
         jax_inits.mup.attention_output_scale(0, 8)
+
+
+def test_u_mup_gradients_differ_from_unit_scaling_by_one_factor_per_tensor():
+    """What the guide says about unit-scaling's backward-only scales, checked: on its tiny
+    model every parameter's gradient is the true gradient of the same forward pass (ours,
+    no scaled ops) times one positive factor per tensor, so Adam's update differs only
+    through eps and SGD's by that factor."""
+    torch, uu = _unit_scaling()
+    model = _uu_tiny(torch, uu)
+    with torch.no_grad():
+        for layer in model["layers"]:
+            layer.bias.normal_()
+    idx = torch.tensor(np.arange(12).reshape(3, 4) * 17 % 256)
+    target = torch.randn(3, 4, 1024, generator=torch.Generator().manual_seed(5))
+    out = model["head"](model["layers"](model["emb"](idx)))
+    (out * target).sum().backward()
+    plain = {n: q.detach().clone().requires_grad_(True) for n, q in model.named_parameters()}
+    h = torch.nn.functional.embedding(idx, plain["emb.weight"])
+    for i in range(3):
+        h = (h @ plain[f"layers.{i}.weight"].T + plain[f"layers.{i}.bias"]) / 4.0
+    ((h @ plain["head.weight"].T / 16.0) * target).sum().backward()
+    for name, q in model.named_parameters():
+        true = plain[name].grad
+        assert true is not None and q.grad is not None
+        mask = true.abs() > 1e-3 * true.abs().max()
+        ratio = (q.grad[mask] / true[mask]).numpy()
+        assert ratio.min() > 0, name
+        np.testing.assert_allclose(ratio, ratio.mean(), rtol=1e-4, err_msg=name)
+        # By hand from unit-scaling's scale_bwd factors (12 tokens): a weight's gradient is
+        # x batch^-1/2 instead of its forward scale; the readout (no constraint) scales its
+        # input's gradient by fan_out^-1/2 = 1/32 instead of 1/16, halving all below it; the
+        # embedding's gradient is x sqrt(vocab / batch).
+        want = {"emb": 0.5 * math.sqrt(256 / 12), "layers": 0.5 * 4 / math.sqrt(12)}
+        want["head"] = 16 / math.sqrt(12)
+        assert ratio.mean() == pytest.approx(want[name.split(".")[0]], rel=1e-4), name
