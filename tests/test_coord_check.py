@@ -32,7 +32,7 @@ def test_flat_under_mup_growing_under_sp(results):
     for name in ("hidden1", "hidden2"):
         assert 0.5 < mu[name] < 2.0, (name, mu[name])
     assert results["mup"].sizes["output"].shape == (2, 4)
-    assert "largest/smallest" in str(results["mup"]) and "w=256" in str(results["mup"])
+    assert "widest/narrowest" in str(results["mup"]) and "w=256" in str(results["mup"])
 
 
 def test_plot_writes_a_png(results, tmp_path):
@@ -106,7 +106,7 @@ def test_depth_sweep_flat_under_depth_schemes_growing_under_width_only():
     for scheme in ("sp", "mup", "depth_mup", "complete_p", "u_mup"):
         setup, batch = diagnostics.coord_check_residual(scheme, width=32, batch_size=64)
         r = diagnostics.coord_check(setup, [2, 16], batch, steps=3, axis="depth")
-        assert r.axis == "depth" and "d=16" in str(r)
+        assert r.axis == "depth" and "d=16" in str(r) and "deepest/shallowest" in str(r)
         growth[scheme] = r.growth()["update block L"]
     assert growth["sp"] > 3.0 and growth["mup"] > 3.0, growth
     for scheme in ("depth_mup", "complete_p", "u_mup"):

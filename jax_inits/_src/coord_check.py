@@ -58,7 +58,8 @@ class CoordCheck:
         return {name: float(s[hi, step] / s[lo, step]) for name, s in self.sizes.items()}
 
     def __str__(self) -> str:
-        header = ["layer", *(f"{self.axis[0]}={w}" for w in self.widths), "largest/smallest"]
+        ratio = "widest/narrowest" if self.axis == "width" else "deepest/shallowest"
+        header = ["layer", *(f"{self.axis[0]}={w}" for w in self.widths), ratio]
         lines = [header]
         growth = self.growth()
         for name, s in self.sizes.items():
