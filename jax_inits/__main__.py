@@ -258,25 +258,46 @@ def _cmd_sample(args, parser) -> int:
 def _cmd_coord_check(args, parser) -> int:
     from jax_inits._src import coord_check, mup
 
+    depths = None if args.depths is None else [d for group in args.depths for d in group]
+    if args.scheme is None:
+        args.scheme = ["sp", "mup"]
+        if depths is not None:
+            args.scheme += ["depth_mup", "complete_p", "u_mup"]
     for scheme in args.scheme:
         if scheme not in mup.SCHEMES:
             parser.error(f"unknown scheme {scheme!r}; choose from {', '.join(mup.SCHEMES)}")
-    if len(args.widths) < 2:
-        parser.error(f"--widths needs two or more widths, got {args.widths}")
+    sizes = args.widths if depths is None else depths
+    if len(sizes) < 2:
+        what = (
+            "--widths needs two or more widths"
+            if depths is None
+            else "--depths needs two or more depths"
+        )
+        parser.error(f"{what}, got {sizes}")
     results = {}
     for scheme in args.scheme:
-        setup, batch = coord_check.coord_check_mlp(
-            scheme, base_width=args.base_width, lr=args.lr, seed=args.seed
-        )
+        if depths is None:
+            setup, batch = coord_check.coord_check_mlp(
+                scheme, base_width=args.base_width, lr=args.lr, seed=args.seed
+            )
+        else:
+            setup, batch = coord_check.coord_check_residual(
+                scheme, width=args.width, base_depth=args.base_depth, lr=args.lr, seed=args.seed
+            )
         results[scheme] = coord_check.coord_check(
-            setup, args.widths, batch, steps=args.steps, seed=args.seed
+            setup,
+            sizes,
+            batch,
+            steps=args.steps,
+            seed=args.seed,
+            axis="width" if depths is None else "depth",
         )
     if args.json:
         print(
             json.dumps(
                 {
                     scheme: {
-                        "widths": list(r.widths),
+                        f"{r.axis}s": list(r.widths),
                         "steps": r.steps,
                         "sizes": {k: v.tolist() for k, v in r.sizes.items()},
                         "growth": r.growth(),
@@ -553,13 +574,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="activation scale per layer across widths after a few steps (muP vs SP)",
         description="Train a 3-layer ReLU MLP (jax_inits.diagnostics.coord_check_mlp) for "
         "--steps Adam steps at every width under each --scheme and print the mean |x| of "
-        "every layer: flat across widths under muP, growing under SP.",
+        "every layer: flat across widths under muP, growing under SP. With --depths, a "
+        "residual MLP at every depth instead: the feature update of its blocks, flat under "
+        "depth_mup/complete_p/u_mup, growing under sp/mup.",
     )
     p.add_argument(
         "--scheme",
         type=_names,
-        default=["sp", "mup"],
-        help="comma-separated, from mup,sp,spectral (default sp,mup)",
+        default=None,
+        help="comma-separated, from mup,sp,spectral,depth_mup,complete_p,u_mup (default "
+        "sp,mup; with --depths sp,mup,depth_mup,complete_p,u_mup)",
     )
     p.add_argument(
         "--widths",
@@ -568,6 +592,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated widths (default 64,256,1024)",
     )
     p.add_argument("--base-width", type=_positive, default=64, help="base width (default 64)")
+    p.add_argument(
+        "--depths",
+        nargs="+",
+        type=lambda t: [_positive(d) for d in _names(t)],
+        default=None,
+        help="a depth sweep instead (e.g. --depths 2 4 8 16 32): a pre-LN residual MLP "
+        "(jax_inits.diagnostics.coord_check_residual), the feature update of its blocks",
+    )
+    p.add_argument("--base-depth", type=_positive, default=2, help="base depth (default 2)")
+    p.add_argument(
+        "--width", type=_positive, default=64, help="width of the depth sweep (default 64)"
+    )
     p.add_argument("--steps", type=_positive, default=4, help="Adam steps (default 4)")
     p.add_argument("--lr", type=float, default=0.01, help="base learning rate (default 0.01)")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")

@@ -9,7 +9,8 @@
   the std a named initializer targets).
 - `coord_check`: the activation scale of every layer after a few
   training steps, across widths (flat under muP, growing under SP);
-  `coord_check_mlp` is a ready model for it, `plot_coord_check`
+  `coord_check_mlp` is a ready model for it, `coord_check_residual` a
+  ready depth sweep (flat under Depth-μP/CompleteP), `plot_coord_check`
   its plot.
 - `plot_propagation`, `plot_histogram`: PNG plots (matplotlib,
   imported on first use; ``pip install 'jax-inits[cli]'``).
@@ -21,6 +22,7 @@ The same diagnostics are on the command line: ``jax-inits sample`` and
 from jax_inits._src.coord_check import CoordCheck as CoordCheck
 from jax_inits._src.coord_check import coord_check as coord_check
 from jax_inits._src.coord_check import coord_check_mlp as coord_check_mlp
+from jax_inits._src.coord_check import coord_check_residual as coord_check_residual
 from jax_inits._src.coord_check import plot_coord_check as plot_coord_check
 from jax_inits._src.diagnostics import ACTIVATIONS as ACTIVATIONS
 from jax_inits._src.diagnostics import LeafSummary as LeafSummary
@@ -47,6 +49,7 @@ __all__ = (
     "bounds",
     "coord_check",
     "coord_check_mlp",
+    "coord_check_residual",
     "format_table",
     "plot_coord_check",
     "plot_histogram",

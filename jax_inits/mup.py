@@ -1,4 +1,4 @@
-"""Width parametrizations: muP, spectral scaling and SP, on ``jax_inits.tree`` rules.
+"""Width and depth parametrizations: muP, spectral, SP, Depth-μP, CompleteP and u-μP.
 
 `parametrize` compares the model at its target width with the same model
 at a base width (and optionally a second width, ``delta``) and returns a
@@ -16,6 +16,8 @@ from jax_inits._src.mup import Parametrization as Parametrization
 from jax_inits._src.mup import Role as Role
 from jax_inits._src.mup import Scheme as Scheme
 from jax_inits._src.mup import parametrize as parametrize
+from jax_inits._src.u_mup import attention_output_scale as attention_output_scale
+from jax_inits._src.u_mup import residual_tau as residual_tau
 
 __all__ = (
     "OPTIMIZERS",
@@ -25,5 +27,7 @@ __all__ = (
     "Parametrization",
     "Role",
     "Scheme",
+    "attention_output_scale",
     "parametrize",
+    "residual_tau",
 )

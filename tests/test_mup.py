@@ -1,5 +1,6 @@
 """jax_inits.mup against microsoft/mup 1.0.0 (run for real in torch) and its own spec."""
 
+import functools
 import math
 import re
 
@@ -521,3 +522,634 @@ def test_flax_nnx_model_as_in_the_guide():
         step = jnp.abs(after[path] - before[path])
         biggest = float(step.max())
         assert biggest == pytest.approx(lr * p.table[path].adam_lr, rel=1e-3), path
+
+
+# ----------------------------------------------------------------------------- depth
+
+
+def _gpt(w, depth, stacked=True):
+    """A pre-LN MLP-only transformer: embedding, ``depth`` blocks, final norm, head."""
+    if stacked:
+        layers = {
+            "layers": {
+                "ln": {"scale": _sds(depth, w), "bias": _sds(depth, w)},
+                "fc": {"kernel": _sds(depth, w, 4 * w), "bias": _sds(depth, 4 * w)},
+                "proj": {"kernel": _sds(depth, 4 * w, w), "bias": _sds(depth, w)},
+            }
+        }
+    else:
+        layers = {
+            f"layers_{i}": {
+                "ln": {"scale": _sds(w), "bias": _sds(w)},
+                "fc": {"kernel": _sds(w, 4 * w), "bias": _sds(4 * w)},
+                "proj": {"kernel": _sds(4 * w, w), "bias": _sds(w)},
+            }
+            for i in range(depth)
+        }
+    return {"emb": _sds(50, w), **layers, "ln_f": {"scale": _sds(w), "bias": _sds(w)},
+            "head": _sds(w, 50)}  # fmt: skip
+
+
+GPT_RULES = [
+    ("*/scale", jax_inits.ones),
+    ("*/bias", jax_inits.zeros),
+    ("*", jax_inits.normal(0.02)),  # nanoGPT's init_std
+]
+
+# The worked example: width 64 -> 256 (m_N = 4), depth 4 -> 16 (m_L = 4). Expected values by
+# hand from Dey et al. 2025, Table 1 and nanoGPT-mup's configure_optimizers (commit 3904404):
+#   hidden kernel: std 0.02 / sqrt(m_N); lr m_N^-1 m_L^(a-1); wd m_N; eps m_N^-1 m_L^-a
+#   block bias / LN: std as base; lr m_L^(a-1); eps m_N^-1 m_L^-a
+#   embedding, final LN, head: std as base; lr 1; eps m_N^-1; head input x 1/m_N
+DEPTH_EXAMPLE = {
+    # scheme: (residual, hidden lr, hidden eps, block-vector lr, block-vector eps)
+    "complete_p": (1 / 4, 1 / 4, 1 / 16, 1.0, 1 / 16),
+    "depth_mup": (1 / 2, 1 / 8, 1 / 8, 1 / 2, 1 / 8),
+}
+
+
+@pytest.mark.parametrize("stacked", [True, False], ids=["layer_axis", "blocks_pattern"])
+@pytest.mark.parametrize("scheme", sorted(DEPTH_EXAMPLE))
+def test_depth_schemes_worked_example(scheme, stacked):
+    residual, h_lr, h_eps, v_lr, v_eps = DEPTH_EXAMPLE[scheme]
+    if stacked:
+        p = jax_inits.mup.parametrize(
+            _gpt(256, 16), _gpt(64, 4), readout="head", init=GPT_RULES, scheme=scheme,
+            blocks="layers/*", layer_axis=0,
+        )  # fmt: skip
+        block = "layers"
+    else:  # the base is at the target depth; base_depth is a number
+        p = jax_inits.mup.parametrize(
+            _gpt(256, 16, False), _gpt(64, 16, False), readout="head", init=GPT_RULES,
+            scheme=scheme, blocks="layers_*", depth=16, base_depth=4,
+        )  # fmt: skip
+        block = "layers_3"
+    assert p.depth_mult == 4.0
+    assert p.residual_mult == pytest.approx(residual, rel=1e-12)
+    t = p.table
+    for name in ("fc/kernel", "proj/kernel"):
+        row = t[f"{block}/{name}"]
+        assert row.role == "hidden" and row.in_block
+        assert row.init_std == pytest.approx(0.01, rel=1e-12)
+        got = (row.adam_lr, row.adam_wd, row.adam_eps)
+        np.testing.assert_allclose(got, (h_lr, 4.0, h_eps), rtol=1e-12, err_msg=name)
+    for name in ("fc/bias", "proj/bias", "ln/scale", "ln/bias"):
+        row = t[f"{block}/{name}"]
+        assert row.role == "vector" and row.in_block, name
+        np.testing.assert_allclose((row.adam_lr, row.adam_eps), (v_lr, v_eps), rtol=1e-12)
+    for name in ("emb", "ln_f/scale", "head"):
+        row = t[name]
+        assert not row.in_block
+        np.testing.assert_allclose((row.adam_lr, row.adam_eps), (1.0, 1 / 4), rtol=1e-12)
+    assert t["emb"].init_std == t["head"].init_std == pytest.approx(0.02, rel=1e-12)
+    assert p.forward_mult == {"head": 0.25}
+    assert p.attention_scale(64) == 1 / 64
+    params = p.init(jax.random.key(0))
+    fc = params[block]["fc"]["kernel"]
+    n = fc.size  # std of n normal samples: relative error ~ 1 / sqrt(2 n); 5 sigma
+    assert float(fc.std()) == pytest.approx(0.01, rel=5 / math.sqrt(2 * n))
+
+
+def test_width_only_schemes_ignore_depth():
+    for scheme in ("sp", "mup"):
+        p = jax_inits.mup.parametrize(
+            _gpt(256, 16), _gpt(64, 4), readout="head", init=GPT_RULES, scheme=scheme,
+            blocks="layers/*", layer_axis=0,
+        )  # fmt: skip
+        assert p.residual_mult == 1.0 and p.depth_mult == 4.0
+        assert all(r.adam_eps == 1.0 for r in p.table.values())
+        assert p.table["layers/fc/kernel"].adam_lr == (0.25 if scheme == "mup" else 1.0)
+
+
+def test_per_leaf_eps_by_gradient_scaling_equals_torch_adamw():
+    """Two steps of torch AdamW, one param group per leaf (its own lr, eps, weight decay),
+    against `Parametrization.adamw`: optax's single eps made per-leaf by gradient scaling.
+    In float64 on both sides: in float32 optax's bias correction 1 - 0.999**t alone is off
+    by 1e-5 relative (torch computes it in Python floats), which would hide an eps error.
+    eps is near sqrt(v) so that a wrong eps shows (checked: one global eps fails)."""
+    torch = pytest.importorskip("torch")
+    optax = pytest.importorskip("optax")
+    p = jax_inits.mup.parametrize(
+        _gpt(32, 2), _gpt(16, 1), readout="head", init=GPT_RULES, scheme="complete_p",
+        blocks="layers/*", layer_axis=0,
+    )  # fmt: skip
+    rng = np.random.default_rng(0)
+    params = [np.asarray(x, np.float64) for x in jax.tree.leaves(p.init(jax.random.key(0)))]
+    grads = [[1e-3 * rng.standard_normal(x.shape) for x in params] for _ in range(2)]
+    lr, eps, wd = 1e-2, 1e-3, 0.1
+    rows = list(p.table.values())
+    tparams = [torch.nn.Parameter(torch.tensor(x)) for x in params]
+    groups = [
+        {"params": [t], "lr": lr * r.adam_lr, "eps": eps * r.adam_eps}
+        | {"weight_decay": wd * r.adam_wd}
+        for t, r in zip(tparams, rows, strict=True)
+    ]
+    opt = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=eps)
+    for g in grads:
+        for t, x in zip(tparams, g, strict=True):
+            t.grad = torch.tensor(x)
+        opt.step()
+    want = [t.detach().numpy() for t in tparams]
+    treedef = jax.tree.structure(p.spec)
+
+    def run(tx):
+        with jax.enable_x64(True), jax.numpy_dtype_promotion("standard"):
+            ps = jax.tree.unflatten(treedef, [jnp.asarray(x) for x in params])
+
+            @jax.jit
+            def two_steps(ps, grads):
+                state = tx.init(ps)
+                for g in grads:
+                    updates, state = tx.update(g, state, ps)
+                    ps = optax.apply_updates(ps, updates)
+                return ps
+
+            ps = two_steps(ps, [jax.tree.unflatten(treedef, g) for g in grads])
+            return [np.asarray(x) for x in jax.tree.leaves(ps)]
+
+    got = run(p.adamw(lr, eps=eps, weight_decay=wd))
+    for a, b, x, r in zip(got, want, params, rows, strict=True):
+        assert a.dtype == np.float64
+        np.testing.assert_allclose(a - x, b - x, rtol=1e-10, atol=1e-15, err_msg=r.path)
+    single_eps = optax.chain(
+        optax.scale_by_adam(eps=eps), p.add_decayed_weights(wd), p.scale_updates("adam"),
+        optax.scale_by_learning_rate(lr),
+    )  # fmt: skip
+    worst = max(
+        float(np.max(np.abs(a - b) / np.abs(b - x)))
+        for a, b, x in zip(run(single_eps), want, params, strict=True)
+    )
+    assert worst > 1e-3  # the test can fail: one eps for every leaf is visibly different
+
+
+def _nanogpt_spec(w, depth, vocab=11, block=4):
+    """nanoGPT's parameters in jax layout, blocks stacked on axis 0 (lm_head untied)."""
+    ln = {"scale": _sds(depth, w), "bias": _sds(depth, w)}
+    lin = lambda i, o: {"kernel": _sds(depth, i, o), "bias": _sds(depth, o)}  # noqa: E731
+    return {
+        "wte": _sds(vocab, w),
+        "wpe": _sds(block, w),
+        "h": {
+            "ln_1": ln,
+            "attn": {"c_attn": lin(w, 3 * w), "c_proj": lin(w, w)},
+            "ln_2": ln,
+            "mlp": {"c_fc": lin(w, 4 * w), "c_proj": lin(4 * w, w)},
+        },
+        "ln_f": {"scale": _sds(w), "bias": _sds(w)},
+        "lm_head": _sds(w, vocab),
+    }
+
+
+def _nanogpt_jax_loss(params, idx, targets, *, p, n_head):
+    """The forward pass of nanoGPT-mup's GPT (completep branch) in jax, for one batch."""
+
+    def layer_norm(x, ln):
+        mu = x.mean(-1, keepdims=True)
+        var = jnp.square(x - mu).mean(-1, keepdims=True)
+        return (x - mu) / jnp.sqrt(var + 1e-5) * ln["scale"] + ln["bias"]
+
+    def linear(x, lin):
+        return x @ lin["kernel"] + lin["bias"]
+
+    b, t = idx.shape
+    x = params["wte"][idx] + params["wpe"][:t][None]
+    h = params["h"]
+    for i in range(h["ln_1"]["scale"].shape[0]):
+        blk = jax.tree.map(lambda a, i=i: a[i], h)
+        q, k, v = jnp.split(linear(layer_norm(x, blk["ln_1"]), blk["attn"]["c_attn"]), 3, -1)
+        heads = lambda a: a.reshape(b, t, n_head, -1).transpose(0, 2, 1, 3)  # noqa: E731
+        q, k, v = heads(q), heads(k), heads(v)
+        att = (q @ k.transpose(0, 1, 3, 2)) * p.attention_scale(q.shape[-1])
+        att = jnp.where(jnp.tril(jnp.ones((t, t), bool)), att, -jnp.inf)
+        y = (jax.nn.softmax(att, -1) @ v).transpose(0, 2, 1, 3).reshape(b, t, -1)
+        x = x + p.residual_mult * linear(y, blk["attn"]["c_proj"])
+        m = jax.nn.gelu(linear(layer_norm(x, blk["ln_2"]), blk["mlp"]["c_fc"]), approximate=False)
+        x = x + p.residual_mult * linear(m, blk["mlp"]["c_proj"])
+    x = layer_norm(x, params["ln_f"]) * p.forward_mult["lm_head"]
+    logp = jax.nn.log_softmax(x @ params["lm_head"])
+    return -jnp.take_along_axis(logp, targets[..., None], -1).mean()
+
+
+def _nanogpt_torch(torch, w, depth, n_head, alpha, m_n, m_l):
+    """A torch model as nanoGPT-mup's completep branch configures it (model.py, commit
+    3904404): the same module names, residual scale m_L^-alpha, attention 1/d_head,
+    readout input x 1/m_N; LayerNorm eps 1e-5, exact GELU. lm_head is untied."""
+    nn, F = torch.nn, torch.nn.functional
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1, self.ln_2 = nn.LayerNorm(w), nn.LayerNorm(w)
+            self.attn = nn.ModuleDict({"c_attn": nn.Linear(w, 3 * w), "c_proj": nn.Linear(w, w)})
+            self.mlp = nn.ModuleDict({"c_fc": nn.Linear(w, 4 * w), "c_proj": nn.Linear(4 * w, w)})
+
+        def forward(self, x):
+            b, t, c = x.shape
+            q, k, v = self.attn["c_attn"](self.ln_1(x)).split(c, dim=2)
+            q, k, v = (a.view(b, t, n_head, c // n_head).transpose(1, 2) for a in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=1.0 / k.size(-1))
+            y = y.transpose(1, 2).contiguous().view(b, t, c)
+            x = x + m_l**-alpha * self.attn["c_proj"](y)
+            h = self.mlp["c_proj"](F.gelu(self.mlp["c_fc"](self.ln_2(x))))
+            return x + m_l**-alpha * h
+
+    class GPT(nn.Module):
+        def __init__(self, vocab=11, block=4):
+            super().__init__()
+            self.transformer = nn.ModuleDict(
+                {
+                    "wte": nn.Embedding(vocab, w),
+                    "wpe": nn.Embedding(block, w),
+                    "h": nn.ModuleList([Block() for _ in range(depth)]),
+                    "ln_f": nn.LayerNorm(w),
+                }
+            )
+            self.lm_head = nn.Linear(w, vocab, bias=False)
+
+        def forward(self, idx, targets):
+            tr = self.transformer
+            x = tr["wte"](idx) + tr["wpe"](torch.arange(idx.shape[1]))
+            for block in tr["h"]:
+                x = block(x)
+            logits = self.lm_head(tr["ln_f"](x) * (1.0 / m_n))
+            return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+
+    return GPT()
+
+
+def _nanogpt_groups(model, lr, wd, eps, alpha, m_n, m_l):
+    """configure_optimizers of nanoGPT-mup (completep branch, commit 3904404): five groups
+    by parameter name; train.py sets each group's lr to lr * lr_scale. lm_head (tied to wte
+    there) joins the embedding group."""
+    groups = {k: [] for k in ("emb", "hidden_ln", "hidden_w", "hidden_b", "final_ln")}
+    for n, q in model.named_parameters():
+        if n in ("transformer.wte.weight", "transformer.wpe.weight", "lm_head.weight"):
+            groups["emb"].append(q)
+        elif ".ln_" in n and ".ln_f." not in n:
+            groups["hidden_ln"].append(q)
+        elif n.endswith(("c_attn.weight", "c_fc.weight", "c_proj.weight")):
+            groups["hidden_w"].append(q)
+        elif n.endswith(("c_attn.bias", "c_fc.bias", "c_proj.bias")):
+            groups["hidden_b"].append(q)
+        else:
+            assert "ln_f" in n, n
+            groups["final_ln"].append(q)
+    depth_lr, width_lr = m_l ** (alpha - 1), 1 / m_n
+    emb_eps, hidden_eps = eps / m_n, eps / m_n * m_l**-alpha
+    settings = {  # weight_decay, lr_scale, eps
+        "emb": (wd, 1.0, emb_eps),
+        "hidden_ln": (0.0, depth_lr, hidden_eps),
+        "hidden_w": (wd / width_lr, width_lr * depth_lr, hidden_eps),
+        "hidden_b": (0.0, depth_lr, hidden_eps),
+        "final_ln": (0.0, 1.0, emb_eps),
+    }
+    return [
+        {"params": groups[k], "weight_decay": d, "lr": lr * s, "eps": e}
+        for k, (d, s, e) in settings.items()
+    ]
+
+
+def _torch_name(path):
+    """jax path of _nanogpt_spec -> (torch name, layer index or None, transpose)."""
+    parts = path.split("/")
+    leaf = {"scale": "weight", "kernel": "weight", "bias": "bias"}
+    if parts[0] in ("wte", "wpe"):
+        return f"transformer.{parts[0]}.weight", None, False
+    if parts[0] == "lm_head":
+        return "lm_head.weight", None, True
+    if parts[0] == "ln_f":
+        return f"transformer.ln_f.{leaf[parts[1]]}", None, False
+    mid = ".".join(parts[1:-1])
+    return f"transformer.h.{{}}.{mid}.{leaf[parts[-1]]}", 0, parts[-1] == "kernel"
+
+
+@pytest.mark.parametrize(
+    "scheme", ["complete_p", pytest.param("depth_mup", marks=pytest.mark.slow)]
+)
+def test_one_adamw_step_equals_nanogpt_completep(scheme):
+    """One AdamW step of a 2-block GPT (width 32 over base 16, depth 2 over base 1: m_N =
+    m_L = 2), our jax model and `Parametrization.adamw` against the torch model and param
+    groups of nanoGPT-mup's completep branch, same weights; float64 on both sides."""
+    torch = pytest.importorskip("torch")
+    optax = pytest.importorskip("optax")
+    alpha = {"complete_p": 1.0, "depth_mup": 0.5}[scheme]
+    w, depth, n_head = 32, 2, 2
+    rules = [("*ln*/scale", jax_inits.ones), ("*/bias", jax_inits.zeros),
+             ("*", jax_inits.normal(0.02))]  # fmt: skip
+    p = jax_inits.mup.parametrize(
+        _nanogpt_spec(w, depth), _nanogpt_spec(16, 1), readout="lm_head", init=rules,
+        scheme=scheme, blocks="h/*", layer_axis=0,
+    )  # fmt: skip
+    params = jax.tree.map(lambda a: np.asarray(a, np.float64), p.init(jax.random.key(0)))
+    torch.manual_seed(0)
+    model = _nanogpt_torch(torch, w, depth, n_head, alpha, 2.0, 2.0).double()
+    named = dict(model.named_parameters())
+    with torch.no_grad():
+        for path, value in zip(p.table, jax.tree.leaves(params), strict=True):
+            name, layer, transpose = _torch_name(path)
+            for i in range(depth) if layer is not None else [None]:
+                v = value if i is None else value[i]
+                named[name.format(i)].copy_(torch.tensor(v.T if transpose else v))
+    rng = np.random.default_rng(1)
+    idx, targets = rng.integers(0, 11, (3, 4)), rng.integers(0, 11, (3, 4))
+    lr, wd, eps = 1e-2, 0.1, 1e-4  # eps near |g|: a wrong eps shows
+    opt = torch.optim.AdamW(_nanogpt_groups(model, lr, wd, eps, alpha, 2.0, 2.0), lr=lr, eps=eps)
+    loss = model(torch.tensor(idx), torch.tensor(targets))
+    loss.backward()
+    opt.step()
+    decay = jax.tree.unflatten(
+        jax.tree.structure(p.spec),
+        [r.role in ("hidden", "input", "readout") for r in p.table.values()],
+    )
+    tx = p.adamw(lr, eps=eps, weight_decay=wd, mask=decay)
+    with (
+        jax.enable_x64(True),
+        jax.numpy_dtype_promotion("standard"),
+        jax.numpy_rank_promotion("allow"),  # the model broadcasts (b, t, c) with (c,)
+    ):
+
+        @jax.jit
+        def step(ps, idx, targets):
+            fn = functools.partial(_nanogpt_jax_loss, idx=idx, targets=targets, p=p, n_head=2)
+            loss, grads = jax.value_and_grad(fn)(ps)
+            updates, _ = tx.update(grads, tx.init(ps), ps)
+            return loss, optax.apply_updates(ps, updates)
+
+        jax_loss, new = step(jax.tree.map(jnp.asarray, params), idx, targets)
+        new = jax.tree.map(np.asarray, new)
+    assert float(jax_loss) == pytest.approx(loss.item(), rel=1e-10)
+    for path, value in zip(p.table, jax.tree.leaves(new), strict=True):
+        name, layer, transpose = _torch_name(path)
+        for i in range(depth) if layer is not None else [None]:
+            got = value if i is None else value[i]
+            want = named[name.format(i)].detach().numpy()
+            np.testing.assert_allclose(got, want.T if transpose else want, rtol=1e-5, atol=1e-12,
+                                       err_msg=f"{path} {i}")  # fmt: skip
+
+
+def test_depth_errors():
+    def gp(scheme="complete_p", **kwargs):
+        kwargs.setdefault("readout", "head")
+        kwargs.setdefault("init", GPT_RULES)
+        spec = kwargs.pop("spec", _gpt(64, 4))
+        return jax_inits.mup.parametrize(spec, _gpt(32, 2), scheme=scheme, **kwargs)
+
+    with pytest.raises(ValueError, match=r"scheme 'complete_p' needs `blocks`.*layers/\*"):
+        gp()
+    with pytest.raises(ValueError, match=r"`depth` needs `blocks`, got depth=4"):
+        gp("mup", depth=4)
+    with pytest.raises(TypeError, match=r"`blocks` must be a pattern .* got 3"):
+        gp(blocks=3)
+    with pytest.raises(ValueError, match=r"the `blocks` pattern 'blocks/\*' matches no leaf"):
+        gp(blocks="blocks/*", layer_axis=0)
+    with pytest.raises(ValueError, match=r"scheme 'depth_mup' needs `depth` \(or a `layer_axis`"):
+        gp("depth_mup", blocks="layers/*", spec=_gpt(64, 2))
+    with pytest.raises(ValueError, match=r"`base_depth` must be >= 1, got 0"):
+        gp(blocks="layers/*", depth=2, base_depth=0, spec=_gpt(64, 2))
+    with pytest.raises(TypeError, match=r"`depth` must be an integer, got 2.0"):
+        gp(blocks="layers/*", depth=2.0, base_depth=1, spec=_gpt(64, 2))
+    with pytest.raises(
+        ValueError, match=r"`layer_axis` 1 must be a leading axis .*'layers/fc/bias'"
+    ):
+        gp(blocks="layers/*", layer_axis=1)
+    with pytest.raises(ValueError, match=r"`depth` is 8 but the stacked layer axis .* \[4\]"):
+        gp(blocks="layers/*", layer_axis=0, depth=8)
+    mixed = _gpt(64, 4)
+    mixed["layers"]["ln"]["bias"] = _sds(3, 64)
+    with pytest.raises(ValueError, match=r"has sizes \[3, 4\] in `spec`; give `depth`"):
+        gp(blocks="layers/*", layer_axis=0, spec=mixed)
+    no_std = [("*", lambda key, shape, dtype=None: jnp.zeros(shape, dtype))]
+    with pytest.raises(ValueError, match=r"scheme 'complete_p' sets the std .* `target_std`"):
+        gp(blocks="layers/*", layer_axis=0, init=no_std)
+
+
+# ----------------------------------------------------------------------------- u-muP
+
+
+def _unit_scaling():
+    torch = pytest.importorskip("torch")
+    uu = pytest.importorskip("unit_scaling")
+    return torch, uu
+
+
+def _uu_spec(model):
+    """jax spec of a unit-scaling model (Linear weights transposed), torch name -> path."""
+    spec, names = {}, {}
+    for name, q in model.named_parameters():
+        path = name.replace(".", "/")
+        shape = tuple(q.shape)
+        spec[path] = _sds(*(shape[::-1] if q.ndim == 2 and "emb" not in name else shape))
+        names[name] = path
+    return spec, names
+
+
+def _uu_tiny(torch, uu):
+    """unit-scaling's own test model (tests/test_optim.py): an embedding, three linears in
+    a DepthSequential, a readout."""
+    torch.manual_seed(0)
+    return torch.nn.ModuleDict(
+        {
+            "emb": uu.Embedding(256, 16),
+            "layers": uu.DepthSequential(*(uu.Linear(16, 16, bias=True) for _ in range(3))),
+            "head": uu.LinearReadout(16, 1024),
+        }
+    )
+
+
+U_RULES = [("*bias", jax_inits.zeros), ("*weight", jax_inits.ones), ("*", jax_inits.zeros)]
+
+
+def _u_parametrize(spec, **kwargs):
+    return jax_inits.mup.parametrize(spec, scheme="u_mup", init=U_RULES, **kwargs)
+
+
+@pytest.mark.parametrize("model_name", ["tiny", "transformer_stack"])
+def test_u_mup_multipliers_equal_unit_scaling_scaled_parameters(model_name):
+    """lr and weight decay of every parameter group of unit_scaling.optim.scaled_parameters
+    (Adam and SGD rules, independent weight decay on and off) against the table."""
+    torch, uu = _unit_scaling()
+    if model_name == "tiny":
+        model = _uu_tiny(torch, uu)
+        kwargs = dict(readout="head/*", embeddings="emb/*", blocks="layers/*", depth=3)
+    else:
+        from unit_scaling._modules import TransformerStack
+
+        stack = TransformerStack(layers=2, hidden_size=16, heads=2, is_causal=True)
+        norm = uu.LayerNorm(16, elementwise_affine=True)
+        model = torch.nn.ModuleDict(
+            {"stack": stack, "norm": norm, "head": uu.LinearReadout(16, 32)}
+        )
+        kwargs = dict(readout="head/*", blocks="stack/*", depth=2)
+    spec, names = _uu_spec(model)
+    p = _u_parametrize(spec, **kwargs)
+    lr, wd = 0.01, 0.1
+    funcs = {
+        "adam": uu.optim.lr_scale_func_adam,
+        "sgd": uu.optim.lr_scale_func_sgd(None),
+    }
+    for opt, func in funcs.items():
+        for independent in (True, False):
+            groups = uu.optim.scaled_parameters(
+                model.parameters(), func, lr=lr, weight_decay=wd,
+                independent_weight_decay=independent,
+            )  # fmt: skip
+            for group in groups:
+                (param,) = group["params"]
+                name = next(n for n, q in model.named_parameters() if q is param)
+                row = p.table[names[name]]
+                c_lr = getattr(row, f"{opt}_lr")
+                np.testing.assert_allclose(group["lr"], lr * c_lr, rtol=1e-12, err_msg=name)
+                want_wd = wd / (lr * c_lr) if independent else wd
+                np.testing.assert_allclose(
+                    group["weight_decay"], want_wd * getattr(row, f"{opt}_wd"), rtol=1e-12
+                )
+
+
+def test_u_mup_residual_tau_equals_unit_scaling_rule():
+    _, uu = _unit_scaling()
+    from unit_scaling._modules import TransformerStack
+    from unit_scaling.core.functional import transformer_residual_scaling_rule
+
+    for r, rho in ((1.0, 1.0), (0.5, 2.0), (3.0, 0.25)):
+        rule = transformer_residual_scaling_rule(r, rho)
+        for layers in (1, 2, 5, 48):
+            got = [
+                jax_inits.mup.residual_tau(i, 2 * layers, residual_mult=r, residual_attn_ratio=rho)
+                for i in range(2 * layers)
+            ]
+            want = [rule(i, 2 * layers) for i in range(2 * layers)]
+            np.testing.assert_allclose(got, want, rtol=1e-14, err_msg=f"{r} {rho} {layers}")
+    stack = TransformerStack(layers=3, hidden_size=8, heads=2, is_causal=True)
+    taus = [t for layer in stack for t in (layer.mhsa_tau, layer.mlp_tau)]
+    np.testing.assert_allclose([jax_inits.mup.residual_tau(i, 6) for i in range(6)], taus)
+
+
+@pytest.mark.parametrize(("causal", "mult", "dropout"), [(True, 1.0, 0.0), (False, 4.0, 0.1)])
+def test_u_mup_attention_equals_unit_scaling(causal, mult, dropout):
+    """Logits x mult / d_head (attention_scale) and the output scale, against
+    unit_scaling.functional.scaled_dot_product_attention's forward pass (dropout's scale
+    factor only: run in eval, the dropout itself is off)."""
+    torch, uu = _unit_scaling()
+    b, h, s, d = 2, 2, 5, 8
+    q, k, v = (
+        torch.randn(b, h, s, d, generator=torch.Generator().manual_seed(i)) for i in range(3)
+    )
+    want = uu.functional.scaled_dot_product_attention(q, k, v, is_causal=causal, mult=mult)
+    p = _u_parametrize({"head": {"kernel": _sds(4, 4)}}, readout="head/*")
+    qj, kj, vj = (jnp.asarray(t.numpy()) for t in (q, k, v))
+    logits = jnp.einsum("bhqd,bhkd->bhqk", qj, kj) * p.attention_scale(d, attn_mult=mult)
+    if causal:
+        logits = jnp.where(jnp.tril(jnp.ones((s, s), bool)), logits, -jnp.inf)
+    out = jnp.einsum("bhqk,bhkd->bhqd", jax.nn.softmax(logits, -1), vj)
+    out = out * jax_inits.mup.attention_output_scale(d, s, mult=mult, is_causal=causal)
+    np.testing.assert_allclose(out, want.numpy(), rtol=1e-5, atol=1e-6)
+    if dropout:  # the scale's sqrt(1 - p), as unit-scaling writes it
+        ratio = jax_inits.mup.attention_output_scale(
+            d, s, mult=mult, is_causal=causal, dropout_p=dropout
+        ) / jax_inits.mup.attention_output_scale(d, s, mult=mult, is_causal=causal)
+        assert ratio == pytest.approx(math.sqrt(1 - dropout), rel=1e-14)
+
+
+def test_u_mup_unit_init_and_forward_equal_unit_scaling():
+    """Unit init (kernels N(0, 1), biases zeros) and the forward pass of unit-scaling's tiny
+    model with the same weights: embedding x 1, linears x fan_in^-1/2 (bias included), the
+    readout x 1/fan_in."""
+    torch, uu = _unit_scaling()
+    model = _uu_tiny(torch, uu)
+    spec, names = _uu_spec(model)
+    p = _u_parametrize(spec, readout="head/*", embeddings="emb/*", blocks="layers/*", depth=3)
+    params = p.init(jax.random.key(0))
+    for name, q in model.named_parameters():
+        row, x = p.table[names[name]], params[names[name]]
+        if q.mup_type == "bias":
+            assert row.init_std == 0.0 and not np.any(np.asarray(x)), name
+            assert not torch.any(q), name
+        else:  # the std of n N(0, 1) samples: relative error ~ 1/sqrt(2n) (n >= 256); 5 sigma
+            assert row.init_std == 1.0, name
+            tol = 5 / math.sqrt(2 * x.size)
+            assert float(jnp.std(x)) == pytest.approx(1.0, rel=tol), name
+            assert q.detach().std().item() == pytest.approx(1.0, rel=tol), name
+    with torch.no_grad():  # non-zero biases, so that the forward pass shows how they scale
+        for layer in model["layers"]:
+            layer.bias.normal_()
+    weights = {names[n]: jnp.asarray(q.detach().numpy()) for n, q in model.named_parameters()}
+    weights = {k: (w.T if w.ndim == 2 and k != "emb/weight" else w) for k, w in weights.items()}
+    mult = p.multipliers("forward_mult")
+    idx = np.arange(12).reshape(3, 4) * 17 % 256
+    h = weights["emb/weight"][jnp.asarray(idx)] * mult["emb/weight"]
+    for i in range(3):
+        k, b = f"layers/{i}/weight", f"layers/{i}/bias"
+        h = (h @ weights[k] + weights[b][None, None]) * mult[k]
+    out = (h @ weights["head/weight"]) * mult["head/weight"]
+    x = model["emb"](torch.tensor(idx))
+    want = model["head"](model["layers"](x)).detach().numpy()
+    assert mult["layers/0/weight"] == 0.25 and mult["head/weight"] == 1 / 16
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+
+
+def test_u_mup_independent_weight_decay():
+    """With zero gradients Adam's step is 0 and the update is the decay alone: lambda * w
+    a step, whatever the learning rate and the leaf's lr multiplier."""
+    optax = pytest.importorskip("optax")
+    spec = {"fc": {"kernel": _sds(64, 64)}, "head": {"kernel": _sds(64, 10)}}
+    p = _u_parametrize(spec, readout="head/*")
+    params = p.init(jax.random.key(0))
+    grads = jax.tree.map(jnp.zeros_like, params)
+    tx = p.adamw(0.3, weight_decay=0.01, independent_weight_decay=True)
+    with jax.numpy_dtype_promotion("standard"):
+        updates, _ = tx.update(grads, tx.init(params), params)
+    jax.tree.map(lambda u, w: np.testing.assert_allclose(u, -0.01 * w, rtol=1e-6), updates, params)
+    with pytest.raises(TypeError, match=r"adamw: `independent_weight_decay` needs a float"):
+        p.adamw(optax.constant_schedule(0.1), independent_weight_decay=True)
+
+
+def test_u_mup_errors():
+    with pytest.raises(ValueError, match=r"scheme 'mup' needs `base`.*only 'u_mup'"):
+        jax_inits.mup.parametrize(_mlp(64), readout="head/*", init=INIT)
+    with pytest.raises(ValueError, match=r"`embeddings` is for scheme 'u_mup'.*'mup'"):
+        _p(_mlp(256), _mlp(64), embeddings="fc1/*")
+    with pytest.raises(ValueError, match=r"the `embeddings` pattern 'emb' matches no leaf"):
+        _u_parametrize(_mlp(64), readout="head/*", embeddings="emb")
+    with pytest.raises(ValueError, match=r"residual_tau: `index` must be in \[0, branches\)"):
+        jax_inits.mup.residual_tau(4, 4)
+    with pytest.raises(ValueError, match=r"residual_tau: `residual_mult` must be > 0"):
+        jax_inits.mup.residual_tau(0, 4, residual_mult=0.0)
+    with pytest.raises(ValueError, match=r"attention_output_scale: `dropout_p` must be < 1"):
+        jax_inits.mup.attention_output_scale(8, 8, dropout_p=1.0)
+    with pytest.raises(ValueError, match=r"`head_dim` and `seq_len` must be >= 1, got 0, 8"):
+        jax_inits.mup.attention_output_scale(0, 8)
+
+
+def test_u_mup_gradients_differ_from_unit_scaling_by_one_factor_per_tensor():
+    """What the guide says about unit-scaling's backward-only scales, checked: on its tiny
+    model every parameter's gradient is the true gradient of the same forward pass (ours,
+    no scaled ops) times one positive factor per tensor, so Adam's update differs only
+    through eps and SGD's by that factor."""
+    torch, uu = _unit_scaling()
+    model = _uu_tiny(torch, uu)
+    with torch.no_grad():
+        for layer in model["layers"]:
+            layer.bias.normal_()
+    idx = torch.tensor(np.arange(12).reshape(3, 4) * 17 % 256)
+    target = torch.randn(3, 4, 1024, generator=torch.Generator().manual_seed(5))
+    out = model["head"](model["layers"](model["emb"](idx)))
+    (out * target).sum().backward()
+    plain = {n: q.detach().clone().requires_grad_(True) for n, q in model.named_parameters()}
+    h = torch.nn.functional.embedding(idx, plain["emb.weight"])
+    for i in range(3):
+        h = (h @ plain[f"layers.{i}.weight"].T + plain[f"layers.{i}.bias"]) / 4.0
+    ((h @ plain["head.weight"].T / 16.0) * target).sum().backward()
+    for name, q in model.named_parameters():
+        true = plain[name].grad
+        assert true is not None and q.grad is not None
+        mask = true.abs() > 1e-3 * true.abs().max()
+        ratio = (q.grad[mask] / true[mask]).numpy()
+        assert ratio.min() > 0, name
+        np.testing.assert_allclose(ratio, ratio.mean(), rtol=1e-4, err_msg=name)
+        # By hand from unit-scaling's scale_bwd factors (12 tokens): a weight's gradient is
+        # x batch^-1/2 instead of its forward scale; the readout (no constraint) scales its
+        # input's gradient by fan_out^-1/2 = 1/32 instead of 1/16, halving all below it; the
+        # embedding's gradient is x sqrt(vocab / batch).
+        want = {"emb": 0.5 * math.sqrt(256 / 12), "layers": 0.5 * 4 / math.sqrt(12)}
+        want["head"] = 16 / math.sqrt(12)
+        assert ratio.mean() == pytest.approx(want[name.split(".")[0]], rel=1e-4), name

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax_inits._src import checks, constant, mup, variance_scaling
+from jax_inits._src import checks, constant, mup, u_mup, variance_scaling
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +32,8 @@ class CoordCheck:
       sizes: Layer name -> array ``(len(widths), steps + 1)`` of the mean
         absolute value of that layer's output on the batch, at initialization
         (column 0) and after each step.
+      axis: What ``widths`` holds: ``"width"``, or ``"depth"`` for a depth sweep
+        (`coord_check_residual`; ``widths`` are then the depths).
 
     Examples:
       >>> import numpy as np
@@ -44,6 +46,7 @@ class CoordCheck:
     widths: tuple[int, ...]
     steps: int
     sizes: dict[str, np.ndarray]
+    axis: str = "width"
 
     def growth(self, step: int = -1) -> dict[str, float]:
         """Layer -> its coordinate size at the widest width over that at the narrowest.
@@ -55,7 +58,8 @@ class CoordCheck:
         return {name: float(s[hi, step] / s[lo, step]) for name, s in self.sizes.items()}
 
     def __str__(self) -> str:
-        header = ["layer", *(f"w={w}" for w in self.widths), "widest/narrowest"]
+        ratio = "widest/narrowest" if self.axis == "width" else "deepest/shallowest"
+        header = ["layer", *(f"{self.axis[0]}={w}" for w in self.widths), ratio]
         lines = [header]
         growth = self.growth()
         for name, s in self.sizes.items():
@@ -71,7 +75,13 @@ Setup = Callable[[int, jax.Array], tuple[Any, Callable, Any]]
 
 
 def coord_check(
-    setup: Setup, widths: Sequence[int], batch: Any, *, steps: int = 4, seed: int = 0
+    setup: Setup,
+    widths: Sequence[int],
+    batch: Any,
+    *,
+    steps: int = 4,
+    seed: int = 0,
+    axis: str = "width",
 ) -> CoordCheck:
     r"""Measures every layer's coordinate size over a few training steps, per width.
 
@@ -90,6 +100,8 @@ def coord_check(
       batch: The input of ``apply`` (any pytree), the same at every width and step.
       steps: Optimizer steps, ``>= 1``.
       seed: Seed of the key given to ``setup``.
+      axis: ``"width"``, or ``"depth"`` when ``setup`` takes a depth (`coord_check_residual`):
+        the sweep is the same, only the labels change.
 
     Returns:
       A `CoordCheck`; print it for a table, see `CoordCheck.growth`.
@@ -112,6 +124,8 @@ def coord_check(
     widths = tuple(checks.integer(fn, "widths", w) for w in widths)
     if len(widths) < 2 or min(widths) < 1:
         raise ValueError(f"{fn}: `widths` must be two or more widths >= 1, got {widths!r}.")
+    if axis not in ("width", "depth"):
+        raise ValueError(f"{fn}: `axis` must be one of ('width', 'depth'), got {axis!r}.")
     steps = checks.integer(fn, "steps", steps)
     if steps < 1:
         raise ValueError(f"{fn}: `steps` must be >= 1, got {steps!r}.")
@@ -129,7 +143,8 @@ def coord_check(
             )
         for name in names:
             rows.setdefault(name, []).append([s[name] for s in sizes])
-    return CoordCheck(widths, steps, {k: np.asarray(v, np.float64) for k, v in rows.items()})
+    sizes = {k: np.asarray(v, np.float64) for k, v in rows.items()}
+    return CoordCheck(widths, steps, sizes, axis)
 
 
 def _train(params, apply, tx, batch, steps):
@@ -237,6 +252,142 @@ def coord_check_mlp(
     return setup, (x, y)
 
 
+def coord_check_residual(
+    scheme: str = "complete_p",
+    *,
+    width: int = 64,
+    base_depth: int = 2,
+    lr: float = 0.01,
+    batch_size: int = 256,
+    d_in: int = 32,
+    classes: int = 10,
+    seed: int = 0,
+):
+    r"""A ready depth sweep for `coord_check`: a pre-LN residual MLP trained with AdamW.
+
+    ``setup(depth, key)`` builds ``d_in -> width``, then ``depth`` blocks
+    $h \leftarrow h + r\, W_2\, \mathrm{relu}(W_1 \mathrm{LN}(h))$ (biases, LN gains;
+    stacked on a leading layer axis), then a readout to ``classes``, parametrized by
+    `jax_inits.mup.parametrize` with ``scheme`` at ``base_depth`` (width fixed, so
+    $m_N = 1$; kernels lecun-normal, biases zero, gains one) and trained on a fixed
+    synthetic batch with `Parametrization.adamw` (per-leaf lr and $\epsilon$).
+    $r$ is `Parametrization.residual_mult` ($m_L^{-\alpha}$; 1 under the width-only
+    schemes); under ``"u_mup"`` the blocks mix as $(\tau_i f + h)/\sqrt{1 + \tau_i^2}$
+    with `residual_tau` and every layer's output takes its forward multiplier.
+
+    The recorded "layers" are feature *updates*: the mean $|h(t) - h(0)|$ of the
+    residual stream after the first, middle and last block and of the logits, after
+    each step. Under the depth schemes they stay put as the depth grows; under the
+    width-only schemes they grow with it.
+
+    Args:
+      scheme: One of `jax_inits.mup.SCHEMES`.
+      width: The width (fixed across depths).
+      base_depth: The depth the base learning rate belongs to.
+      lr: AdamW's learning rate at ``base_depth``.
+      batch_size: Examples in the batch.
+      d_in: Input features.
+      classes: Output classes.
+      seed: Seed of the synthetic batch.
+
+    Returns:
+      ``(setup, batch)`` to pass to ``coord_check(..., axis="depth")``. Needs optax.
+
+    Examples:
+      >>> import pytest; _ = pytest.importorskip("optax")
+      >>> from jax_inits.diagnostics import coord_check_residual
+      >>> setup, (x, y) = coord_check_residual("complete_p", width=16, batch_size=32)
+      >>> params, apply, tx = setup(4, jax.random.key(0))
+      >>> params["blocks"]["fc1"]["kernel"].shape
+      (4, 16, 16)
+      >>> loss, updates = apply(params, (x, y))
+      >>> sorted(updates)
+      ['update block 1', 'update block L', 'update block L/2', 'update logits']
+    """
+    batch_key, label_key = jax.random.split(jax.random.key(seed))
+    x = jax.random.normal(batch_key, (batch_size, d_in), jnp.float32)
+    y = jax.random.randint(label_key, (batch_size,), 0, classes)
+
+    def spec(depth):
+        s = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)  # noqa: E731
+        return {
+            "input": {"kernel": s(d_in, width), "bias": s(width)},
+            "blocks": {
+                "ln": {"scale": s(depth, width)},
+                "fc1": {"kernel": s(depth, width, width), "bias": s(depth, width)},
+                "fc2": {"kernel": s(depth, width, width), "bias": s(depth, width)},
+            },
+            "output": {"kernel": s(width, classes), "bias": s(classes)},
+        }
+
+    rules = [
+        ("*/scale", constant.ones),
+        ("*/bias", constant.zeros),
+        ("blocks/*", variance_scaling.lecun_normal(batch_axis=0)),
+        ("*", variance_scaling.lecun_normal()),
+    ]
+
+    def setup(depth, key):
+        p = mup.parametrize(
+            spec(depth),
+            None if scheme == "u_mup" else spec(base_depth),
+            readout="output/*",
+            init=rules,
+            scheme=scheme,  # pyright: ignore[reportArgumentType]
+            blocks="blocks/*",
+            layer_axis=0,
+        )
+        fm = p.multipliers("forward_mult")
+        if scheme == "u_mup":
+            taus = jnp.asarray([u_mup.residual_tau(i, depth) for i in range(depth)])
+            mix = lambda h, f, t: (t * f + h) / jnp.sqrt(1.0 + t * t)  # noqa: E731
+        else:
+            taus = jnp.zeros((depth,))
+            mix = lambda h, f, t: h + p.residual_mult * f  # noqa: E731
+
+        def layer_norm(h, scale):
+            mu = h.mean(-1, keepdims=True)
+            h = (h - mu) / jnp.sqrt(jnp.square(h - mu).mean(-1, keepdims=True) + 1e-5)
+            return h * scale[None]
+
+        def linear(h, layer, mult):
+            return (h @ layer["kernel"] + layer["bias"][None]) * mult
+
+        def features(params, x):
+            h = linear(x, params["input"], fm["input"]["kernel"])
+            m1, m2 = fm["blocks"]["fc1"]["kernel"], fm["blocks"]["fc2"]["kernel"]
+
+            def block(h, layer_and_tau):
+                layer, tau = layer_and_tau
+                z = jax.nn.relu(linear(layer_norm(h, layer["ln"]["scale"]), layer["fc1"], m1))
+                f = linear(z, layer["fc2"], m2)
+                h = mix(h, f, tau)
+                return h, h
+
+            _, hs = jax.lax.scan(block, h, (params["blocks"], taus))
+            out = params["output"]
+            if scheme == "u_mup":
+                logits = linear(hs[-1], out, fm["output"]["kernel"])
+            else:
+                logits = (hs[-1] * fm["output"]["kernel"]) @ out["kernel"] + out["bias"][None]
+            picks = {"block 1": hs[0], "block L/2": hs[(depth - 1) // 2], "block L": hs[-1]}
+            return {**picks, "logits": logits}
+
+        params0 = p.init(key)
+        feats0 = features(params0, x)
+
+        def apply(params, batch):
+            x, y = batch
+            feats = features(params, x)
+            logp = jax.nn.log_softmax(feats["logits"])
+            loss = -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+            return loss, {f"update {k}": v - feats0[k] for k, v in feats.items()}
+
+        return params0, apply, _StandardPromotion(p.adamw(lr))
+
+    return setup, (x, y)
+
+
 @dataclasses.dataclass(frozen=True)
 class _StandardPromotion:
     """An optax transformation traced under standard dtype promotion (optax mixes
@@ -292,7 +443,7 @@ def plot_coord_check(
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_title(f"{title} step {t}".strip(), fontsize=9)
-            ax.set_xlabel("width", fontsize=8)
+            ax.set_xlabel(result.axis, fontsize=8)
             if col == 0:
                 ax.set_ylabel("mean |x|", fontsize=8)
     axes[0][0].legend(fontsize=7)

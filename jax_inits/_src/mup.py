@@ -22,20 +22,20 @@ from typing import Any, Literal
 import jax
 import jax.numpy as jnp
 
-from jax_inits._src import checks, constant
+from jax_inits._src import checks, constant, distributions
 from jax_inits._src import tree as _tree
 
 Role = Literal["hidden", "input", "readout", "readout_bias", "vector", "fixed"]
 ROLES: tuple[str, ...] = ("hidden", "input", "readout", "readout_bias", "vector", "fixed")
-Scheme = Literal["mup", "spectral", "sp"]
-SCHEMES: tuple[str, ...] = ("mup", "spectral", "sp")
+Scheme = Literal["mup", "spectral", "sp", "depth_mup", "complete_p", "u_mup"]
+SCHEMES: tuple[str, ...] = ("mup", "spectral", "sp", "depth_mup", "complete_p", "u_mup")
 Optimizer = Literal["adam", "sgd"]
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 
 
 @dataclasses.dataclass(frozen=True)
 class LeafScaling:
-    """How one leaf is scaled with width (a row of `Parametrization.table`).
+    r"""How one leaf is scaled with width (a row of `Parametrization.table`).
 
     Attributes:
       path: The leaf's path, as in ``jax_inits.tree``.
@@ -59,6 +59,8 @@ class LeafScaling:
       adam_wd: Weight-decay multiplier under Adam-like optimizers.
       sgd_lr: Learning-rate multiplier under SGD-like optimizers.
       sgd_wd: Weight-decay multiplier under SGD-like optimizers.
+      adam_eps: Multiplier of Adam's $\epsilon$ (1 except under the depth schemes).
+      in_block: Whether the leaf belongs to a residual block (matched by ``blocks``).
     """
 
     path: str
@@ -74,6 +76,8 @@ class LeafScaling:
     adam_wd: float
     sgd_lr: float
     sgd_wd: float
+    adam_eps: float = 1.0
+    in_block: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,8 +125,12 @@ def _same_structure(arg: str, paths: list[str], treedef: Any, ref_paths, ref_tre
         )
 
 
-def _width_axes(path, shape, base, delta, has_delta) -> tuple[int, ...]:
-    """The width axes of one leaf; checks ranks, growth and fixed axes."""
+def _width_axes(path, shape, base, delta, has_delta, layer_axis=None) -> tuple[int, ...]:
+    """The width axes of one leaf; checks ranks, growth and fixed axes.
+
+    ``layer_axis`` (non-negative, or None) is a stacked layer axis: neither a width
+    axis nor checked, its size is the depth.
+    """
     other = "delta" if has_delta else "spec"
     if not (len(shape) == len(base) == len(delta)):
         raise ValueError(
@@ -132,6 +140,8 @@ def _width_axes(path, shape, base, delta, has_delta) -> tuple[int, ...]:
         )
     axes = []
     for axis, (n, n0, nd) in enumerate(zip(shape, base, delta, strict=True)):
+        if axis == layer_axis:
+            continue
         if nd == n0:
             if n != n0:
                 raise ValueError(
@@ -163,17 +173,149 @@ def _width_axes(path, shape, base, delta, has_delta) -> tuple[int, ...]:
 
 
 def _readout_patterns(readout: Any) -> list[Any]:
-    if isinstance(readout, (str, re.Pattern)) or callable(readout):
-        patterns = [readout]
-    elif isinstance(readout, (list, tuple)) and readout:
-        patterns = list(readout)
+    return _patterns("readout", readout)
+
+
+def _patterns(arg: str, value: Any) -> list[Any]:
+    if isinstance(value, (str, re.Pattern)) or callable(value):
+        patterns = [value]
+    elif isinstance(value, (list, tuple)) and value:
+        patterns = list(value)
     else:
         raise TypeError(
-            "mup.parametrize: `readout` must be a pattern (glob string, compiled regex or "
-            f"predicate (path, leaf) -> bool) or a non-empty list of them, got {readout!r}."
+            f"mup.parametrize: `{arg}` must be a pattern (glob string, compiled regex or "
+            f"predicate (path, leaf) -> bool) or a non-empty list of them, got {value!r}."
         )
     _tree._rule_list("mup.parametrize", [(p, None) for p in patterns], allow_keep=True)
     return patterns
+
+
+# ----------------------------------------------------------------------------- depth as data
+
+# The residual-branch exponent alpha of each depth scheme: every residual branch is
+# multiplied by m_L^-alpha, m_L = depth / base_depth (Dey et al. 2025: Depth-muP alpha = 1/2,
+# CompleteP alpha = 1). Schemes absent here are width-only: every m_L exponent is 0.
+_ALPHA: dict[str, float] = {"depth_mup": 0.5, "complete_p": 1.0}
+
+# Quantity -> exponent of m_L, as a function of alpha, for every leaf inside a residual
+# block (hidden kernels, their biases, pre-LN gains alike); leaves outside the blocks
+# (embeddings, final norm, readout) take m_L^0. Dey et al. 2025, Table 1, as EleutherAI's
+# nanoGPT-mup implements it (model.py, configure_optimizers, commit 3904404): Adam lr
+# m_L^(alpha-1), Adam eps m_L^-alpha, weight decay independent of depth. The SGD rule
+# m_L^(2 alpha - 1) is derived (one block's feature update ~ m_L^-2alpha eta, summed over
+# m_L blocks), not transcribed: at alpha = 1/2 it is Depth-muP's depth-independent SGD rate
+# (Yang et al. 2023); it has no reference implementation to be checked against.
+_DEPTH_EXPONENTS: dict[str, Any] = {
+    "adam_lr": lambda alpha: alpha - 1.0,
+    "adam_eps": lambda alpha: -alpha,
+    "sgd_lr": lambda alpha: 2.0 * alpha - 1.0,
+    "adam_wd": lambda alpha: 0.0,
+    "sgd_wd": lambda alpha: 0.0,
+}
+
+# Role -> (exponent of m_N of the init std, relative to the base rule's std at the base
+# width; exponent of m_N of Adam's eps), for the depth schemes. Hidden weights have init
+# variance sigma^2 / m_N, every other leaf keeps the base width's std (the readout included:
+# its input is multiplied by 1/m_N instead); eps is eps / m_N for every leaf with a width axis
+# (nanoGPT-mup: "emb_unemb_adam_eps" and "hidden_adam_eps" both carry 1/m_N).
+_DEPTH_WIDTH: dict[str, tuple[float, float]] = {
+    "hidden": (-0.5, -1.0),
+    "input": (0.0, -1.0),
+    "vector": (0.0, -1.0),
+    "readout": (0.0, -1.0),
+    "readout_bias": (0.0, 0.0),
+    "fixed": (0.0, 0.0),
+}
+
+
+def _apply_depth_table(row, scheme, base_init, shape, base_std_shape, depth_mult, in_block):
+    """The row of a depth scheme: mup's width multipliers, then the two tables above."""
+    alpha = _ALPHA[scheme]
+    init_exp, eps_exp = _DEPTH_WIDTH[row.role]
+    scale, std = row.init_scale, row.init_std
+    if row.width_axes:
+        std_now = _std_of(base_init, shape)
+        std_base = _std_of(base_init, base_std_shape)
+        if std_now is None or std_base is None:
+            raise ValueError(
+                f"mup.parametrize: scheme {scheme!r} sets the std of the leaf at path "
+                f"{row.path!r} from its std at the base width, so its rule must state one "
+                f"(have `target_std`), got {base_init!r}."
+            )
+        target = std_base * row.width_mult**init_exp
+        scale = target / std_now if std_now > 0 else 1.0
+        std = std_now * scale
+    changes: dict[str, Any] = {
+        "init_scale": scale,
+        "init_std": std,
+        "adam_eps": row.width_mult**eps_exp,
+        "in_block": in_block,
+    }
+    if in_block:
+        for kind, exponent in _DEPTH_EXPONENTS.items():
+            changes[kind] = changes.get(kind, getattr(row, kind)) * depth_mult ** exponent(alpha)
+    return dataclasses.replace(row, **changes)
+
+
+# u-muP (Blake et al. 2024) as graphcore's unit-scaling 0.3.5 implements it: the same kind
+# of table with absolute sizes, m_N = the leaf's fan-in and m_L = the depth (the number of
+# layers of the `DepthSequential`/`TransformerStack` the leaf is in, for leaves in `blocks`).
+# Role -> (init std or None for the rule's own, exponent of fan-in of the forward
+# multiplier, of the Adam lr); every leaf inside the blocks has lr x depth^-1/2
+# (unit_scaling.optim.lr_scale_func_adam). Kernels ("hidden": linear weights, fan-in their
+# input size; "input": embeddings, whose fan-in unit-scaling takes to be their output size)
+# are N(0, 1); the linear output (bias included) is x fan_in^-1/2, the readout's x 1/fan_in,
+# an embedding's x 1. SGD takes Adam's rule (lr_scale_func_sgd(None): a readout without
+# constraint, LinearReadout's default); weight decay and eps multipliers are 1.
+_U_MUP: dict[str, tuple[float | None, float, float]] = {
+    "hidden": (1.0, -0.5, -0.5),
+    "input": (1.0, 0.0, -0.5),
+    "readout": (1.0, -1.0, 0.0),
+    "readout_bias": (None, 0.0, 0.0),
+    "vector": (None, 0.0, 0.0),
+    "fixed": (None, 0.0, 0.0),
+}
+_U_MUP_DEPTH_LR = -0.5
+
+
+def _u_mup_row(path, shape, layer_axis, is_readout, is_embedding, base_init, depth, in_block):
+    """The row of a leaf under u-muP (no base model: sizes are absolute)."""
+    dims = [n for axis, n in enumerate(shape) if axis != layer_axis]
+    if is_readout:
+        role = "readout" if len(dims) >= 2 else "readout_bias"
+    elif len(dims) >= 2:
+        role = "input" if is_embedding else "hidden"
+    else:
+        role = "vector" if dims else "fixed"
+    if role == "input":
+        fan_in = dims[-1]
+    elif len(dims) >= 2:
+        fan_in = math.prod(dims[:-1])
+    else:
+        fan_in = 1
+    std, forward_exp, lr_exp = _U_MUP[role]
+    lr = float(fan_in) ** lr_exp
+    if in_block and depth is not None:
+        lr *= float(depth) ** _U_MUP_DEPTH_LR
+    own_std = _std_of(base_init, shape)
+    row = LeafScaling(
+        path=path,
+        role=role,  # pyright: ignore[reportArgumentType]
+        shape=shape,
+        base_shape=shape,
+        width_axes=(),
+        width_mult=1.0,
+        init_std=own_std if std is None else std,
+        init_scale=1.0,
+        forward_mult=float(fan_in) ** forward_exp,
+        adam_lr=lr,
+        adam_wd=1.0,
+        sgd_lr=lr,
+        sgd_wd=1.0,
+        in_block=in_block,
+    )
+    leaf_init = base_init if std is None else distributions.normal(std)
+    return row, leaf_init
 
 
 # ----------------------------------------------------------------------------- the scaling
@@ -286,21 +428,36 @@ def _leaf_scaling(scheme, output_mult, path, shape, base, axes, is_readout, init
 
 
 class Parametrization:
-    """A width parametrization of one model; built by `parametrize`.
+    r"""A width (and depth) parametrization of one model; built by `parametrize`.
 
     Attributes:
-      scheme: ``"mup"``, ``"spectral"`` or ``"sp"``.
+      scheme: One of `SCHEMES`.
       spec: The target-width spec it was built from.
       table: Path -> `LeafScaling`, one row per leaf, in flattening order.
       rules: ``(pattern, initializer)`` pairs, one per leaf (its exact path), with
         the scaled initializers; usable with ``jax_inits.tree.init``/``reinit``.
+      depth_mult: $m_L$ = ``depth / base_depth`` (1 without a depth).
+      residual_mult: The factor the model applies to every residual branch's output
+        (``x + residual_mult * f(x)``): $m_L^{-\alpha}$ under the depth schemes, 1 under
+        the width-only ones.
     """
 
-    def __init__(self, scheme: str, spec: Any, table: dict[str, LeafScaling], rules: list):
+    def __init__(
+        self,
+        scheme: str,
+        spec: Any,
+        table: dict[str, LeafScaling],
+        rules: list,
+        *,
+        depth_mult: float = 1.0,
+        residual_mult: float = 1.0,
+    ):
         self.scheme = scheme
         self.spec = spec
         self.table = table
         self.rules = rules
+        self.depth_mult = depth_mult
+        self.residual_mult = residual_mult
 
     def __repr__(self) -> str:
         roles = {}
@@ -319,8 +476,9 @@ class Parametrization:
     def attention_scale(self, head_dim: int, *, attn_mult: float = 1.0) -> float:
         r"""The factor of the attention logits $q \cdot k$ for heads of ``head_dim``.
 
-        muP and spectral: ``attn_mult / head_dim`` (so that logits stay $O(1)$ once
-        $q$ and $k$ correlate during training); SP: ``attn_mult / sqrt(head_dim)``.
+        muP, spectral and the depth schemes: ``attn_mult / head_dim`` (so that logits
+        stay $O(1)$ once $q$ and $k$ correlate during training); SP:
+        ``attn_mult / sqrt(head_dim)``.
 
         Args:
           head_dim: The size of one attention head, ``>= 1``.
@@ -338,7 +496,7 @@ class Parametrization:
                 f"Parametrization.attention_scale: `head_dim` must be >= 1, got {head_dim!r}."
             )
         attn_mult = checks.real_number("Parametrization.attention_scale", "attn_mult", attn_mult)
-        if self.scheme in ("mup", "spectral"):
+        if self.scheme != "sp":
             return attn_mult / head_dim
         return attn_mult / math.sqrt(head_dim)
 
@@ -358,8 +516,8 @@ class Parametrization:
         """A pytree like ``spec`` holding each leaf's multiplier ``kind`` as a float.
 
         Args:
-          kind: One of ``"adam_lr"``, ``"adam_wd"``, ``"sgd_lr"``, ``"sgd_wd"``,
-            ``"forward_mult"``, ``"init_scale"``, ``"width_mult"``.
+          kind: One of ``"adam_lr"``, ``"adam_wd"``, ``"adam_eps"``, ``"sgd_lr"``,
+            ``"sgd_wd"``, ``"forward_mult"``, ``"init_scale"``, ``"width_mult"``.
 
         Returns:
           The pytree of Python floats.
@@ -370,6 +528,7 @@ class Parametrization:
         kinds = (
             "adam_lr",
             "adam_wd",
+            "adam_eps",
             "sgd_lr",
             "sgd_wd",
             "forward_mult",
@@ -438,6 +597,89 @@ class Parametrization:
         rates = jax.tree.map(lambda c: weight_decay * c, self.multipliers(kind))
         return _add_decayed_weights(rates, mask)
 
+    def scale_gradients_for_eps(self):
+        r"""An optax transformation giving Adam a per-leaf $\epsilon$: gradient $\div c_\epsilon$.
+
+        Adam's update $\hat m / (\sqrt{\hat v} + \epsilon)$ of a gradient scaled by
+        $s$ is $\hat m / (\sqrt{\hat v} + \epsilon / s)$: the same update with
+        $\epsilon / s$. So ``optax.scale_by_adam(eps=eps)`` fed gradients divided by
+        each leaf's ``adam_eps`` multiplier $c_\epsilon$ runs with $\epsilon\,
+        c_\epsilon$ on that leaf, exactly (up to rounding; ``eps_root`` must be 0).
+        Chain it immediately before ``scale_by_adam``: anything between (clipping)
+        would see the scaled gradients. `adamw` does this.
+
+        Returns:
+          An ``optax.GradientTransformation`` (stateless).
+        """
+        return _scale_by_tree(jax.tree.map(lambda c: 1.0 / c, self.multipliers("adam_eps")))
+
+    def adamw(
+        self,
+        learning_rate: Any,
+        *,
+        b1: float = 0.9,
+        b2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        mask: Any = None,
+        independent_weight_decay: bool = False,
+    ):
+        r"""AdamW with every per-leaf multiplier of the table: lr, weight decay and $\epsilon$.
+
+        The chain `scale_gradients_for_eps`, ``optax.scale_by_adam(b1, b2, eps)``,
+        `add_decayed_weights` (decoupled, as torch's ``AdamW``), `scale_updates`
+        and ``optax.scale_by_learning_rate(learning_rate)``. Leaf $w$ moves by
+        $-\eta\, c_{lr} (\hat m / (\sqrt{\hat v} + \epsilon\, c_\epsilon) + \lambda\,
+        c_{wd}\, w)$, torch ``AdamW`` with one param group per leaf at
+        ``lr = eta * c_lr``, ``weight_decay = lambda * c_wd``, ``eps = eps * c_eps``.
+
+        Args:
+          learning_rate: The base $\eta$ (a float or an optax schedule).
+          b1: Adam's $\beta_1$.
+          b2: Adam's $\beta_2$.
+          eps: The base $\epsilon$.
+          weight_decay: The base $\lambda$, ``>= 0``.
+          mask: Which leaves decay (a pytree of bools or a callable), as in optax;
+            None decays every leaf.
+          independent_weight_decay: Decay by $\lambda\, c_{wd}\, w$ a step whatever
+            the learning rate (unit-scaling's ``independent_weight_decay=True``: torch
+            groups with ``weight_decay = lambda / (eta * c_lr)``); needs a float
+            ``learning_rate`` (the peak rate, as there).
+
+        Returns:
+          An ``optax.GradientTransformation``.
+
+        Raises:
+          ValueError: If ``weight_decay < 0``.
+          TypeError: If ``independent_weight_decay`` and ``learning_rate`` is a schedule.
+        """
+        import optax
+
+        fn = "Parametrization.adamw"
+        weight_decay = checks.real_number(fn, "weight_decay", weight_decay, minimum=0.0)
+        if independent_weight_decay:
+            if callable(learning_rate):
+                raise TypeError(
+                    f"{fn}: `independent_weight_decay` needs a float `learning_rate` (the peak "
+                    f"rate), got {learning_rate!r}."
+                )
+            eta = checks.real_number(fn, "learning_rate", learning_rate, strict=True, minimum=0.0)
+            rates = jax.tree.map(
+                lambda wd, lr: weight_decay * wd / (eta * lr),
+                self.multipliers("adam_wd"),
+                self.multipliers("adam_lr"),
+            )
+            decay = _add_decayed_weights(rates, mask)
+        else:
+            decay = self.add_decayed_weights(weight_decay, "adam", mask=mask)
+        return optax.chain(
+            self.scale_gradients_for_eps(),
+            optax.scale_by_adam(b1=b1, b2=b2, eps=eps),
+            decay,
+            self.scale_updates("adam"),
+            optax.scale_by_learning_rate(learning_rate),
+        )
+
 
 def _scale_by_tree(factors: Any):
     import optax
@@ -464,18 +706,19 @@ def _add_decayed_weights(rates: Any, mask: Any):
     def update_fn(updates, state, params=None):
         if params is None:
             raise ValueError("Parametrization.add_decayed_weights: the update needs `params`.")
+        keep = mask(params) if callable(mask) else mask
+        leaf_rates = rates if keep is None else jax.tree.map(lambda r, k: r * k, rates, keep)
         updates = jax.tree.map(
-            lambda u, p, r: u + jnp.asarray(r, u.dtype) * p, updates, params, rates
+            lambda u, p, r: u + jnp.asarray(r, u.dtype) * p, updates, params, leaf_rates
         )
         return updates, state
 
-    transform = optax.GradientTransformation(init_fn, update_fn)
-    return transform if mask is None else optax.masked(transform, mask)
+    return optax.GradientTransformation(init_fn, update_fn)
 
 
 def parametrize(
     spec: Any,
-    base: Any,
+    base: Any = None,
     *,
     delta: Any = None,
     readout: Any,
@@ -483,6 +726,11 @@ def parametrize(
     scheme: Scheme = "mup",
     output_mult: float = 1.0,
     readout_zero_init: bool = False,
+    blocks: Any = None,
+    depth: int | None = None,
+    base_depth: int | None = None,
+    layer_axis: int | None = None,
+    embeddings: Any = None,
 ) -> Parametrization:
     r"""Builds the width parametrization of a model: init scales and multipliers per leaf.
 
@@ -522,30 +770,77 @@ def parametrize(
     the paper's input-norm assumption does not hold for one-hot inputs.
     ``scheme="sp"``: the base rule at the target shape, every multiplier 1.
 
-    The model applies `Parametrization.forward_mult` to the readout's input
-    and `Parametrization.attention_scale` to its attention logits.
+    Depth: ``scheme="depth_mup"`` ($\alpha = 1/2$) and ``scheme="complete_p"``
+    ($\alpha = 1$) (Dey et al. 2025) add the depth ratio $m_L$ = ``depth /
+    base_depth`` to muP's Adam rules. Every residual branch is multiplied by
+    $m_L^{-\alpha}$ (`Parametrization.residual_mult`); every leaf inside a residual
+    block (matched by ``blocks``: kernels, biases and norm gains alike) has Adam
+    lr $\times m_L^{\alpha - 1}$ and $\epsilon \times m_L^{-\alpha}$; hidden kernels
+    have init std $\sigma_\mathrm{base} / \sqrt{m_N}$ ($\sigma_\mathrm{base}$: the
+    rule's std at the base width, so the rule must have ``target_std``), Adam lr
+    $\times 1/m_N$, weight decay $\times m_N$; embeddings, biases, norms and the
+    readout keep the base width's std; the readout's input is multiplied by
+    ``output_mult`` $/m_N$; $\epsilon \times 1/m_N$ on every leaf with a width axis.
+    Apply the multipliers with `Parametrization.adamw` (per-leaf $\epsilon$ included).
+    SGD: muP's width rules and lr $\times m_L^{2\alpha - 1}$ in blocks (derived, not
+    checked against a reference). With ``blocks`` and a depth, the width-only
+    schemes have `Parametrization.residual_mult` 1 and no depth multiplier.
+
+    ``scheme="u_mup"`` (Blake et al. 2024, as graphcore's ``unit-scaling`` 0.3.5):
+    sizes are absolute, so ``base`` may be None (its widths are not used). Kernels
+    are $\mathcal{N}(0, 1)$, every other leaf takes its rule (norm gains ones,
+    biases zeros). Forward multipliers (applied to the layer's *output*, bias
+    included): a kernel $n_\mathrm{in}^{-1/2}$, the readout $1/n_\mathrm{in}$, an
+    embedding (matched by ``embeddings``) 1. Adam and SGD lr: a kernel
+    $\times n_\mathrm{in}^{-1/2}$ (an embedding's $n_\mathrm{in}$ is its output
+    size, as unit-scaling counts it), others 1, and every leaf in ``blocks``
+    $\times$ ``depth``$^{-1/2}$ (the number of layers); weight decay 1 (see
+    ``independent_weight_decay`` of `Parametrization.adamw`). Residual branches
+    use `residual_tau`, attention `attention_output_scale`. unit-scaling's
+    backward-only gradient scales are not applied (see the guide).
+
+    The model applies `Parametrization.forward_mult` to the readout's input,
+    `Parametrization.residual_mult` to its residual branches and
+    `Parametrization.attention_scale` to its attention logits.
 
     Args:
       spec: The model's parameters (arrays or ``jax.ShapeDtypeStruct``, e.g. from
         ``jax.eval_shape``) at the target width.
-      base: The same model at the base width (where hyper-parameters are tuned).
+      base: The same model at the base width (where hyper-parameters are tuned);
+        None only under ``"u_mup"``.
       delta: Optionally the same model at a second width, wider than ``base`` in
         every width axis, to tell width axes from fixed ones.
       readout: Pattern(s), as in ``jax_inits.tree``, of the output layer's leaves
         (its kernel and bias).
       init: ``jax_inits.tree`` rules of the model's initialization at the base width.
-      scheme: ``"mup"``, ``"spectral"`` or ``"sp"``.
+      scheme: One of `SCHEMES`: ``"mup"``, ``"spectral"``, ``"sp"``, ``"depth_mup"``,
+        ``"complete_p"``, ``"u_mup"``.
       output_mult: muP's $c_\mathrm{out}$, the readout's width-independent forward
         multiplier.
       readout_zero_init: Initialize readout leaves to exact zeros (mup's
         ``MuReadout(readout_zero_init=True)``).
+      blocks: Pattern(s), as ``readout``, of the leaves inside the residual blocks
+        (e.g. ``"layers/*"``). Required by the depth schemes; under ``"u_mup"``
+        their lr is scaled by ``depth``$^{-1/2}$.
+      depth: The model's number of residual blocks (the depth ``spec`` is at).
+        Required by the depth schemes; with ``layer_axis``, defaults to that axis's
+        size in ``spec``.
+      base_depth: The depth the hyper-parameters were tuned at; with
+        ``layer_axis``, defaults to that axis's size in ``base``.
+      layer_axis: For stacked (scanned) blocks, the leading axis of every block
+        leaf that indexes the layer: not a width axis, and it may differ between
+        ``spec`` and ``base`` (a base model at the base depth).
+      embeddings: ``"u_mup"`` only: pattern(s) of the embedding tables (forward
+        multiplier 1, fan-in their output size).
 
     Returns:
       A `Parametrization`.
 
     Raises:
       TypeError: If a tree leaf, ``readout``, ``init`` or ``scheme`` has the wrong type.
-      ValueError: If ``spec``/``base``/``delta`` differ in structure or rank, a
+      ValueError: If a depth scheme lacks ``blocks`` or a depth, a depth is < 1,
+        ``layer_axis`` is not a leading axis of every block leaf or its size is
+        not the depth, ``spec``/``base``/``delta`` differ in structure or rank, a
         width axis shrinks, a leaf has more than two width axes, a pattern of
         ``readout`` matches no leaf, a kernel with a width fan-in and fixed
         fan-out is not a readout, or no rule of ``init`` matches a leaf.
@@ -573,6 +868,15 @@ def parametrize(
 
       Yang, Simon and Bernstein, [A Spectral Condition for Feature
       Learning](https://arxiv.org/abs/2310.17813), 2023.
+
+      Yang et al., [Tensor Programs VI: Feature Learning in Infinite-Depth Neural
+      Networks](https://arxiv.org/abs/2310.02244), 2023.
+
+      Dey et al., [Don't be lazy: CompleteP enables compute-efficient deep
+      transformers](https://arxiv.org/abs/2505.01618), 2025.
+
+      Blake et al., [u-μP: The Unit-Scaled Maximal Update
+      Parametrization](https://arxiv.org/abs/2407.17465), 2024.
     """
     fn = "mup.parametrize"
     if not isinstance(scheme, str):
@@ -586,6 +890,18 @@ def parametrize(
     rule_list = _tree._rule_list(fn, init, allow_keep=False)
 
     paths, shapes, treedef = _leaves("spec", spec)
+    if base is None:
+        if scheme != "u_mup":
+            raise ValueError(
+                f"{fn}: scheme {scheme!r} needs `base`, the model at the base width "
+                "(only 'u_mup' has none)."
+            )
+        base = spec
+    if embeddings is not None and scheme != "u_mup":
+        raise ValueError(
+            f"{fn}: `embeddings` is for scheme 'u_mup' (the other schemes tell embeddings "
+            f"by their width axes), got scheme {scheme!r}."
+        )
     base_paths, base_shapes, base_treedef = _leaves("base", base)
     _same_structure("base", base_paths, base_treedef, paths, treedef)
     if delta is None:
@@ -606,22 +922,154 @@ def parametrize(
                 f"{fn}: the `readout` pattern {_tree._describe_pattern(pattern)} matches no "
                 f"leaf; the paths are {paths}."
             )
+    in_block, layer_axes, depth, depth_mult = _depth(
+        scheme, paths, leaves, shapes, base_shapes, blocks, depth, base_depth, layer_axis
+    )
+    is_embedding = [False] * len(paths)
+    if embeddings is not None:
+        is_embedding = _match_all(fn, "embeddings", embeddings, paths, leaves)
     table: dict[str, LeafScaling] = {}
     rules = []
-    rows = zip(paths, leaves, shapes, base_shapes, delta_shapes, is_readout, strict=True)
-    for path, leaf, shape, b, d, readout_leaf in rows:
+    rows = zip(
+        paths,
+        leaves,
+        shapes,
+        base_shapes,
+        delta_shapes,
+        is_readout,
+        in_block,
+        layer_axes,
+        is_embedding,
+        strict=True,
+    )
+    for path, leaf, shape, b, d, readout_leaf, block_leaf, l_axis, embedding_leaf in rows:
         if path in table:
             raise ValueError(
                 f"{fn}: two leaves have the same path {path!r}; rename one (a dict key "
                 "containing '/' is the usual cause)."
             )
-        axes = _width_axes(path, shape, b, d, delta is not None)
+        if scheme == "u_mup":
+            base_init = _tree._first_match(fn, rule_list, path, leaf)
+            row, leaf_init = _u_mup_row(
+                path, shape, l_axis, readout_leaf, embedding_leaf, base_init, depth,
+                block_leaf,
+            )  # fmt: skip
+            table[path] = row
+            rules.append((re.compile(re.escape(path)), leaf_init))
+            continue
+        if l_axis is not None and delta is not None:
+            d = d[:l_axis] + (b[l_axis],) + d[l_axis + 1 :]
+        axes = _width_axes(path, shape, b, d, delta is not None, l_axis)
         base_init = _tree._first_match(fn, rule_list, path, leaf)
-        row = _leaf_scaling(scheme, output_mult, path, shape, b, axes, readout_leaf, base_init)
+        width_scheme = "mup" if scheme in _ALPHA else scheme
+        row = _leaf_scaling(
+            width_scheme, output_mult, path, shape, b, axes, readout_leaf, base_init
+        )
+        if l_axis is not None and len(shape) == 2 and row.role == "input":
+            row = dataclasses.replace(row, role="vector")  # a stacked bias or norm gain
+        if scheme in _ALPHA:
+            b_std = b if l_axis is None else b[:l_axis] + (shape[l_axis],) + b[l_axis + 1 :]
+            row = _apply_depth_table(row, scheme, base_init, shape, b_std, depth_mult, block_leaf)
+        elif block_leaf:
+            row = dataclasses.replace(row, in_block=True)
         leaf_init = _scaled(base_init, row.init_scale)
         if readout_zero_init and row.role in ("readout", "readout_bias"):
             leaf_init = constant.zeros
             row = dataclasses.replace(row, init_std=0.0, init_scale=0.0)
         table[path] = row
         rules.append((re.compile(re.escape(path)), leaf_init))
-    return Parametrization(scheme, spec, table, rules)
+    alpha = _ALPHA.get(scheme, 0.0)
+    return Parametrization(
+        scheme,
+        spec,
+        table,
+        rules,
+        depth_mult=depth_mult,
+        residual_mult=depth_mult**-alpha,
+    )
+
+
+def _depth(scheme, paths, leaves, shapes, base_shapes, blocks, depth, base_depth, layer_axis):
+    """(in_block per leaf, layer axis per leaf, m_L) from the depth arguments."""
+    fn = "mup.parametrize"
+    n = len(paths)
+    if blocks is None:
+        if scheme in _ALPHA:
+            raise ValueError(
+                f"{fn}: scheme {scheme!r} needs `blocks`, the pattern(s) of the leaves inside "
+                "the residual blocks (e.g. blocks='layers/*')."
+            )
+        for arg, value in (
+            ("depth", depth),
+            ("base_depth", base_depth),
+            ("layer_axis", layer_axis),
+        ):
+            if value is not None:
+                raise ValueError(f"{fn}: `{arg}` needs `blocks`, got {arg}={value!r}.")
+        return [False] * n, [None] * n, None, 1.0
+    in_block = _match_all(fn, "blocks", blocks, paths, leaves)
+    layer_axes: list[int | None] = [None] * n
+    if layer_axis is not None:
+        layer_axis = checks.integer(fn, "layer_axis", layer_axis)
+        stacked_depth = set()
+        stacked_base = set()
+        for i, (path, shape, b) in enumerate(zip(paths, shapes, base_shapes, strict=True)):
+            if not in_block[i]:
+                continue
+            axis = layer_axis + len(shape) if layer_axis < 0 else layer_axis
+            if not 0 <= axis < len(shape) - min(len(shape) - 1, 2) or len(b) != len(shape):
+                raise ValueError(
+                    f"{fn}: `layer_axis` {layer_axis!r} must be a leading axis (not one of the "
+                    f"last two, which are the fans) of every block leaf; the leaf at path "
+                    f"{path!r} has shape {shape}."
+                )
+            layer_axes[i] = axis
+            stacked_depth.add(shape[axis])
+            stacked_base.add(b[axis])
+        if depth is None:
+            depth = _one_size(fn, "depth", stacked_depth, "spec")
+        if base_depth is None:
+            base_depth = _one_size(fn, "base_depth", stacked_base, "base")
+        if any(size != depth for size in stacked_depth):
+            raise ValueError(
+                f"{fn}: `depth` is {depth!r} but the stacked layer axis of the block leaves "
+                f"has sizes {sorted(stacked_depth)} in `spec`."
+            )
+    for arg, value in (("depth", depth), ("base_depth", base_depth)):
+        if value is None:
+            if scheme in _ALPHA:
+                raise ValueError(
+                    f"{fn}: scheme {scheme!r} needs `{arg}` (or a `layer_axis` to read it from), "
+                    f"got {arg}=None."
+                )
+            continue
+        value = checks.integer(fn, arg, value)
+        if value < 1:
+            raise ValueError(f"{fn}: `{arg}` must be >= 1, got {value!r}.")
+    depth_mult = 1.0 if depth is None or base_depth is None else depth / base_depth
+    return in_block, layer_axes, depth, depth_mult
+
+
+def _match_all(fn, arg, value, paths, leaves) -> list[bool]:
+    """Per leaf: does a pattern of ``value`` match it; every pattern must match one."""
+    patterns = _patterns(arg, value)
+    hits = [
+        [_tree._matches(pattern, path, leaf) for pattern in patterns]
+        for path, leaf in zip(paths, leaves, strict=True)
+    ]
+    for i, pattern in enumerate(patterns):
+        if not any(row[i] for row in hits):
+            raise ValueError(
+                f"{fn}: the `{arg}` pattern {_tree._describe_pattern(pattern)} matches no "
+                f"leaf; the paths are {paths}."
+            )
+    return [any(row) for row in hits]
+
+
+def _one_size(fn, arg, sizes, where):
+    if len(sizes) != 1:
+        raise ValueError(
+            f"{fn}: the stacked layer axis of the block leaves has sizes {sorted(sizes)} in "
+            f"`{where}`; give `{arg}` or stack every block leaf to the same depth."
+        )
+    return next(iter(sizes))
