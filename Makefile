@@ -48,8 +48,11 @@ test: install
 	$(PY) -m pytest -n auto
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -q
 
-# High-power statistical runs (n = 2^22 per case) and exhaustive bit checks of the
-# kernels (every float32 input), a separate CI step.
+# Everything `make test` leaves out (a separate CI step): the other variants of the
+# per-builder cross products (tests/_subsets.py), high-power statistical runs
+# (n = 2^22 per case), exhaustive bit checks of the kernels, the docs pages' blocks in
+# fresh interpreters, the longer examples, the browser check of the docs site and the
+# wheel check.
 test-slow: install
 	$(PY) -m pytest -n auto -m slow tests
 
@@ -64,12 +67,17 @@ bench: install
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/harness.py --tag $(or $(TAG),cpu)
 
-# The suite against the oldest jax we declare (pyproject), in its own venv.
+# The fast tier against the oldest jax we declare (the `jax>=` floor in pyproject.toml),
+# in its own venv without the framework extras (their tests skip), then the jax.nn
+# parity and golden-value tests in full: users on the floor get the same values.
+JAX_FLOOR := $(shell sed -n 's/^ *"jax>=\([0-9.]*\)".*/\1/p' pyproject.toml)
 test-min:
 	test -x .venv-min/bin/python || $(PYTHON) -m venv .venv-min
 	.venv-min/bin/python -m pip install -q --upgrade pip
-	.venv-min/bin/python -m pip install -q -e '.[test]' 'jax==0.9.0' 'jaxlib==0.9.0'
+	.venv-min/bin/python -m pip install -q -e '.[test]' 'jax==$(JAX_FLOOR)' 'jaxlib==$(JAX_FLOOR)'
+	.venv-min/bin/python -c "import jax; assert jax.__version__ == '$(JAX_FLOOR)', jax.__version__"
 	.venv-min/bin/python -m pytest -n auto -p no:cacheprovider
+	.venv-min/bin/python -m pytest -n auto -p no:cacheprovider -m slow tests/test_parity.py tests/test_golden.py
 
 clean:
 	rm -rf $(VENV) .venv-min out build site *.egg-info
