@@ -204,3 +204,29 @@ def test_placement_with_a_key_derived_inside_an_explicit_mesh():
         out = placement.sample_into(ji.he_normal(), key, (16, 24), None, P("x", "y"))
     assert out.sharding.is_equivalent_to(NamedSharding(mesh, P("x", "y")), 2)
     np.testing.assert_array_equal(out, ji.he_normal()(jax.random.fold_in(KEY, 1), (16, 24)))
+
+
+def test_named_sharding_on_explicit_mesh_outside_set_mesh():
+    """An explicit NamedSharding names its mesh: the call draws under it, outside
+    ``jax.set_mesh`` too (jax.nn raises), with the values of the unsharded call."""
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
+    sharding = NamedSharding(mesh, P("x", "y"))
+    init = ji.lecun_normal()
+    out = init(KEY, (64, 32), out_sharding=sharding)
+    assert out.sharding.is_equivalent_to(sharding, 2)
+    assert len({s.device for s in out.addressable_shards}) == 8
+    np.testing.assert_array_equal(out, init(KEY, (64, 32)))
+    with jax.set_mesh(mesh):
+        np.testing.assert_array_equal(out, init(KEY, (64, 32), out_sharding=sharding))
+
+
+def test_named_sharding_on_explicit_mesh_under_jit_names_the_fix():
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
+    sharding = NamedSharding(mesh, P("x", "y"))
+    with pytest.raises(
+        ValueError,
+        match=r"lecun_normal: `out_sharding` lays out over a mesh with Explicit axes, which "
+        r"jax needs in context under jax.jit: call the jitted function inside "
+        r"`with jax.set_mesh\(mesh\):`",
+    ):
+        jax.jit(lambda k: ji.lecun_normal()(k, (64, 32), out_sharding=sharding))(KEY)

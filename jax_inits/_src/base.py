@@ -103,6 +103,16 @@ class InitializerBase:
     ) -> jax.Array:
         return dispatch.call(self, key, shape, dtype, out_sharding)
 
+    @functools.cached_property
+    def traced(self) -> bool:
+        """Whether a hyper-parameter is a traced value (the builder was called
+        under ``jax.jit``/``vmap`` with a traced argument).
+
+        Such an initializer runs only inside that transformation, draws without
+        the bounds enforcement that needs the value, and has no config or hash.
+        """
+        return any(checks.is_traced(getattr(self, f.name)) for f in dataclasses.fields(self))
+
     @property
     def config(self) -> dict[str, Any]:
         """The builder's name and arguments as JSON values; see `jax_inits.from_config`.
