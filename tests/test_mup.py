@@ -521,3 +521,59 @@ def test_flax_nnx_model_as_in_the_guide():
         step = jnp.abs(after[path] - before[path])
         biggest = float(step.max())
         assert biggest == pytest.approx(lr * p.table[path].adam_lr, rel=1e-3), path
+
+
+# --- issue 25.6: a stack axis is never a fan axis ---------------------------------------
+
+
+def _stack_spec(w, stack=None):
+    """An MLP with every role (input, hidden, readout, readout bias, vector, fixed),
+    unstacked, or with a leading stack axis of ``stack`` layers on every leaf."""
+    lead = () if stack is None else (stack,)
+    s = lambda *shape: jax.ShapeDtypeStruct((*lead, *shape), jnp.float32)  # noqa: E731
+    return {
+        "fc1": {"kernel": s(12, w), "bias": s(w)},
+        "fc2": {"kernel": s(w, w), "bias": s(w)},
+        "norm": {"scale": s(w), "gain": s(5)},
+        "head": {"kernel": s(w, 10), "bias": s(10)},
+    }
+
+
+_STACK_RULES = [("*kernel", jax_inits.lecun_normal()), ("*bias", jax_inits.normal(0.1))]
+_STACK_RULES += [("*scale", jax_inits.ones), ("*gain", jax_inits.ones)]
+
+
+@pytest.mark.parametrize("scheme", ["mup", "spectral", "sp"])
+def test_stacked_leaves_scale_as_their_unstacked_slices(scheme):
+    plain = jax_inits.mup.parametrize(
+        _stack_spec(256), _stack_spec(64), readout="head/*", init=_STACK_RULES, scheme=scheme
+    )
+    stacked_rules = [(p, jax_inits.stacked(i)) for p, i in _STACK_RULES]
+    stacked = jax_inits.mup.parametrize(
+        _stack_spec(256, 3), _stack_spec(64, 3), readout="head/*", init=stacked_rules,
+        scheme=scheme,
+    )  # fmt: skip
+    roles = set()
+    for path, row in plain.table.items():
+        other = stacked.table[path]
+        roles.add(row.role)
+        for field in ("role", "width_mult", "init_scale", "forward_mult"):
+            assert getattr(other, field) == getattr(row, field), (path, field)
+        for field in ("init_std", "adam_lr", "adam_wd", "sgd_lr", "sgd_wd"):
+            assert getattr(other, field) == pytest.approx(getattr(row, field)), (path, field)
+        assert other.shape == (3, *row.shape)
+        assert other.width_axes == tuple(a + 1 for a in row.width_axes)
+    assert roles == {"input", "hidden", "readout", "readout_bias", "vector", "fixed"}
+
+
+def test_a_stack_axis_that_changes_with_the_width_is_an_error():
+    s = lambda *shape: {"h": {"kernel": jax.ShapeDtypeStruct(shape, jnp.float32)}}  # noqa: E731
+    with pytest.raises(
+        ValueError,
+        match=r"mup.parametrize: the stack axis 0 of the leaf at path 'h/kernel' \(spec "
+        r"\(8, 4\), base \(2, 4\)\) changes with the width",
+    ):
+        jax_inits.mup.parametrize(
+            s(8, 4), s(2, 4), readout="h/*",
+            init=[("*", jax_inits.stacked(jax_inits.lecun_normal()))],
+        )  # fmt: skip

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import jax
 import jax.numpy as jnp
 
-from jax_inits._src import checks, constant
+from jax_inits._src import checks, constant, structural
 from jax_inits._src import tree as _tree
 
 Role = Literal["hidden", "input", "readout", "readout_bias", "vector", "fixed"]
@@ -280,6 +280,26 @@ def _leaf_scaling(scheme, output_mult, path, shape, base, axes, is_readout, init
         sgd_lr=lrs[2],
         sgd_wd=lrs[3],
     )
+
+
+def _stacked_scaling(scheme, output_mult, path, shape, base, axes, is_readout, init):
+    """`_leaf_scaling`, where a `jax_inits.stacked` rule's stack axis is left out:
+    a stack of layers scales as one of its slices (the stack axis is in no fan)."""
+    if type(init) is not structural.Stacked or not shape:
+        return _leaf_scaling(scheme, output_mult, path, shape, base, axes, is_readout, init)
+    stack = init.axis % len(shape)
+    if stack in axes:
+        raise ValueError(
+            f"mup.parametrize: the stack axis {stack} of the leaf at path {path!r} (spec "
+            f"{shape}, base {base}) changes with the width; a stack of layers must have the "
+            "same number of layers at every width."
+        )
+    drop = lambda t: t[:stack] + t[stack + 1 :]  # noqa: E731
+    inner = tuple(a - (a > stack) for a in axes)
+    row = _leaf_scaling(
+        scheme, output_mult, path, drop(shape), drop(base), inner, is_readout, init.init
+    )
+    return dataclasses.replace(row, shape=shape, base_shape=base, width_axes=axes)
 
 
 # ----------------------------------------------------------------------------- the object
@@ -617,7 +637,7 @@ def parametrize(
             )
         axes = _width_axes(path, shape, b, d, delta is not None)
         base_init = _tree._first_match(fn, rule_list, path, leaf)
-        row = _leaf_scaling(scheme, output_mult, path, shape, b, axes, readout_leaf, base_init)
+        row = _stacked_scaling(scheme, output_mult, path, shape, b, axes, readout_leaf, base_init)
         leaf_init = _scaled(base_init, row.init_scale)
         if readout_zero_init and row.role in ("readout", "readout_bias"):
             leaf_init = constant.zeros
