@@ -616,7 +616,7 @@ def test_zero_row_negative_index():
             TypeError,
             r"^presets.timm_vit: cannot derive the pattern of `head_bias`",
         ),
-        (lambda: presets.zero_row(3, 0), TypeError, r"^zero_row: `init` must be an initializer, got 3"),
+        (lambda: presets.zero_row(3, 0), TypeError, r"^zero_row: `init` must be an init"),
     ],
 )
 def test_errors(call, exc, message):

@@ -17,12 +17,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 
-from jax_inits._src import checks, constant, structural
+from jax_inits._src import checks, constant, structural, variance_scaling
 from jax_inits._src import tree as _tree
 
 Role = Literal["hidden", "input", "readout", "readout_bias", "vector", "fixed"]
@@ -282,6 +283,68 @@ def _leaf_scaling(scheme, output_mult, path, shape, base, axes, is_readout, init
     )
 
 
+_FAN_KEYS = ("in_axis", "out_axis", "batch_axis")
+
+
+def _fan_rules(fan_axes: Any) -> list[tuple[Any, dict[str, Any]]]:
+    """``fan_axes`` as ``[(pattern, {in_axis, out_axis, batch_axis})]``, checked."""
+    fn = "mup.parametrize"
+    if fan_axes is None:
+        return []
+    if not isinstance(fan_axes, (list, tuple)) or not all(
+        isinstance(r, tuple) and len(r) == 2 for r in fan_axes
+    ):
+        raise TypeError(
+            f"{fn}: `fan_axes` must be a list of (pattern, einsum equation or axes dict) "
+            f"pairs, got {fan_axes!r}."
+        )
+    _tree._rule_list(fn, [(p, None) for p, _ in fan_axes], allow_keep=True)
+    rules = []
+    for pattern, axes in fan_axes:
+        if isinstance(axes, str):
+            found = variance_scaling.einsum_axes(axes)
+        elif isinstance(axes, Mapping) and set(axes) <= set(_FAN_KEYS):
+            found = {k: checks.axes(fn, k, axes.get(k, ())) for k in _FAN_KEYS}
+        else:
+            raise TypeError(
+                f"{fn}: the fan axes of pattern {_tree._describe_pattern(pattern)} must be an "
+                f"einsum equation or a dict of {', '.join(_FAN_KEYS)}, got {axes!r}."
+            )
+        rules.append((pattern, found))
+    return rules
+
+
+class _AtShape:
+    """``init``'s target std at the leaf's real shape, asked with its matrix shape."""
+
+    def __init__(self, init: Any, shape: tuple[int, ...]):
+        self.init, self.shape = init, shape
+
+    def target_std(self, _matrix_shape: Any) -> float:
+        return self.init.target_std(self.shape)
+
+
+def _fan_scaling(scheme, output_mult, path, shapes, delta, fans, is_readout, init):
+    """`_leaf_scaling` of a leaf with named fan axes: as the matrix
+    ``(*batch, fan_in, fan_out)`` of its axes (axes in no fan count as batch)."""
+    shape, base, wider = shapes
+    named = checks.normalize_axes("mup.parametrize", shape, **fans)
+    fan_in, fan_out = named["in_axis"], named["out_axis"]
+    batch = tuple(a for a in range(len(shape)) if a not in fan_in + fan_out)
+
+    def matrix(s):  # a leaf with no fan-in (a bias) is the vector of its fan-out
+        sizes = [s[a] for a in batch] + ([math.prod(s[a] for a in fan_in)] if fan_in else [])
+        return tuple(sizes + [math.prod(s[a] for a in fan_out)])
+
+    axes = _width_axes(path, matrix(shape), matrix(base), matrix(wider), delta is not None)
+    target = init if getattr(init, "target_std", None) is None else _AtShape(init, shape)
+    row = _leaf_scaling(
+        scheme, output_mult, path, matrix(shape), matrix(base), axes, is_readout, target
+    )
+    grown = tuple(a for a in range(len(shape)) if wider[a] != base[a])
+    return dataclasses.replace(row, shape=shape, base_shape=base, width_axes=grown)
+
+
 def _stacked_scaling(scheme, output_mult, path, shape, base, axes, is_readout, init):
     """`_leaf_scaling`, where a `jax_inits.stacked` rule's stack axis is left out:
     a stack of layers scales as one of its slices (the stack axis is in no fan)."""
@@ -503,6 +566,7 @@ def parametrize(
     scheme: Scheme = "mup",
     output_mult: float = 1.0,
     readout_zero_init: bool = False,
+    fan_axes: Any = None,
 ) -> Parametrization:
     r"""Builds the width parametrization of a model: init scales and multipliers per leaf.
 
@@ -559,6 +623,13 @@ def parametrize(
         multiplier.
       readout_zero_init: Initialize readout leaves to exact zeros (mup's
         ``MuReadout(readout_zero_init=True)``).
+      fan_axes: ``[(pattern, axes), ...]``: the fan axes of the leaves a pattern
+        matches (first match wins), where they are not the last two: ``axes`` is
+        the einsum equation that applies the kernel (see
+        `jax_inits.einsum_axes`), e.g. ``"...d,dhk->...hk"`` for
+        ``nnx.MultiHeadAttention``'s ``(d, heads, head_dim)`` query kernel, or a
+        dict of ``in_axis``/``out_axis``/``batch_axis``. Such a leaf scales as the
+        matrix ``(fan_in, fan_out)`` of its fan axes (other axes are batch axes).
 
     Returns:
       A `Parametrization`.
@@ -604,6 +675,7 @@ def parametrize(
         raise TypeError(f"{fn}: `readout_zero_init` must be a bool, got {readout_zero_init!r}.")
     patterns = _readout_patterns(readout)
     rule_list = _tree._rule_list(fn, init, allow_keep=False)
+    fan_rules = _fan_rules(fan_axes)
 
     paths, shapes, treedef = _leaves("spec", spec)
     base_paths, base_shapes, base_treedef = _leaves("base", base)
@@ -635,9 +707,17 @@ def parametrize(
                 f"{fn}: two leaves have the same path {path!r}; rename one (a dict key "
                 "containing '/' is the usual cause)."
             )
-        axes = _width_axes(path, shape, b, d, delta is not None)
         base_init = _tree._first_match(fn, rule_list, path, leaf)
-        row = _stacked_scaling(scheme, output_mult, path, shape, b, axes, readout_leaf, base_init)
+        fans = next((f for p, f in fan_rules if _tree._matches(p, path, leaf)), None)
+        if fans is None:
+            axes = _width_axes(path, shape, b, d, delta is not None)
+            row = _stacked_scaling(
+                scheme, output_mult, path, shape, b, axes, readout_leaf, base_init
+            )
+        else:
+            row = _fan_scaling(
+                scheme, output_mult, path, (shape, b, d), delta, fans, readout_leaf, base_init
+            )
         leaf_init = _scaled(base_init, row.init_scale)
         if readout_zero_init and row.role in ("readout", "readout_bias"):
             leaf_init = constant.zeros
