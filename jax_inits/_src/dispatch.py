@@ -74,7 +74,7 @@ def call(init: InitializerBase, key: Any, shape: Any, dtype: Any, out_sharding: 
         # Under an outer jax.jit the caller may shard the result (out_shardings):
         # draw in the shaped layout, which the partitioner can split per device.
         flat = sharding is None and not isinstance(key, jax.core.Tracer)  # pyright: ignore[reportAttributeAccessIssue]
-        with _mesh_of(init.name, sharding):
+        with _mesh_of(sharding):
             return _traced(init, key, shape, dtype, sharding, flat)
     run = _eager_call(init, key, shape, dtype)
     platform = _platform_of(key)
@@ -89,27 +89,23 @@ def call(init: InitializerBase, key: Any, shape: Any, dtype: Any, out_sharding: 
     return run(key)
 
 
-def _mesh_of(builder: str, sharding: NamedSharding | None) -> Any:
-    """The context a sharded draw runs in: ``jax.set_mesh`` of the sharding's own
-    mesh where it has Explicit axes and no mesh is set (jax lays out explicitly
+def _mesh_of(sharding: NamedSharding | None) -> Any:
+    """The context a sharded eager call runs in: ``jax.set_mesh`` of the sharding's
+    own mesh where it has Explicit axes and no mesh is set (jax lays out explicitly
     sharded arrays only with their mesh in context), else none.
 
-    Under ``jax.jit`` a mesh cannot be entered, so there the call raises naming
-    the fix.
+    Traced calls are left to the caller's jit: one with ``out_shardings`` (as
+    `jax_inits.tree.init`) places the result; one without raises jax's own
+    "enter your `jit` into a mesh context via `jax.set_mesh`".
     """
     if (
         sharding is None
+        or not compat.top_level()
         or not isinstance(sharding.mesh, Mesh)
         or not tuple(sharding.mesh.explicit_axes)
         or not jax.sharding.get_abstract_mesh().empty
     ):
         return contextlib.nullcontext()
-    if not compat.top_level():
-        raise ValueError(
-            f"{builder}: `out_sharding` lays out over a mesh with Explicit axes, which jax "
-            "needs in context under jax.jit: call the jitted function inside "
-            "`with jax.set_mesh(mesh):` (or give the mesh Auto axes)."
-        )
     return jax.set_mesh(sharding.mesh)
 
 
@@ -126,7 +122,7 @@ def _traced_value_call(
         )
     shape, dtype, key = _checked(init, key, shape, dtype)
     sharding = resolve_sharding(init.name, out_sharding)
-    with _mesh_of(init.name, sharding):
+    with _mesh_of(sharding):
         return _sample(init, key, shape, dtype, sharding, False)
 
 
