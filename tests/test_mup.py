@@ -607,6 +607,24 @@ def _nnx_mha_spec(width):
     return jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype), nnx.to_pure_dict(state))
 
 
+def test_nnx_multi_head_attention_kernels_are_hidden_with_named_fans():
+    """Fast tier: muP's hidden-layer multipliers for m = 256 / 64 = 4 (m_in = m_out)."""
+    rules = [("attn/*/kernel", jax_inits.lecun_normal(in_axis=0, out_axis=(1, 2)))]
+    rules += [("*kernel", jax_inits.lecun_normal()), ("*bias", jax_inits.zeros)]
+    p = jax_inits.mup.parametrize(
+        _nnx_mha_spec(256), _nnx_mha_spec(BASE), readout="head/*", init=rules,
+        fan_axes=_MHA_FANS,
+    )  # fmt: skip
+    for path in ("attn/query/kernel", "attn/key/kernel", "attn/value/kernel"):
+        row = p.table[path]
+        assert (row.role, row.adam_lr, row.adam_wd, row.sgd_lr, row.sgd_wd) == (
+            "hidden", 0.25, 4.0, 1.0, 1.0,
+        )  # fmt: skip
+    assert p.table["attn/query/bias"].role == "vector"
+    assert p.table["attn/query/bias"].sgd_lr == 4.0
+
+
+@pytest.mark.slow  # torch and mup: several seconds on 2 cores
 def test_nnx_multi_head_attention_multipliers_match_mup_on_torch_attention():
     """nnx's q/k/v kernels ``(d, heads, head_dim)`` and output ``(heads, head_dim, d)``,
     their fans named per pattern, get microsoft/mup's multipliers of torch's fused
