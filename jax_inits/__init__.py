@@ -38,6 +38,7 @@ from jax_inits._src.structural import grouped as grouped
 from jax_inits._src.structural import identity as identity
 from jax_inits._src.structural import sparse as sparse
 from jax_inits._src.structural import stacked as stacked
+from jax_inits._src.structural import zero_row as zero_row
 from jax_inits._src.variance_scaling import compute_fans as compute_fans
 from jax_inits._src.variance_scaling import einsum_axes as einsum_axes
 from jax_inits._src.variance_scaling import glorot_normal as glorot_normal
@@ -118,5 +119,6 @@ __all__ = (
     "variance_scaling",
     "xavier_normal",
     "xavier_uniform",
+    "zero_row",
     "zeros",
 )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from typing import Any, cast
@@ -217,6 +218,10 @@ def _cmd_sample(args, parser) -> int:
     init = _lookup(parser, args.name, dict(args.arg or ()))
     entry = next((e for e in catalog.ENTRIES if args.name in (e.name, *e.aliases)), None)
     shape = args.shape or (entry.shape(DEFAULT_SHAPE) if entry else DEFAULT_SHAPE)
+    if not math.prod(shape):
+        parser.error(
+            f"--shape {','.join(map(str, shape))} has no elements: sample needs at least one"
+        )
     progress = Progress(2 - args.no_plot, "sample", _progress_enabled(args))
     key = jax.random.key(args.seed)
     stats = diagnostics.sample_stats(init, key, shape, args.dtype)
@@ -274,6 +279,12 @@ def _cmd_coord_check(args, parser) -> int:
             else "--depths needs two or more depths"
         )
         parser.error(f"{what}, got {sizes}")
+    if depths is None and min(args.widths) < args.base_width:
+        parser.error(
+            f"--widths must all be >= --base-width {args.base_width}, got "
+            f"{','.join(map(str, args.widths))}; pass --base-width {min(args.widths)} or less"
+        )
+    progress = Progress(len(args.scheme), "coord-check", _progress_enabled(args))
     results = {}
     for scheme in args.scheme:
         if depths is None:
@@ -292,6 +303,7 @@ def _cmd_coord_check(args, parser) -> int:
             seed=args.seed,
             axis="width" if depths is None else "depth",
         )
+        progress(scheme)
     if args.json:
         print(
             json.dumps(
@@ -611,7 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", metavar="PNG", default="out/coord_check.png", help="default out/coord_check.png"
     )
     p.add_argument("--no-plot", action="store_true", help="table only, no PNG")
-    p.add_argument("--json", action="store_true", help="JSON on stdout")
+    _json_and_progress(p)
     return parser
 
 
@@ -630,16 +642,26 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["list", *argv]  # the original `jax-inits [--shape ...]` table
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_glue_negative_values(argv))
     sub = args.subparsers[args.command]  # errors print its usage line
     try:
         return COMMANDS[args.command](args, sub)
-    except (ValueError, TypeError) as error:
-        message = " ".join(str(error).split())
-        sub.exit(2, f"jax-inits {args.command}: error: {message}\n")
-    except ImportError as error:
-        sub.exit(2, f"jax-inits {args.command}: error: {error}\n")
+    except (ValueError, TypeError, ArithmeticError, ImportError) as error:
+        sub.error(" ".join(str(error).split()))  # usage, one line, status 2
     return 0
+
+
+def _glue_negative_values(argv: list[str]) -> list[str]:
+    """``--shape -1,4`` as ``--shape=-1,4``: argparse takes a value that starts with
+    ``-`` (and is not a plain number) for an option, and would say only "expected
+    one argument" instead of what is wrong with the shape."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in ("--shape", "--widths") and arg.startswith("-"):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def _main() -> int:

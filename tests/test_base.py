@@ -3,6 +3,7 @@
 import dataclasses
 import functools
 import inspect
+import math
 import pickle
 
 import jax
@@ -80,6 +81,18 @@ def test_zero_size_shapes_return_empty_arrays(name):
     for shape in shapes[:2] if entry.matrix else shapes:
         out = entry.example(jax.random.key(0), shape)
         assert out.shape == shape and out.dtype == entry.dtype(jnp.float32)
+
+
+def test_the_target_std_of_a_zero_size_draw_is_nan():
+    """A draw with no values has no standard deviation: ``target_std`` is nan for
+    every catalogue entry and zero-size shape its call accepts (no
+    ZeroDivisionError for a zero fan), and so is the reference density absent."""
+    for name, entry in ENTRIES.items():
+        shapes = [(0, 3, 4, 4), (3, 3, 0, 4)] if entry.conv else [(0, 4), (4, 0), (2, 0, 3)]
+        for shape in shapes[:2] if entry.matrix else shapes:
+            entry.example.check(shape, entry.dtype(jnp.float32))
+            assert math.isnan(entry.example.target_std(shape)), (name, shape)
+            assert entry.example.density(shape, entry.dtype(jnp.float32)) is None, (name, shape)
 
 
 def test_jax_raises_on_zero_size_where_we_do_not():

@@ -165,15 +165,15 @@ def test_builder_errors(thunk, exc, pattern):
 
 def test_traced_hyper_parameter_is_a_type_error():
     @jax.jit
-    def build(stddev):
-        return ji.normal(stddev)(KEY, (2, 2))
+    def build(lower):  # truncation bounds pick the sampler: they must be concrete
+        return ji.truncated_normal(0.5, lower=lower)(KEY, (2, 2))
 
     with pytest.raises(
         TypeError,
-        match=r"normal: `stddev` must be a concrete real number, "
+        match=r"truncated_normal: `lower` must be a concrete real number, "
         r"got a traced value",
     ):
-        build(0.5)
+        build(-1.0)
 
 
 CALL_ERRORS = [

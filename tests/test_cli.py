@@ -231,3 +231,62 @@ def test_bad_arguments_exit_2_with_one_clear_line(args, message):
     assert result.returncode == 2, result.stdout
     assert re.search(message, result.stderr), result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def _main_in_process(capsys, *argv):
+    """``jax-inits ARGV`` in this process (no jax import per case): (status, out, err)."""
+    from jax_inits import __main__ as cli
+
+    try:
+        status = cli.main(list(argv))
+    except SystemExit as exit_:
+        status = exit_.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_list_of_a_zero_size_shape_shows_nan_targets(capsys):
+    status, out, err = _main_in_process(capsys, "list", "--shape", "0,4", "--json")
+    assert status == 0, err
+    rows = {r["name"]: r for r in json.loads(out)}
+    for name in ("he_normal", "lecun_uniform", "pytorch.kaiming_normal", "normal"):
+        assert rows[name]["error"] is None and rows[name]["target_std"] is None  # nan in JSON
+
+
+def test_sample_of_a_zero_size_shape_is_one_error_line(capsys):
+    status, out, err = _main_in_process(capsys, "sample", "he_normal", "--shape", "0,4")
+    assert status == 2 and out == ""
+    assert err.startswith("usage: jax-inits sample")
+    assert re.search(
+        r"^jax-inits sample: error: --shape 0,4 has no elements: sample needs at least one$",
+        err,
+        re.M,
+    )
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (("sample", "he_normal", "--shape", "-1,4"), r"--shape must be comma-separated .*'-1,4'"),
+        (
+            ("coord-check", "--widths", "16,32,64"),
+            r"error: --widths must all be >= --base-width 64, got 16,32,64; "
+            r"pass --base-width 16 or less",
+        ),
+        (("sample", "normal", "--arg", "stddev=-1"), r"normal: `stddev` must be >= 0, got -1"),
+    ],
+)
+def test_cli_errors_print_the_usage_then_one_line(capsys, argv, message):
+    status, out, err = _main_in_process(capsys, *argv)
+    assert status == 2 and out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith(f"usage: jax-inits {argv[0]}")
+    assert re.search(message, lines[-1]) and lines[-1].startswith(f"jax-inits {argv[0]}: error:")
+    assert "Traceback" not in err
+
+
+def test_coord_check_takes_progress():
+    from jax_inits import __main__ as cli
+
+    args = cli.build_parser().parse_args(["coord-check", "--progress"])
+    assert args.progress is True

@@ -1153,3 +1153,168 @@ def test_u_mup_gradients_differ_from_unit_scaling_by_one_factor_per_tensor():
         want = {"emb": 0.5 * math.sqrt(256 / 12), "layers": 0.5 * 4 / math.sqrt(12)}
         want["head"] = 16 / math.sqrt(12)
         assert ratio.mean() == pytest.approx(want[name.split(".")[0]], rel=1e-4), name
+
+
+# --- issue 25.6: a stack axis is never a fan axis ---------------------------------------
+
+
+def _stack_spec(w, stack=None):
+    """An MLP with every role (input, hidden, readout, readout bias, vector, fixed),
+    unstacked, or with a leading stack axis of ``stack`` layers on every leaf."""
+    lead = () if stack is None else (stack,)
+    s = lambda *shape: jax.ShapeDtypeStruct((*lead, *shape), jnp.float32)  # noqa: E731
+    return {
+        "fc1": {"kernel": s(12, w), "bias": s(w)},
+        "fc2": {"kernel": s(w, w), "bias": s(w)},
+        "norm": {"scale": s(w), "gain": s(5)},
+        "head": {"kernel": s(w, 10), "bias": s(10)},
+    }
+
+
+_STACK_RULES = [("*kernel", jax_inits.lecun_normal()), ("*bias", jax_inits.normal(0.1))]
+_STACK_RULES += [("*scale", jax_inits.ones), ("*gain", jax_inits.ones)]
+
+
+@pytest.mark.parametrize("scheme", ["mup", "spectral", "sp"])
+def test_stacked_leaves_scale_as_their_unstacked_slices(scheme):
+    plain = jax_inits.mup.parametrize(
+        _stack_spec(256), _stack_spec(64), readout="head/*", init=_STACK_RULES, scheme=scheme
+    )
+    stacked_rules = [(p, jax_inits.stacked(i)) for p, i in _STACK_RULES]
+    stacked = jax_inits.mup.parametrize(
+        _stack_spec(256, 3), _stack_spec(64, 3), readout="head/*", init=stacked_rules,
+        scheme=scheme,
+    )  # fmt: skip
+    roles = set()
+    for path, row in plain.table.items():
+        other = stacked.table[path]
+        roles.add(row.role)
+        for field in ("role", "width_mult", "init_scale", "forward_mult"):
+            assert getattr(other, field) == getattr(row, field), (path, field)
+        for field in ("init_std", "adam_lr", "adam_wd", "sgd_lr", "sgd_wd"):
+            assert getattr(other, field) == pytest.approx(getattr(row, field)), (path, field)
+        assert other.shape == (3, *row.shape)
+        assert other.width_axes == tuple(a + 1 for a in row.width_axes)
+    assert roles == {"input", "hidden", "readout", "readout_bias", "vector", "fixed"}
+
+
+def test_a_stack_axis_that_changes_with_the_width_is_an_error():
+    s = lambda *shape: {"h": {"kernel": jax.ShapeDtypeStruct(shape, jnp.float32)}}  # noqa: E731
+    with pytest.raises(
+        ValueError,
+        match=r"mup.parametrize: the stack axis 0 of the leaf at path 'h/kernel' \(spec "
+        r"\(8, 4\), base \(2, 4\)\) changes with the width",
+    ):
+        jax_inits.mup.parametrize(
+            s(8, 4), s(2, 4), readout="h/*",
+            init=[("*", jax_inits.stacked(jax_inits.lecun_normal()))],
+        )  # fmt: skip
+
+
+# --- issue 25.5: fan axes per pattern (nnx.MultiHeadAttention) --------------------------
+
+_MHA_HEADS = 4
+_MHA_FANS = [
+    ("*/query/kernel", "...d,dhk->...hk"),
+    ("*/key/kernel", "...d,dhk->...hk"),
+    ("*/value/kernel", "...d,dhk->...hk"),
+    ("*/out/kernel", "...hk,hkd->...d"),
+    ("*/out/bias", {"out_axis": 0}),
+    ("attn/*/bias", {"out_axis": (0, 1)}),
+]
+
+
+def _nnx_mha_spec(width):
+    from flax import nnx
+
+    class Model(nnx.Module):
+        def __init__(self, rngs):
+            self.attn = nnx.MultiHeadAttention(
+                num_heads=_MHA_HEADS, in_features=width, decode=False, rngs=rngs
+            )
+            self.head = nnx.Linear(width, 10, rngs=rngs)
+
+    model = nnx.eval_shape(lambda: Model(nnx.Rngs(0)))
+    state = nnx.state(model, nnx.Param)
+    return jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype), nnx.to_pure_dict(state))
+
+
+def test_nnx_multi_head_attention_kernels_are_hidden_with_named_fans():
+    """Fast tier: muP's hidden-layer multipliers for m = 256 / 64 = 4 (m_in = m_out)."""
+    rules = [("attn/*/kernel", jax_inits.lecun_normal(in_axis=0, out_axis=(1, 2)))]
+    rules += [("*kernel", jax_inits.lecun_normal()), ("*bias", jax_inits.zeros)]
+    p = jax_inits.mup.parametrize(
+        _nnx_mha_spec(256), _nnx_mha_spec(BASE), readout="head/*", init=rules,
+        fan_axes=_MHA_FANS,
+    )  # fmt: skip
+    for path in ("attn/query/kernel", "attn/key/kernel", "attn/value/kernel"):
+        row = p.table[path]
+        assert (row.role, row.adam_lr, row.adam_wd, row.sgd_lr, row.sgd_wd) == (
+            "hidden", 0.25, 4.0, 1.0, 1.0,
+        )  # fmt: skip
+    assert p.table["attn/query/bias"].role == "vector"
+    assert p.table["attn/query/bias"].sgd_lr == 4.0
+
+
+@pytest.mark.slow  # torch and mup: several seconds on 2 cores
+def test_nnx_multi_head_attention_multipliers_match_mup_on_torch_attention():
+    """nnx's q/k/v kernels ``(d, heads, head_dim)`` and output ``(heads, head_dim, d)``,
+    their fans named per pattern, get microsoft/mup's multipliers of torch's fused
+    ``in_proj_weight`` ``(3 h d_head, d)`` and ``out_proj.weight`` ``(d, d)``."""
+    torch, mup, _ = _torch_models()
+    nn = torch.nn
+
+    class Model(nn.Module):
+        def __init__(self, width):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(width, _MHA_HEADS)
+            self.readout = mup.MuReadout(width, 10)
+
+    torch.manual_seed(0)
+    model = Model(256)
+    mup.set_base_shapes(model, Model(BASE), delta=Model(DELTA))
+    groups = {}
+    for make, opt in ((mup.MuAdam, "adam"), (mup.MuSGD, "sgd")):
+        for group in make(model.parameters(), lr=1.0, weight_decay=1.0).param_groups:
+            for param in group["params"]:
+                name = next(n for n, q in model.named_parameters() if q is param)
+                groups[opt, name] = (group["lr"], group["weight_decay"])
+
+    rules = [("*kernel", jax_inits.lecun_normal()), ("*bias", jax_inits.zeros)]
+    rules = [("*/query/kernel", jax_inits.lecun_normal(in_axis=0, out_axis=(1, 2)))] + rules
+    p = jax_inits.mup.parametrize(
+        _nnx_mha_spec(256), _nnx_mha_spec(BASE), delta=_nnx_mha_spec(DELTA),
+        readout="head/*", init=rules, fan_axes=_MHA_FANS,
+    )  # fmt: skip
+    torch_of = {
+        "attn/query/kernel": "attn.in_proj_weight",
+        "attn/key/kernel": "attn.in_proj_weight",
+        "attn/value/kernel": "attn.in_proj_weight",
+        "attn/query/bias": "attn.in_proj_bias",
+        "attn/out/kernel": "attn.out_proj.weight",
+        "attn/out/bias": "attn.out_proj.bias",
+        "head/kernel": "readout.weight",
+    }
+    for path, name in torch_of.items():
+        row = p.table[path]
+        for opt in ("adam", "sgd"):
+            got = (getattr(row, f"{opt}_lr"), getattr(row, f"{opt}_wd"))
+            np.testing.assert_allclose(got, groups[opt, name], rtol=1e-12, err_msg=path)
+    assert p.table["attn/query/kernel"].role == p.table["attn/out/kernel"].role == "hidden"
+    assert p.table["attn/query/kernel"].width_axes == (0, 2)  # d and head_dim grow
+    # the base rule states its std at the real shape: lecun over fan-in d = 256
+    assert p.table["attn/query/kernel"].init_std == pytest.approx(1 / 16)
+
+
+def test_fan_axes_errors():
+    spec = {"h": {"kernel": jax.ShapeDtypeStruct((8, 8), jnp.float32)}}
+    base = {"h": {"kernel": jax.ShapeDtypeStruct((4, 4), jnp.float32)}}
+    common = {"readout": "h/*", "init": [("*", jax_inits.lecun_normal())]}
+    with pytest.raises(TypeError, match=r"mup.parametrize: `fan_axes` must be a list of"):
+        jax_inits.mup.parametrize(spec, base, fan_axes="x", **common)
+    with pytest.raises(
+        TypeError,
+        match=r"mup.parametrize: the fan axes of pattern 'h/\*' must be an einsum equation or "
+        r"a dict of in_axis, out_axis, batch_axis, got 3",
+    ):
+        jax_inits.mup.parametrize(spec, base, fan_axes=[("h/*", 3)], **common)

@@ -22,6 +22,7 @@ exactly equal; uniform draws must stay inside the bound and reach within 10/n of
 it (a miss has probability e^-10 per end).
 """
 
+import json
 import math
 import re
 
@@ -615,7 +616,7 @@ def test_zero_row_negative_index():
             TypeError,
             r"^presets.timm_vit: cannot derive the pattern of `head_bias`",
         ),
-        (lambda: presets.zero_row(3, 0), TypeError, r"^presets.zero_row: `init` must be"),
+        (lambda: presets.zero_row(3, 0), TypeError, r"^zero_row: `init` must be an init"),
     ],
 )
 def test_errors(call, exc, message):
@@ -627,3 +628,48 @@ def test_depth_scaled_rule_without_a_layer_index_says_so():
     spec = {"attention": {"wo": {"kernel": jax.ShapeDtypeStruct((8, 8), jnp.float32)}}}
     with pytest.raises(ValueError, match=r"needs a block index, and the `layer` pattern"):
         jt.init(KEY, spec, presets.torchtitan_llama())
+
+
+# --- issue 25.4: every rule list pickles, every rule value is a value -------------------
+
+_PRESET_CALLS = {
+    "torch_defaults": lambda: jax_inits.presets.torch_defaults(),
+    "torch_defaults_mha": lambda: jax_inits.presets.torch_defaults(multihead_attention=True),
+    "hf_llama_padding": lambda: jax_inits.presets.hf_llama(padding_idx=0),
+    "hf_bert": lambda: jax_inits.presets.hf_bert(),
+    "hf_gpt2": lambda: jax_inits.presets.hf_gpt2(num_layers=2),
+    "hf_t5": lambda: jax_inits.presets.hf_t5(64, 16),
+    "timm_vit": lambda: jax_inits.presets.timm_vit(),
+    "torchtitan_llama": lambda: jax_inits.presets.torchtitan_llama(),
+    "olmo_mitchell": lambda: jax_inits.presets.olmo("mitchell"),
+    "olmo_hf": lambda: jax_inits.presets.olmo("hf", padding_idx=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_PRESET_CALLS))
+def test_every_preset_rule_list_pickles_and_its_values_round_trip_through_configs(name):
+    import pickle
+
+    from jax_inits._src.tree import Deferred
+
+    rules = _PRESET_CALLS[name]()
+    assert pickle.loads(pickle.dumps(rules)) is not None  # local closures would raise
+    for _, init in rules:
+        if isinstance(init, Deferred):  # built per leaf: no config of its own
+            continue
+        config = init.config
+        assert jax_inits.from_config(json.loads(json.dumps(config))) == init, (name, config)
+
+
+def test_zero_row_is_a_value_with_config_formula_and_target_std():
+    init = jax_inits.presets.zero_row(jax_inits.normal(0.02), 1)
+    assert init.config == {
+        "name": "zero_row",
+        "args": {"init": {"name": "normal", "args": {"stddev": 0.02}}, "index": 1},
+    }
+    assert jax_inits.from_config(init.config) == init
+    assert init.formula == "N(0, 0.02^2), row 1 = 0"
+    # 4 rows, one of them zero: E[w^2] = 0.02^2 * 3/4 (the mean is 0).
+    assert init.target_std((4, 8)) == pytest.approx(0.02 * (3 / 4) ** 0.5)
+    w = init(jax.random.key(0), (4, 8))
+    assert (w[1] == 0).all() and (w[0] != 0).all()

@@ -203,3 +203,29 @@ def test_placement_with_a_key_derived_inside_an_explicit_mesh():
         out = placement.sample_into(ji.he_normal(), key, (16, 24), None, P("x", "y"))
     assert out.sharding.is_equivalent_to(NamedSharding(mesh, P("x", "y")), 2)
     np.testing.assert_array_equal(out, ji.he_normal()(jax.random.fold_in(KEY, 1), (16, 24)))
+
+
+def test_named_sharding_on_explicit_mesh_outside_set_mesh():
+    """An explicit NamedSharding names its mesh: the call draws under it, outside
+    ``jax.set_mesh`` too (jax.nn raises), with the values of the unsharded call."""
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
+    sharding = NamedSharding(mesh, P("x", "y"))
+    init = ji.lecun_normal()
+    out = init(KEY, (64, 32), out_sharding=sharding)
+    assert out.sharding.is_equivalent_to(sharding, 2)
+    assert len({s.device for s in out.addressable_shards}) == 8
+    np.testing.assert_array_equal(out, init(KEY, (64, 32)))
+    with jax.set_mesh(mesh):
+        np.testing.assert_array_equal(out, init(KEY, (64, 32), out_sharding=sharding))
+
+
+def test_named_sharding_on_explicit_mesh_under_jit_names_the_fix():
+    """Under a jit without out_shardings the mesh cannot be entered for the caller:
+    jax's own message names the fix (as for jax.nn)."""
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
+    sharding = NamedSharding(mesh, P("x", "y"))
+    with pytest.raises(ValueError, match=r"jax\.set_mesh"):
+        jax.jit(lambda k: ji.lecun_normal()(k, (64, 32), out_sharding=sharding))(KEY)
+    f = jax.jit(lambda k: ji.lecun_normal()(k, (64, 32), out_sharding=sharding))
+    with jax.set_mesh(mesh):
+        np.testing.assert_array_equal(f(KEY), ji.lecun_normal()(KEY, (64, 32)))

@@ -63,6 +63,20 @@ def display_name(default: str) -> Any:
     return dataclasses.field(default=default, compare=False, kw_only=True)
 
 
+def _nan_for_zero_size(target_std: Callable[..., float]) -> Callable[..., float]:
+    """``target_std`` of a subclass, nan for a shape with no elements: the one
+    place a zero-size draw's std is defined (its fans may be 0)."""
+
+    @functools.wraps(target_std)
+    def wrapped(self, shape: Any) -> float:
+        if isinstance(shape, (tuple, list)) and 0 in shape:
+            return math.nan
+        return target_std(self, shape)
+
+    wrapped._zero_size_nan = True  # type: ignore[attr-defined]
+    return wrapped
+
+
 @dataclasses.dataclass(frozen=True, repr=False)
 class InitializerBase:
     """Base class: value semantics, argument checks and the one-executable call.
@@ -81,6 +95,12 @@ class InitializerBase:
     built: tuple[str, dict[str, Any] | None] | None = dataclasses.field(
         default=None, compare=False, kw_only=True
     )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("target_std")
+        if own is not None and not getattr(own, "_zero_size_nan", False):
+            cls.target_std = _nan_for_zero_size(own)  # pyright: ignore[reportAttributeAccessIssue]
 
     def __repr__(self) -> str:
         built = registry.built_repr(self)
@@ -103,6 +123,16 @@ class InitializerBase:
     ) -> jax.Array:
         return dispatch.call(self, key, shape, dtype, out_sharding)
 
+    @functools.cached_property
+    def traced(self) -> bool:
+        """Whether a hyper-parameter is a traced value (the builder was called
+        under ``jax.jit``/``vmap`` with a traced argument).
+
+        Such an initializer runs only inside that transformation, draws without
+        the bounds enforcement that needs the value, and has no config or hash.
+        """
+        return any(checks.is_traced(getattr(self, f.name)) for f in dataclasses.fields(self))
+
     @property
     def config(self) -> dict[str, Any]:
         """The builder's name and arguments as JSON values; see `jax_inits.from_config`.
@@ -120,7 +150,8 @@ class InitializerBase:
 
     def target_std(self, shape: Any) -> float:
         """The standard deviation (complex: root mean square modulus) that the values
-        of an array of ``shape`` have by construction."""
+        of an array of ``shape`` have by construction; nan where ``shape`` has no
+        elements (a draw with no values has no std, and its fans may be 0)."""
         raise NotImplementedError
 
     def check(self, shape: Any, dtype: Any = None) -> tuple[Shape, np.dtype]:
@@ -180,6 +211,8 @@ class InitializerBase:
           ('U[0, 2)', 0.5)
         """
         shape, dtype = self.check(shape, dtype)
+        if not math.prod(shape):  # no values, no density
+            return None
         complex_ = jnp.issubdtype(dtype, np.complexfloating)
         exact = None if complex_ else self._density(shape)
         if exact is not None:

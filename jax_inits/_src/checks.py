@@ -70,6 +70,33 @@ def real_number(
     return number
 
 
+def is_traced(value: Any) -> bool:
+    """Whether ``value`` is a traced value (an argument under jit, vmap, grad, ...)."""
+    return _is_tracer(value)
+
+
+def real_or_traced(builder: str, arg: str, value: Any, **checks: Any) -> Any:
+    """`real_number` for a concrete ``value``; a traced real scalar as it is.
+
+    A traced argument (``normal(s)`` with ``s`` swept under ``jax.vmap`` or
+    ``jax.jit``, as jax.nn's builders allow) has no value to check: only its
+    shape and dtype are, and the initializer built from it runs only traced.
+    """
+    if not _is_tracer(value):
+        return real_number(builder, arg, value, **checks)
+    if np.ndim(value) != 0:
+        raise TypeError(
+            f"{builder}: `{arg}` must be a real scalar, got a traced value of shape "
+            f"{np.shape(value)}."
+        )
+    dt = np.dtype(value.dtype)
+    if not (jnp.issubdtype(dt, np.floating) or jnp.issubdtype(dt, np.integer)):
+        raise TypeError(
+            f"{builder}: `{arg}` must be a real number, got a traced value of dtype {dt.name}."
+        )
+    return value
+
+
 def interval(
     builder: str, lo_arg: str, lo: Any, hi_arg: str, hi: Any, *, allow_inf: bool = False
 ) -> tuple[float, float]:

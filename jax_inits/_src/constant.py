@@ -41,11 +41,13 @@ class Constant(InitializerBase):
     dtype: np.dtype | None = None
 
     def _array(self) -> np.ndarray:
-        return np.asarray(self.value)
+        return self.value if self.traced else np.asarray(self.value)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
+        if self.traced or other.traced:  # a traced value has no value to compare
+            return self is other
         a, b = self._array(), other._array()
         return (
             self.dtype == other.dtype
@@ -55,6 +57,8 @@ class Constant(InitializerBase):
         )
 
     def __hash__(self) -> int:
+        if self.traced:
+            raise TypeError(f"{self.name}: an initializer built from a traced value is unhashable.")
         a = self._array()
         return hash((type(self), self.dtype, a.dtype.str, a.shape, a.tobytes()))
 
@@ -99,6 +103,7 @@ class Constant(InitializerBase):
         "haiku": "Constant(v)",
         "flax": "constant(v)",
     },
+    traced=("value",),
 )
 def constant(value: Any, dtype: Any = None) -> Constant:
     """Builds an initializer that fills arrays with a constant ``value``.
@@ -115,7 +120,7 @@ def constant(value: Any, dtype: Any = None) -> Constant:
       An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
 
     Raises:
-      TypeError: ``value`` is not numeric or is a traced value; ``dtype`` is not
+      TypeError: ``value`` is not numeric; ``dtype`` is not
         a numeric dtype.
       ValueError: ``value`` has NaN entries.
 
@@ -125,10 +130,10 @@ def constant(value: Any, dtype: Any = None) -> Constant:
       Array([[-7., -7., -7.],
              [-7., -7., -7.]], dtype=float32)
     """
-    if isinstance(value, jax_core.Tracer):
-        raise TypeError(
-            f"constant: `value` must be a concrete number or array, got a traced value {value!r}."
-        )
+    if isinstance(value, jax_core.Tracer):  # swept under jax.jit/vmap, as jax.nn allows
+        if not jnp.issubdtype(value.dtype, np.number) and value.dtype != np.bool_:
+            raise TypeError(f"constant: `value` must be numeric, got a traced value {value!r}.")
+        return Constant(value, checks.dtype("constant", dtype, random=False))
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"constant: `value` must be a number or an array, got {value!r}.")
     array = np.array(value)

@@ -37,6 +37,7 @@ makes the CPU take that path, so that tests run it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from typing import TYPE_CHECKING, Any
@@ -70,13 +71,16 @@ def call(init: InitializerBase, key: Any, shape: Any, dtype: Any, out_sharding: 
         run = _EAGER.get(signature)
         if run is not None:  # the same call in the same context passed every check
             return run(key)
+    if init.traced:
+        return _traced_value_call(init, key, shape, dtype, out_sharding, eager)
     shape, dtype, key = _checked(init, key, shape, dtype)
     if not eager:
         sharding = resolve_sharding(init.name, out_sharding)
         # Under an outer jax.jit the caller may shard the result (out_shardings):
         # draw in the shaped layout, which the partitioner can split per device.
         flat = sharding is None and not isinstance(key, jax.core.Tracer)  # pyright: ignore[reportAttributeAccessIssue]
-        return _traced(init, key, shape, dtype, sharding, flat)
+        with _mesh_of(sharding):
+            return _traced(init, key, shape, dtype, sharding, flat)
     run = _eager_call(init, key, shape, dtype)
     platform = _platform_of(key)
     if signature is not None:
@@ -88,6 +92,43 @@ def call(init: InitializerBase, key: Any, shape: Any, dtype: Any, out_sharding: 
     if signature is not None:
         _EAGER.put(signature, run)
     return run(key)
+
+
+def _mesh_of(sharding: NamedSharding | None) -> Any:
+    """The context a sharded eager call runs in: ``jax.set_mesh`` of the sharding's
+    own mesh where it has Explicit axes and no mesh is set (jax lays out explicitly
+    sharded arrays only with their mesh in context), else none.
+
+    Traced calls are left to the caller's jit: one with ``out_shardings`` (as
+    `jax_inits.tree.init`) places the result; one without raises jax's own
+    "enter your `jit` into a mesh context via `jax.set_mesh`".
+    """
+    if (
+        sharding is None
+        or not compat.top_level()
+        or not isinstance(sharding.mesh, Mesh)
+        or not tuple(sharding.mesh.explicit_axes)
+        or not jax.sharding.get_abstract_mesh().empty
+    ):
+        return contextlib.nullcontext()
+    return jax.set_mesh(sharding.mesh)
+
+
+def _traced_value_call(
+    init: InitializerBase, key: Any, shape: Any, dtype: Any, out_sharding: Any, eager: bool
+) -> jax.Array:
+    """A call of an initializer built from a traced argument: inlined into the
+    transformation that traced it (no cache: the value is not hashable)."""
+    if eager:
+        traced = [f for f, v in vars(init).items() if checks.is_traced(v)]
+        raise ValueError(
+            f"{init.name}: built with a traced `{traced[0]}`, so it runs only inside the "
+            "jax.jit/vmap that traced it; call it there, or build it with a concrete number."
+        )
+    shape, dtype, key = _checked(init, key, shape, dtype)
+    sharding = resolve_sharding(init.name, out_sharding)
+    with _mesh_of(sharding):
+        return _sample(init, key, shape, dtype, sharding, False)
 
 
 def _checked_first_run(signature: tuple, run, platform: str, key: Any) -> jax.Array:
@@ -242,7 +283,7 @@ def _sample(
             return jax.numpy.zeros(shape, dtype)
         work = work_dtype(dtype)
         x = init._sample(key, shape, work)
-        bounds = init._bounds(shape, work)
+        bounds = None if init.traced else init._bounds(shape, work)
         if bounds is not None:
             # Bounds representable in ``dtype`` commute with rounding to it (rounding
             # is monotonic), so clip in the work dtype, where the CPU has min/max.

@@ -29,6 +29,11 @@ def require_real(builder: str, dtype: np.dtype) -> None:
         )
 
 
+def _nonzero(value) -> bool:
+    """Whether a (possibly traced) hyper-parameter may be non-zero."""
+    return checks.is_traced(value) or value != 0
+
+
 @dataclasses.dataclass(frozen=True, repr=False)
 class Uniform(InitializerBase):
     name: str = dataclasses.field(default="uniform", compare=False, kw_only=True)
@@ -42,7 +47,8 @@ class Uniform(InitializerBase):
 
     def _check_call(self, shape, dtype):
         require_real(self.name, dtype)
-        check_bounds(self.name, self._bounds(shape, work_dtype(dtype)), dtype)
+        if not self.traced:
+            check_bounds(self.name, self._bounds(shape, work_dtype(dtype)), dtype)
 
     def _bounds(self, shape, dtype):
         return Interval(0.0, self.scale, HALF_OPEN)
@@ -108,7 +114,7 @@ class Normal(InitializerBase):
             x = sampling.normal(key, shape, dtype, self.stddev)
         else:
             x = sampling.normal(key, shape, dtype, jnp.array(self.stddev, dtype))
-        return x + jnp.array(self.mean, dtype) if self.mean else x
+        return x + jnp.array(self.mean, dtype) if _nonzero(self.mean) else x
 
     def _scalars(self, shape, dtype):
         return None if jnp.issubdtype(dtype, np.complexfloating) else ()
@@ -135,7 +141,8 @@ class TruncatedNormal(InitializerBase):
 
     def _check_call(self, shape, dtype):
         require_real(self.name, dtype)
-        check_bounds(self.name, self._bounds(shape, work_dtype(dtype)), dtype)
+        if not self.traced:
+            check_bounds(self.name, self._bounds(shape, work_dtype(dtype)), dtype)
 
     def _bounds(self, shape, dtype):
         if self.stddev == 0:  # every value is the mean (an infinite bound times 0 is NaN)
@@ -157,7 +164,7 @@ class TruncatedNormal(InitializerBase):
     def _sample(self, key, shape, dtype):
         t = sampling.truncated_normal(key, self.lower, self.upper, shape, dtype)
         x = t * jnp.array(self.stddev, dtype)
-        return x + jnp.array(self.mean, dtype) if self.mean else x
+        return x + jnp.array(self.mean, dtype) if _nonzero(self.mean) else x
 
     def _scalars(self, shape, dtype):
         return ()
@@ -172,6 +179,7 @@ class TruncatedNormal(InitializerBase):
         "flax": "uniform(s)",
     },
     kinds={"scale": "nonneg"},
+    traced=("scale",),
 )
 def uniform(scale: float = 1e-2, dtype=None) -> Uniform:
     r"""Builds an initializer of uniform values on $[0, \mathrm{scale})$.
@@ -198,7 +206,7 @@ def uniform(scale: float = 1e-2, dtype=None) -> Uniform:
       (True, True)
     """
     return Uniform(
-        checks.real_number("uniform", "scale", scale, minimum=0.0),
+        checks.real_or_traced("uniform", "scale", scale, minimum=0.0),
         checks.dtype("uniform", dtype, random=True),
     )
 
@@ -247,6 +255,7 @@ def uniform_range(minval: float = -1.0, maxval: float = 1.0, dtype=None) -> Unif
         "flax": "normal(s)",
     },
     kinds={"stddev": "nonneg", "mean": "real"},
+    traced=("stddev", "mean"),
 )
 def normal(stddev: float = 1e-2, dtype=None, *, mean: float = 0.0) -> Normal:
     r"""Builds an initializer of normal values, $\mathcal{N}(\mu, \sigma^2)$.
@@ -273,9 +282,9 @@ def normal(stddev: float = 1e-2, dtype=None, *, mean: float = 0.0) -> Normal:
       (1.0, 2.0)
     """
     return Normal(
-        checks.real_number("normal", "stddev", stddev, minimum=0.0),
+        checks.real_or_traced("normal", "stddev", stddev, minimum=0.0),
         checks.dtype("normal", dtype, random=True),
-        checks.real_number("normal", "mean", mean),
+        checks.real_or_traced("normal", "mean", mean),
     )
 
 
@@ -288,6 +297,7 @@ def normal(stddev: float = 1e-2, dtype=None, *, mean: float = 0.0) -> Normal:
         "flax": "truncated_normal(s)",
     },
     kinds={"stddev": "nonneg", "lower": "bound", "upper": "bound", "mean": "real"},
+    traced=("stddev", "mean"),
 )
 def truncated_normal(
     stddev: float = 1e-2, dtype=None, lower: float = -2.0, upper: float = 2.0, *, mean: float = 0.0
@@ -334,11 +344,11 @@ def truncated_normal(
     builder = "truncated_normal"
     lo, hi = checks.interval(builder, "lower", lower, "upper", upper, allow_inf=True)
     return TruncatedNormal(
-        checks.real_number(builder, "stddev", stddev, minimum=0.0),
+        checks.real_or_traced(builder, "stddev", stddev, minimum=0.0),
         checks.dtype(builder, dtype, random=True),
         lo,
         hi,
-        checks.real_number(builder, "mean", mean),
+        checks.real_or_traced(builder, "mean", mean),
     )
 
 

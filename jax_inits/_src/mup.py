@@ -17,12 +17,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
 
-from jax_inits._src import checks, constant, distributions
+from jax_inits._src import checks, constant, distributions, structural, variance_scaling
 from jax_inits._src import tree as _tree
 
 Role = Literal["hidden", "input", "readout", "readout_bias", "vector", "fixed"]
@@ -424,6 +425,88 @@ def _leaf_scaling(scheme, output_mult, path, shape, base, axes, is_readout, init
     )
 
 
+_FAN_KEYS = ("in_axis", "out_axis", "batch_axis")
+
+
+def _fan_rules(fan_axes: Any) -> list[tuple[Any, dict[str, Any]]]:
+    """``fan_axes`` as ``[(pattern, {in_axis, out_axis, batch_axis})]``, checked."""
+    fn = "mup.parametrize"
+    if fan_axes is None:
+        return []
+    if not isinstance(fan_axes, (list, tuple)) or not all(
+        isinstance(r, tuple) and len(r) == 2 for r in fan_axes
+    ):
+        raise TypeError(
+            f"{fn}: `fan_axes` must be a list of (pattern, einsum equation or axes dict) "
+            f"pairs, got {fan_axes!r}."
+        )
+    _tree._rule_list(fn, [(p, None) for p, _ in fan_axes], allow_keep=True)
+    rules = []
+    for pattern, axes in fan_axes:
+        if isinstance(axes, str):
+            found = variance_scaling.einsum_axes(axes)
+        elif isinstance(axes, Mapping) and set(axes) <= set(_FAN_KEYS):
+            found = {k: checks.axes(fn, k, axes.get(k, ())) for k in _FAN_KEYS}
+        else:
+            raise TypeError(
+                f"{fn}: the fan axes of pattern {_tree._describe_pattern(pattern)} must be an "
+                f"einsum equation or a dict of {', '.join(_FAN_KEYS)}, got {axes!r}."
+            )
+        rules.append((pattern, found))
+    return rules
+
+
+class _AtShape:
+    """``init``'s target std at the leaf's real shape, asked with its matrix shape."""
+
+    def __init__(self, init: Any, shape: tuple[int, ...]):
+        self.init, self.shape = init, shape
+
+    def target_std(self, _matrix_shape: Any) -> float:
+        return self.init.target_std(self.shape)
+
+
+def _fan_scaling(scheme, output_mult, path, shapes, delta, fans, is_readout, init):
+    """`_leaf_scaling` of a leaf with named fan axes: as the matrix
+    ``(*batch, fan_in, fan_out)`` of its axes (axes in no fan count as batch)."""
+    shape, base, wider = shapes
+    named = checks.normalize_axes("mup.parametrize", shape, **fans)
+    fan_in, fan_out = named["in_axis"], named["out_axis"]
+    batch = tuple(a for a in range(len(shape)) if a not in fan_in + fan_out)
+
+    def matrix(s):  # a leaf with no fan-in (a bias) is the vector of its fan-out
+        sizes = [s[a] for a in batch] + ([math.prod(s[a] for a in fan_in)] if fan_in else [])
+        return tuple(sizes + [math.prod(s[a] for a in fan_out)])
+
+    axes = _width_axes(path, matrix(shape), matrix(base), matrix(wider), delta is not None)
+    target = init if getattr(init, "target_std", None) is None else _AtShape(init, shape)
+    row = _leaf_scaling(
+        scheme, output_mult, path, matrix(shape), matrix(base), axes, is_readout, target
+    )
+    grown = tuple(a for a in range(len(shape)) if wider[a] != base[a])
+    return dataclasses.replace(row, shape=shape, base_shape=base, width_axes=grown)
+
+
+def _stacked_scaling(scheme, output_mult, path, shape, base, axes, is_readout, init):
+    """`_leaf_scaling`, where a `jax_inits.stacked` rule's stack axis is left out:
+    a stack of layers scales as one of its slices (the stack axis is in no fan)."""
+    if type(init) is not structural.Stacked or not shape:
+        return _leaf_scaling(scheme, output_mult, path, shape, base, axes, is_readout, init)
+    stack = init.axis % len(shape)
+    if stack in axes:
+        raise ValueError(
+            f"mup.parametrize: the stack axis {stack} of the leaf at path {path!r} (spec "
+            f"{shape}, base {base}) changes with the width; a stack of layers must have the "
+            "same number of layers at every width."
+        )
+    drop = lambda t: t[:stack] + t[stack + 1 :]  # noqa: E731
+    inner = tuple(a - (a > stack) for a in axes)
+    row = _leaf_scaling(
+        scheme, output_mult, path, drop(shape), drop(base), inner, is_readout, init.init
+    )
+    return dataclasses.replace(row, shape=shape, base_shape=base, width_axes=axes)
+
+
 # ----------------------------------------------------------------------------- the object
 
 
@@ -731,6 +814,7 @@ def parametrize(
     base_depth: int | None = None,
     layer_axis: int | None = None,
     embeddings: Any = None,
+    fan_axes: Any = None,
 ) -> Parametrization:
     r"""Builds the width parametrization of a model: init scales and multipliers per leaf.
 
@@ -832,6 +916,13 @@ def parametrize(
         ``spec`` and ``base`` (a base model at the base depth).
       embeddings: ``"u_mup"`` only: pattern(s) of the embedding tables (forward
         multiplier 1, fan-in their output size).
+      fan_axes: ``[(pattern, axes), ...]``: the fan axes of the leaves a pattern
+        matches (first match wins), where they are not the last two: ``axes`` is
+        the einsum equation that applies the kernel (see
+        `jax_inits.einsum_axes`), e.g. ``"...d,dhk->...hk"`` for
+        ``nnx.MultiHeadAttention``'s ``(d, heads, head_dim)`` query kernel, or a
+        dict of ``in_axis``/``out_axis``/``batch_axis``. Such a leaf scales as the
+        matrix ``(fan_in, fan_out)`` of its fan axes (other axes are batch axes).
 
     Returns:
       A `Parametrization`.
@@ -888,6 +979,7 @@ def parametrize(
         raise TypeError(f"{fn}: `readout_zero_init` must be a bool, got {readout_zero_init!r}.")
     patterns = _readout_patterns(readout)
     rule_list = _tree._rule_list(fn, init, allow_keep=False)
+    fan_rules = _fan_rules(fan_axes)
 
     paths, shapes, treedef = _leaves("spec", spec)
     if base is None:
@@ -959,12 +1051,19 @@ def parametrize(
             continue
         if l_axis is not None and delta is not None:
             d = d[:l_axis] + (b[l_axis],) + d[l_axis + 1 :]
-        axes = _width_axes(path, shape, b, d, delta is not None, l_axis)
         base_init = _tree._first_match(fn, rule_list, path, leaf)
         width_scheme = "mup" if scheme in _ALPHA else scheme
-        row = _leaf_scaling(
-            width_scheme, output_mult, path, shape, b, axes, readout_leaf, base_init
-        )
+        fans = next((f for p, f in fan_rules if _tree._matches(p, path, leaf)), None)
+        if fans is None:
+            axes = _width_axes(path, shape, b, d, delta is not None, l_axis)
+            row = _stacked_scaling(
+                width_scheme, output_mult, path, shape, b, axes, readout_leaf, base_init
+            )
+        else:
+            row = _fan_scaling(
+                width_scheme, output_mult, path, (shape, b, d), delta, fans, readout_leaf,
+                base_init,
+            )  # fmt: skip
         if l_axis is not None and len(shape) == 2 and row.role == "input":
             row = dataclasses.replace(row, role="vector")  # a stacked bias or norm gain
         if scheme in _ALPHA:

@@ -84,6 +84,7 @@ class DeltaOrthogonal(InitializerBase):
         "flax": "orthogonal(scale)",
     },
     kinds={"scale": "real", "column_axis": "int"},
+    traced=("scale",),
 )
 def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> Orthogonal:
     r"""Builds an initializer of Haar-random orthogonal (unitary) matrices.
@@ -121,7 +122,7 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> Orthogo
     """
     builder = "orthogonal"
     return Orthogonal(
-        checks.real_number(builder, "scale", scale),
+        checks.real_or_traced(builder, "scale", scale),
         checks.integer(builder, "column_axis", column_axis),
         checks.dtype(builder, dtype, random=True),
     )
@@ -132,6 +133,7 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> Orthogo
     shape="conv",
     equivalents={"flax": "delta_orthogonal(scale)"},
     kinds={"scale": "real", "column_axis": "int"},
+    traced=("scale",),
 )
 def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> DeltaOrthogonal:
     r"""Builds a delta-orthogonal initializer for convolution kernels.
@@ -167,7 +169,7 @@ def delta_orthogonal(scale: float = 1.0, column_axis: int = -1, dtype=None) -> D
     """
     builder = "delta_orthogonal"
     return DeltaOrthogonal(
-        checks.real_number(builder, "scale", scale),
+        checks.real_or_traced(builder, "scale", scale),
         checks.integer(builder, "column_axis", column_axis),
         checks.dtype(builder, dtype, random=True),
     )

@@ -19,18 +19,18 @@ the transpose. Depth-scaled schemes read the block index from the path with the
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import math
 import re
 import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from jax_inits._src import checks, placement, recipes, tree
+from jax_inits._src import checks, recipes, tree
 from jax_inits._src import pytorch as torch_init
 from jax_inits._src.constant import constant, ones, zeros
 from jax_inits._src.distributions import normal
-from jax_inits._src.structural import grouped
+from jax_inits._src.structural import grouped, zero_row
 from jax_inits._src.variance_scaling import glorot_uniform, lecun_normal, variance_scaling
 
 
@@ -97,6 +97,20 @@ def _bias_of(scheme: str, role: str, pattern: Any) -> Any:
     )
 
 
+def _from_layer(
+    scheme: str, layer: re.Pattern, build: Callable[[int], Any], path: str, lookup: Any
+) -> Any:
+    """``build(block index of path)``: the rule a `_Patterns.per_layer` defers."""
+    found = layer.search(path)
+    if found is None:
+        raise ValueError(
+            f"{scheme}: the leaf at path {path!r} needs a block index, and the "
+            f"`layer` pattern {layer.pattern!r} finds none in its path; give "
+            "`patterns['layer']` for this model."
+        )
+    return build(int(found.group(1)))
+
+
 class _Patterns:
     """The patterns of one scheme: the defaults with the user's overrides."""
 
@@ -137,70 +151,25 @@ class _Patterns:
         return [(self[role], init) for role, init in pairs]
 
     def per_layer(self, build: Callable[[int], Any]) -> tree.Deferred:
-        """A rule value built from the block index found in the leaf's path."""
-        layer, scheme = self["layer"], self.scheme
-
-        def from_path(path: str, lookup: Any) -> Any:
-            found = layer.search(path)
-            if found is None:
-                raise ValueError(
-                    f"{scheme}: the leaf at path {path!r} needs a block index, and the "
-                    f"`layer` pattern {layer.pattern!r} finds none in its path; give "
-                    "`patterns['layer']` for this model."
-                )
-            return build(int(found.group(1)))
-
-        return tree.deferred(from_path)
+        """A rule value built from the block index found in the leaf's path
+        (picklable where ``build`` is)."""
+        return tree.Deferred(functools.partial(_from_layer, self.scheme, self["layer"], build))
 
 
 # --- building blocks ---------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
-class ZeroRow:
-    """An initializer whose row ``index`` (along axis 0) is exactly zero; see `zero_row`."""
-
-    init: Any
-    index: int
-
-    def __call__(self, key: Any, shape: Any, dtype: Any = None, out_sharding: Any = None) -> Any:
-        w = placement.sample_into(self.init, key, shape, dtype, out_sharding, caller="zero_row")
-        return w.at[self.index].set(0)
-
-
-def zero_row(init: Any, index: int) -> ZeroRow:
-    """Builds ``init`` with row ``index`` set to zero: an embedding's ``padding_idx``.
-
-    torch's ``nn.Embedding(padding_idx=i)`` and Hugging Face's ``_init_weights``
-    zero that row after the draw; so does this, exactly (``0.0``, not a small
-    value).
-
-    Args:
-      init: Any initializer of the embedding table ``(num_embeddings, dim)``.
-      index: The row to zero; negative counts from the end.
-
-    Returns:
-      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
-
-    Raises:
-      TypeError: ``init`` is not callable or ``index`` not an integer.
-
-    Examples:
-      >>> import jax_inits.presets
-      >>> e = jax_inits.presets.zero_row(jax_inits.normal(0.02), 0)(jax.random.key(0), (5, 3))
-      >>> e[0].tolist(), bool((e[1:] != 0).all())
-      ([0.0, 0.0, 0.0], True)
-    """
-    if not callable(init):
-        raise TypeError(f"presets.zero_row: `init` must be an initializer, got {init!r}.")
-    return ZeroRow(init, checks.integer("presets.zero_row", "index", index))
+def _torch_bias_rule(path: str, lookup: Callable[[str], Any]) -> Any:
+    """torch's Linear/Conv bias: U(+-1/sqrt(fan_in)) with the sibling kernel's fan-in
+    (`jax_inits.tree.sibling`'s lookup, as a module-level function so that the
+    rule list pickles)."""
+    parent = path.rpartition("/")[0]
+    kernel = lookup(f"{parent}/kernel" if parent else "kernel")
+    return torch_init.linear_bias_default(math.prod(tuple(kernel.shape)[:-1]))
 
 
 def _torch_bias() -> tree.Deferred:
-    """torch's Linear/Conv bias: U(+-1/sqrt(fan_in)) with the sibling kernel's fan-in."""
-    return tree.sibling(
-        "kernel", lambda shape: torch_init.linear_bias_default(math.prod(shape[:-1]))
-    )
+    return tree.Deferred(_torch_bias_rule)
 
 
 def _std(scheme: str, arg: str, value: Any) -> float:
@@ -568,6 +537,10 @@ def timm_vit(
 # --- torchtitan, OLMo -------------------------------------------------------------------
 
 
+def _titan_depth_init(layer: int) -> Any:
+    return torch_init.trunc_normal(std=0.02 / math.sqrt(2 * (layer + 1)))
+
+
 def torchtitan_llama(
     *,
     depth_init: bool = True,
@@ -616,9 +589,7 @@ def torchtitan_llama(
     if not isinstance(depth_init, bool):
         raise TypeError(f"{p.scheme}: `depth_init` must be a bool, got {depth_init!r}.")
     if depth_init:
-        scaled: Any = p.per_layer(
-            lambda layer: torch_init.trunc_normal(std=0.02 / math.sqrt(2 * (layer + 1)))
-        )
+        scaled: Any = p.per_layer(_titan_depth_init)
     else:
         if num_layers is None:
             raise ValueError(
@@ -639,6 +610,10 @@ def torchtitan_llama(
         ("head", recipes.mitchell()),
         ("norm_scale", ones),
     )
+
+
+def _mitchell_at(layer: int) -> Any:
+    return recipes.mitchell(layer_id=layer)
 
 
 def olmo(
@@ -695,7 +670,7 @@ def olmo(
         return _hf_base(p, initializer_range, padding_idx)
     table = recipes.mitchell(in_axis=-1, out_axis=-2)  # (vocab, d): the fan is d
     proj = recipes.mitchell()
-    residual = p.per_layer(lambda layer: recipes.mitchell(layer_id=layer))
+    residual = p.per_layer(_mitchell_at)
     return p.rules(
         ("token_embedding", table),
         ("embedding", table),

@@ -86,6 +86,8 @@ class Spec:
         the same variance but another distribution.
       kinds: Argument name -> one of `ARGUMENT_KINDS`.
       module: The module the builder (or ready initializer) is defined in.
+      traced: Arguments that may be traced values (swept under ``jax.jit`` or
+        ``vmap``, as jax.nn's builders allow); the others must be concrete.
     """
 
     name: str
@@ -98,6 +100,7 @@ class Spec:
     equivalents: Mapping[str, str]
     kinds: Mapping[str, str]
     module: str
+    traced: tuple[str, ...] = ()
 
     def build_example(self) -> Any:
         """The initializer `example` builds (the ready one for ``zeros``)."""
@@ -143,6 +146,9 @@ def _check_spec(spec: Spec, signature: inspect.Signature | None) -> None:
             raise ValueError(f"{where}: `kinds` must be in {ARGUMENT_KINDS}, got {kind!r}.")
         if signature is None or arg not in signature.parameters:
             raise ValueError(f"{where}: `kinds` names {arg!r}, which the builder does not take.")
+    for arg in spec.traced:
+        if signature is None or arg not in signature.parameters:
+            raise ValueError(f"{where}: `traced` names {arg!r}, which the builder does not take.")
     if signature is not None:
         signature.bind(*spec.example[0], **spec.example[1])  # a TypeError for a bad example
 
@@ -156,6 +162,7 @@ def register(
     complex: bool = False,
     equivalents: Mapping[str, str] | None = None,
     kinds: Mapping[str, str] | None = None,
+    traced: tuple[str, ...] = (),
 ):
     """Decorator: registers a builder under ``name`` and records its calls.
 
@@ -185,6 +192,7 @@ def register(
             dict(equivalents or {}),
             dict(kinds or {}),
             fn.__module__,
+            tuple(traced),
         )
         _check_spec(spec, signature)
         _SPECS[name] = spec
@@ -332,6 +340,11 @@ def _encode(value: Any, where: str) -> Any:
         return [_encode(v, where) for v in value]
     if _built(value) is not None:
         return config_of(value)
+    if checks.is_traced(value):
+        raise TypeError(
+            f"config: argument `{where}` is a traced value, which has no JSON form; build "
+            "the initializer with a concrete number to write its config."
+        )
     if hasattr(value, "__array__") and hasattr(value, "dtype"):
         array = np.asarray(value)
         return {"array": array.tolist(), "dtype": array.dtype.name}

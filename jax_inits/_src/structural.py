@@ -481,3 +481,75 @@ def grouped(init: Any, groups: int, axis: int = -1) -> Grouped:
     if groups < 1:
         raise ValueError(f"{builder}: `groups` must be > 0, got {groups!r}.")
     return Grouped(init, checks.integer(builder, "axis", axis), groups)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class ZeroRow(Stacked):
+    """``init``'s draw with row ``index`` (along axis 0) exactly zero; see `zero_row`."""
+
+    name: str = dataclasses.field(default="zero_row", compare=False, kw_only=True)
+    index: int = 0
+
+    def _slice(self, shape) -> tuple[int, tuple[int, ...]]:
+        return 0, tuple(shape)
+
+    @property
+    def formula(self) -> str:
+        inner = getattr(self.init, "formula", repr(self.init))
+        return f"{inner}, row {self.index} = 0"
+
+    def target_std(self, shape) -> float:
+        shape = tuple(shape)
+        if not hasattr(self.init, "target_std"):
+            raise TypeError(f"{self.name}: {self.init!r} does not say its target std.")
+        # one of the shape[0] rows is zero: E[w^2] shrinks by (n - 1) / n (zero mean)
+        return self.init.target_std(shape) * math.sqrt((shape[0] - 1) / shape[0])
+
+    def _check_call(self, shape, dtype):
+        if not shape:
+            raise ValueError(f"{self.name}: needs a shape of rank >= 1, got shape {shape}.")
+        if math.prod(shape) and not -shape[0] <= self.index < shape[0]:
+            raise ValueError(
+                f"{self.name}: `index` {self.index} is not a row of shape {shape} "
+                f"(rows along axis 0: [-{shape[0]}, {shape[0]}))."
+            )
+        super()._check_call(shape, dtype)
+
+    def _bounds(self, shape, dtype):
+        return None  # the inner bounds and 0: enforced by the inner initializer
+
+    def _sample(self, key, shape, dtype):
+        return self.init(key, shape, dtype).at[self.index].set(0)
+
+
+@registry.register(
+    "zero_row",
+    example=registry.args(distributions.normal(1.0), 0),
+    kinds={"index": "int"},
+)
+def zero_row(init: Any, index: int) -> ZeroRow:
+    """Builds ``init`` with row ``index`` set to zero: an embedding's ``padding_idx``.
+
+    torch's ``nn.Embedding(padding_idx=i)`` and Hugging Face's ``_init_weights``
+    zero that row after the draw; so does this, exactly (``0.0``, not a small
+    value). Also ``jax_inits.presets.zero_row``.
+
+    Args:
+      init: Any initializer of the embedding table ``(num_embeddings, dim)``.
+      index: The row to zero; negative counts from the end.
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      TypeError: ``init`` is not an initializer or ``index`` not an integer.
+      ValueError: at call, ``index`` outside the rows of the shape.
+
+    Examples:
+      >>> e = jax_inits.zero_row(jax_inits.normal(0.02), 0)(jax.random.key(0), (5, 3))
+      >>> e[0].tolist(), bool((e[1:] != 0).all())
+      ([0.0, 0.0, 0.0], True)
+    """
+    builder = "zero_row"
+    checks.initializer(builder, "init", init)
+    return ZeroRow(init, index=checks.integer(builder, "index", index))

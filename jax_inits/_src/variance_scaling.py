@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import jax.numpy as jnp
 import numpy as np
@@ -226,18 +226,25 @@ class VarianceScaling(InitializerBase):
         return math.sqrt(self.scale / self.denominator(tuple(shape)))
 
     def _check_call(self, shape, dtype):
+        if self.traced and jnp.issubdtype(dtype, np.complexfloating):
+            raise TypeError(
+                f"{self.name}: a traced `scale` draws real dtypes only, got {dtype.name}; "
+                "build it with a concrete number for complex arrays."
+            )
         if math.prod(shape):
             self.denominator(shape)  # raises for axes that do not fit the shape
             check_bounds(self.name, self._bounds(shape, work_dtype(dtype)), dtype)
 
-    def _real_scale(self, shape, dtype) -> np.ndarray:
-        """Multiplier of the unit-scale sample, computed in ``dtype`` as jax does."""
-        variance = np.array(self.scale / self.denominator(shape), dtype)
+    def _real_scale(self, shape, dtype) -> Any:
+        """Multiplier of the unit-scale sample, computed in ``dtype`` as jax does
+        (on the host, or in the graph for a traced ``scale``)."""
+        xp = jnp if self.traced else np
+        variance = xp.asarray(self.scale / self.denominator(shape), dtype)
         if self.distribution == "truncated_normal":
-            return np.sqrt(variance) / np.array(sampling.TRUNCATED_NORMAL_STD, dtype)
+            return xp.sqrt(variance) / xp.asarray(sampling.TRUNCATED_NORMAL_STD, dtype)
         if self.distribution == "uniform":
-            return np.sqrt(3 * variance)
-        return np.sqrt(variance)
+            return xp.sqrt(3 * variance)
+        return xp.sqrt(variance)
 
     def _density(self, shape):
         target = self.target_std(shape)
@@ -256,7 +263,9 @@ class VarianceScaling(InitializerBase):
         )
 
     def _bounds(self, shape, dtype):
-        if jnp.issubdtype(dtype, np.complexfloating) or self.distribution == "normal":
+        if self.traced or self.distribution == "normal":
+            return None
+        if jnp.issubdtype(dtype, np.complexfloating):
             return None
         limit = float(self._real_scale(shape, dtype))
         if self.distribution == "truncated_normal":  # jax: t in (-2, 2), times the scale
@@ -274,10 +283,10 @@ class VarianceScaling(InitializerBase):
             else:
                 return sampling.normal(key, shape, dtype, std)
             return sampling.scale_complex(unit, np.array(std, jnp.finfo(dtype).dtype))
-        return self._draw(key, shape, dtype, self._scalars(shape, dtype))  # pyright: ignore[reportArgumentType]
+        return self._draw(key, shape, dtype, (self._real_scale(shape, dtype),))
 
     def _scalars(self, shape, dtype):
-        if jnp.issubdtype(dtype, np.complexfloating):
+        if self.traced or jnp.issubdtype(dtype, np.complexfloating):
             return None
         return (float(self._real_scale(shape, dtype)),)
 
@@ -366,7 +375,7 @@ def _build(
         for arg, f in (("fan_in", fan_in), ("fan_out", fan_out))
     ]
     return VarianceScaling(
-        checks.real_number(label, "scale", scale, minimum=0.0),
+        checks.real_or_traced(label, "scale", scale, minimum=0.0),
         mode,
         distribution,
         in_axis,
@@ -394,6 +403,7 @@ def _build(
         "fan_in": "positive",
         "fan_out": "positive",
     },
+    traced=("scale",),
 )
 def variance_scaling(
     scale: float,

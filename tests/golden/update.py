@@ -169,8 +169,16 @@ def _tree_init(spec: Any, rules: Any) -> Callable[[jax.Array], Any]:
     return lambda k: jax_inits.tree.init(k, spec, rules)
 
 
+#: The depth schemes' arguments: fc2 as the residual blocks, at 4x the base depth
+#: (u_mup takes them too: its block lr depends on the depth).
+DEPTH = {"blocks": "fc2/*", "depth": 8, "base_depth": 2}
+
+
 def _mup_init(scheme: str) -> Callable[[jax.Array], Any]:
-    p = jax_inits.mup.parametrize(_mlp(16), _mlp(4), readout="head/*", init=MUP_INIT, scheme=scheme)
+    depth = DEPTH if scheme in ("depth_mup", "complete_p", "u_mup") else {}
+    p = jax_inits.mup.parametrize(
+        _mlp(16), _mlp(4), readout="head/*", init=MUP_INIT, scheme=scheme, **depth
+    )
     return p.init
 
 
