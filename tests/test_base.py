@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _subsets import builders
+from _subsets import builders, rotated
 
 import jax_inits
 from jax_inits._src import catalog
@@ -48,8 +48,7 @@ def test_is_an_initializer_with_docs(name):
     assert ">>>" in (obj.__doc__ or ""), f"{name} has no doctest example"
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", builders(sorted(ENTRIES)))
+@pytest.mark.parametrize("name,dtype", rotated(sorted(ENTRIES), DTYPES))
 def test_shape_dtype_determinism_eager_equals_jit(name, dtype):
     entry = ENTRIES[name]
     init, shape = entry.example, entry.shape((6, 10))

@@ -71,6 +71,7 @@ def test_list_without_measure_calls_no_initializer(monkeypatch):
         cli.table((64, 128), np.dtype("float32"), 0, measure=True)
 
 
+@pytest.mark.slow  # measures every initializer in a fresh process, as the JSON test below
 def test_list_measure_shows_the_measured_std():
     result = _run("list", "--measure", "--shape", "16,32", "--no-equivalents")
     assert result.returncode == 0, result.stderr
@@ -97,7 +98,9 @@ def test_list_json_numbers_match_the_library():
     assert he["equivalents"]["keras"] == "keras.initializers.HeNormal()"
 
 
-@pytest.mark.parametrize("command", ["list", "sample", "propagate"])
+@pytest.mark.parametrize(
+    "command", ["list", *(pytest.param(c, marks=pytest.mark.slow) for c in ("sample", "propagate"))]
+)
 def test_every_subcommand_has_help(command):
     result = _run(command, "--help")
     assert result.returncode == 0, result.stderr

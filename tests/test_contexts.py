@@ -112,17 +112,18 @@ def _eager_calls(init, shape, dtype, name):
     return key, want
 
 
-# `make test`: every builder of the catalogue in one basic context (rotating, so
-# each context runs for about a fifth of them); `make test-slow`: the rest.
-@pytest.mark.parametrize("builder,name", rotated(sorted(ENTRIES), BASIC, fast=sorted(ENTRIES)))
+# `make test`: one builder per implementation and distribution (tests/_subsets.py) in
+# one basic context each (rotating, so every context runs); `make test-slow`: the rest.
+@pytest.mark.parametrize("builder,name", rotated(sorted(ENTRIES), BASIC))
 def test_every_builder_eager_in_the_basic_contexts(builder, name):
     init, shape, dtype = case(builder)
     _eager_calls(init, shape, dtype, name)
 
 
-@pytest.mark.parametrize("name", ALL)
+# `make test`: every context with one of the builders (rotating); `make test-slow`: all pairs.
 @pytest.mark.parametrize(
-    "builder", ["he_normal", "normal", "uniform_range", "orthogonal", "complex_he", "sparse"]
+    "name,builder",
+    rotated(ALL, ["he_normal", "normal", "uniform_range", "orthogonal", "complex_he", "sparse"]),
 )
 def test_call_kinds_in_every_context(builder, name):
     init, shape, dtype = case(builder)
