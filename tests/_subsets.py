@@ -76,3 +76,21 @@ def rotated(names: Iterable, variants: Iterable, *, fast: Iterable | None = None
             marks = () if i == chosen else pytest.mark.slow
             params.append(pytest.param(name, variant, id=f"{name}-{variant}", marks=marks))
     return params
+
+
+def shared(names: Iterable, test: int, tests: int) -> list:
+    """`builders` for one of ``tests`` related tests that share the `make test` cases
+    of a per-builder check (e.g. two kinds of sharding): of the names that run in
+    `make test`, test ``test`` takes every ``tests``-th (rotating), the others go to
+    `make test-slow` with the names that never run there. Across the ``tests`` tests,
+    each such name runs exactly once in `make test`."""
+    names = list(names)
+    quick = [n for n in names if in_make_test(n)]
+    return [
+        pytest.param(
+            name,
+            id=str(name),
+            marks=() if name in quick and quick.index(name) % tests == test else pytest.mark.slow,
+        )
+        for name in names
+    ]

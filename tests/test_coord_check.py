@@ -68,6 +68,7 @@ def test_errors():
         diagnostics.coord_check(renaming, [8, 16], None, steps=1)
 
 
+@pytest.mark.slow  # a fresh process training two schemes; the library call is tested above
 def test_cli(tmp_path):
     png = tmp_path / "cc.png"
     args = ["coord-check", "--scheme", "mup", "--widths", "16,64", "--base-width", "16"]

@@ -19,7 +19,7 @@ from jax.sharding import PartitionSpec as P
 nnx = pytest.importorskip("flax.nnx")
 nn = pytest.importorskip("flax.linen")
 
-from _subsets import rotated  # noqa: E402
+from _subsets import builders, rotated  # noqa: E402
 
 import jax_inits as ji  # noqa: E402
 import jax_inits.flax as jflax  # noqa: E402
@@ -68,7 +68,7 @@ def test_every_initializer_as_a_kernel_init(name, api):
     assert kernel.dtype == jnp.float32
 
 
-@pytest.mark.parametrize("name", sorted(BIAS))
+@pytest.mark.parametrize("name", builders(sorted(BIAS)))
 def test_bias_init(name):
     init = ENTRIES[name].example  # n = 4096, tol = 5.5%
     layer = nnx.Linear(8, 4096, bias_init=init, rngs=nnx.Rngs(0))

@@ -470,6 +470,7 @@ def test_unequal_width_multipliers_match_mup():
     assert p.forward_mult["readout/kernel"] == pytest.approx(1 / 16)
 
 
+@pytest.mark.slow  # a training loop of the guide; the guide block itself runs in test_docs
 def test_flax_nnx_model_as_in_the_guide():
     """nnx.eval_shape specs, p.init into the model, and Adam's first step scaled per leaf."""
     nnx = pytest.importorskip("flax.nnx")

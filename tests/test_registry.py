@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _subsets import builders
 
 import jax_inits
 from jax_inits._src import catalog, registry
@@ -20,6 +21,14 @@ def test_config_round_trips_through_json(name):
     text = json.dumps(init.config, allow_nan=False)  # strict JSON, no Infinity
     again = jax_inits.from_config(json.loads(text))
     assert again == init and repr(again) == repr(init)
+
+
+# The values too (a compile each): one builder per implementation and distribution in
+# `make test`, every builder in `make test-slow` (tests/_subsets.py).
+@pytest.mark.parametrize("name", builders(sorted(ENTRIES)))
+def test_a_config_round_trip_draws_the_same_values(name):
+    init = ENTRIES[name].example
+    again = jax_inits.from_config(json.loads(json.dumps(init.config, allow_nan=False)))
     shape = ENTRIES[name].shape((4, 6))
     key = jax.random.key(0)
     np.testing.assert_array_equal(again(key, shape), init(key, shape))

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _subsets import builders, in_make_test, rotated
+from _subsets import in_make_test, rotated, shared
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -43,11 +43,24 @@ def _assert_same_values(name, out, expected):
         np.testing.assert_array_equal(out, expected)
 
 
+#: The builders the Auto-mesh test runs in `make test` (the Explicit-mesh test, the others).
+_AUTO_FAST = {p.values[0] for p in shared(sorted(CASES), 0, 2) if not p.marks}
+
+
 def _shape_spec(conv):
     return ((3, 3, 16, 24), P(None, None, "x", "y")) if conv else ((16, 24), P("x", "y"))
 
 
-@pytest.mark.parametrize("name,mesh_shape", rotated(sorted(CASES), MESHES))
+# `make test` splits the representative builders between the Auto-mesh NamedSharding
+# and the Explicit-mesh PartitionSpec tests (one each, meshes rotating); `make test-slow`
+# runs every builder in both on every mesh.
+@pytest.mark.parametrize(
+    "name,mesh_shape",
+    [
+        p if p.values[0] in _AUTO_FAST else pytest.param(*p.values, id=p.id, marks=pytest.mark.slow)
+        for p in rotated(sorted(CASES), MESHES)
+    ],
+)
 def test_named_sharding_on_auto_mesh(name, mesh_shape):
     init, dtype, conv = CASES[name]
     shape, spec = _shape_spec(conv)
@@ -58,7 +71,7 @@ def test_named_sharding_on_auto_mesh(name, mesh_shape):
     _assert_same_values(name, out, init(KEY, shape, dtype))
 
 
-@pytest.mark.parametrize("name", builders(sorted(CASES)))
+@pytest.mark.parametrize("name", shared(sorted(CASES), 1, 2))
 def test_partition_spec_on_explicit_mesh(name):
     init, dtype, conv = CASES[name]
     shape, spec = _shape_spec(conv)
@@ -140,15 +153,18 @@ def _check_per_device(compiled, entry, shape):
 
 def _per_device_cases(names):
     """Every entry on the 2x4 mesh (in `make test` one per implementation and
-    distribution, the others under ``-m slow``: tests/_subsets.py); the 1x8 and
-    8x1 meshes for one entry per sampling path (the values on all three meshes
-    are checked above)."""
+    distribution, the others under ``-m slow``: tests/_subsets.py); under ``-m slow``
+    also the 1x8 and 8x1 meshes for one entry per sampling path (the values on all
+    three meshes are checked above)."""
     cases = [
         pytest.param(n, (2, 4), id=f"{n}-2x4", marks=() if in_make_test(n) else pytest.mark.slow)
         for n in sorted(names)
     ]
     for n in ("he_normal", "glorot_uniform", "normal", "stacked", "complex_he", "dirac"):
-        cases += [pytest.param(n, m, id=f"{n}-{m[0]}x{m[1]}") for m in ((1, 8), (8, 1))]
+        cases += [
+            pytest.param(n, m, id=f"{n}-{m[0]}x{m[1]}", marks=pytest.mark.slow)
+            for m in ((1, 8), (8, 1))
+        ]
     return cases
 
 
