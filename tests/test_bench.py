@@ -22,6 +22,7 @@ def harness():
     return module
 
 
+@pytest.mark.slow  # times a few cases for real; --help above checks the script imports
 def test_harness_records_and_report(harness, monkeypatch):
     monkeypatch.setattr(harness, "PAUSE", 0.0)
     records = harness.throughput(

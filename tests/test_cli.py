@@ -212,28 +212,34 @@ def test_propagate_table():
     assert "plot:" not in result.stdout
 
 
-@pytest.mark.parametrize(
-    "args,message",
-    [
-        (("--shape", "3,x"), r"--shape must be comma-separated non-negative integers.*'3,x'"),
-        (("--shape", "3,-1"), r"--shape must be comma-separated non-negative integers"),
-        (("--dtype", "int32"), r"--dtype must be a floating or complex dtype .*'int32'"),
-        (("sample", "he_norml"), r"error: unknown initializer 'he_norml'; did you mean: he_normal"),
-        (("sample", "xyzzy"), r"error: unknown initializer 'xyzzy'; `jax-inits list` shows"),
-        (("sample", "normal", "--arg", "stddev"), r"--arg must be KEY=VALUE .*'stddev'"),
-        (("sample", "normal", "--arg", "stddev=-1"), r"normal: `stddev` must be >= 0, got -1"),
-        (("sample", "zeros", "--arg", "value=1"), r"zeros is a ready initializer"),
-        (("propagate", "--init", "orthogonl"), r"unknown initializer 'orthogonl'; did you mean"),
-        (("propagate", "--activation", "rleu"), r"unknown activation 'rleu'; did you mean: relu"),
-        (("propagate", "--variant", "dense"), r"--variant must be a comma-separated subset"),
-        (("propagate", "--depth", "0"), r"--depth: must be a positive integer, got '0'"),
-    ],
-)
-def test_bad_arguments_exit_2_with_one_clear_line(args, message):
-    result = _run(*args)
-    assert result.returncode == 2, result.stdout
-    assert re.search(message, result.stderr), result.stderr
-    assert "Traceback" not in result.stderr and result.stdout == ""
+BAD_ARGUMENTS = [
+    (("--shape", "3,x"), r"--shape must be comma-separated non-negative integers.*'3,x'"),
+    (("--shape", "3,-1"), r"--shape must be comma-separated non-negative integers"),
+    (("--dtype", "int32"), r"--dtype must be a floating or complex dtype .*'int32'"),
+    (("sample", "he_norml"), r"error: unknown initializer 'he_norml'; did you mean: he_normal"),
+    (("sample", "xyzzy"), r"error: unknown initializer 'xyzzy'; `jax-inits list` shows"),
+    (("sample", "normal", "--arg", "stddev"), r"--arg must be KEY=VALUE .*'stddev'"),
+    (("sample", "normal", "--arg", "stddev=-1"), r"normal: `stddev` must be >= 0, got -1"),
+    (("sample", "zeros", "--arg", "value=1"), r"zeros is a ready initializer"),
+    (("propagate", "--init", "orthogonl"), r"unknown initializer 'orthogonl'; did you mean"),
+    (("propagate", "--activation", "rleu"), r"unknown activation 'rleu'; did you mean: relu"),
+    (("propagate", "--variant", "dense"), r"--variant must be a comma-separated subset"),
+    (("propagate", "--depth", "0"), r"--depth: must be a positive integer, got '0'"),
+]
+
+
+@pytest.mark.parametrize("args,message", BAD_ARGUMENTS)
+def test_bad_arguments_exit_2_with_one_clear_line(args, message, capsys):
+    """The first case as a user runs it (a fresh process), the others in this process
+    (the same `main`, without a jax import each): exit status 2, one clear line."""
+    if args == BAD_ARGUMENTS[0][0]:
+        result = _run(*args)
+        status, out, err = result.returncode, result.stdout, result.stderr
+    else:
+        status, out, err = _main_in_process(capsys, *args)
+    assert status == 2, out
+    assert re.search(message, err), err
+    assert "Traceback" not in err and out == ""
 
 
 def _main_in_process(capsys, *argv):

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _subsets import rotated
+from _subsets import rotated, shared
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -112,9 +112,22 @@ def _eager_calls(init, shape, dtype, name):
     return key, want
 
 
-# `make test`: one builder per implementation and distribution (tests/_subsets.py) in
-# one basic context each (rotating, so every context runs); `make test-slow`: the rest.
-@pytest.mark.parametrize("builder,name", rotated(sorted(ENTRIES), BASIC))
+#: `make test` splits the representative builders (tests/_subsets.py) between the basic
+#: contexts below and the user's jit under a mesh further down: each builder once.
+_BASIC_FAST = {p.values[0] for p in shared(sorted(ENTRIES), 0, 2) if not p.marks}
+
+
+def _only(names, params):
+    """``params`` with the cases of builders outside ``names`` moved to `make test-slow`."""
+    return [
+        p if p.values[0] in names else pytest.param(*p.values, id=p.id, marks=pytest.mark.slow)
+        for p in params
+    ]
+
+
+# `make test`: half the representative builders, each in one basic context (rotating,
+# so every context runs); `make test-slow`: every builder in every basic context.
+@pytest.mark.parametrize("builder,name", _only(_BASIC_FAST, rotated(sorted(ENTRIES), BASIC)))
 def test_every_builder_eager_in_the_basic_contexts(builder, name):
     init, shape, dtype = case(builder)
     _eager_calls(init, shape, dtype, name)
@@ -139,7 +152,10 @@ def test_call_kinds_in_every_context(builder, name):
     assert (abstract.shape, abstract.dtype) == (want.shape, want.dtype)
 
 
-@pytest.mark.parametrize("builder,mesh", rotated(sorted(ENTRIES), ["explicit", "auto"]))
+@pytest.mark.parametrize(
+    "builder,mesh",
+    _only(set(ENTRIES) - _BASIC_FAST, rotated(sorted(ENTRIES), ["explicit", "auto"])),
+)
 def test_values_inside_a_users_jit_under_a_mesh_are_context_free(builder, mesh):
     init, shape, dtype = case(builder)
     key = jax.random.key(4)
@@ -209,7 +225,7 @@ def test_out_sharding_under_a_mesh(mesh):
 def test_sixteen_threads_calling_fresh_shapes():
     jax_inits.clear_caches()
     init, key = jax_inits.lecun_normal(), jax.random.key(9)
-    shapes = [(17 + i, 5 + 3 * (i % 4)) for i in range(32)]
+    shapes = [(17 + i, 5 + 3 * (i % 4)) for i in range(16)]
 
     def call(shape):
         return np.asarray(init(key, shape)), np.asarray(init(key, shape))

@@ -342,22 +342,32 @@ def test_grouped_leaves_are_the_formula():
     _assert_leaves_are_the_formula(jt.init(KEY, spec, LLAMA_RULES), spec, LLAMA_RULES)
 
 
-def test_grouped_foreign_initializers_are_the_formula():
+_NN = jax.nn.initializers
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        pytest.param(
+            [
+                ("*ln*", _NN.ones),
+                ("embed", _NN.normal(0.02)),
+                ("*/w1", _NN.orthogonal()),
+                ("*/w2", _NN.truncated_normal()),
+                ("*", _NN.glorot_uniform()),
+            ],
+            id="mixed",
+        ),
+        pytest.param(
+            [("*ln*", _NN.zeros), ("*", _NN.he_normal())], id="he", marks=pytest.mark.slow
+        ),
+    ],
+)
+def test_grouped_foreign_initializers_are_the_formula(rules):
     # jax.nn initializers are vmapped too; each member equals its own jitted call.
-    nn = jax.nn.initializers
     spec = _llama_spec(3)
-    for rules in (
-        [
-            ("*ln*", nn.ones),
-            ("embed", nn.normal(0.02)),
-            ("*/w1", nn.orthogonal()),
-            ("*/w2", nn.truncated_normal()),
-            ("*", nn.glorot_uniform()),
-        ],
-        [("*ln*", nn.zeros), ("*", nn.he_normal())],
-    ):
-        out = jt.init(KEY, spec, rules)
-        _assert_leaves_are_the_formula(out, spec, rules, jitted=True)
+    out = jt.init(KEY, spec, rules)
+    _assert_leaves_are_the_formula(out, spec, rules, jitted=True)
 
 
 def test_stacked_is_one_group_member():
