@@ -45,7 +45,7 @@ test: install
 	$(PY) -m ruff check jax_inits tests benchmarks examples
 	$(PY) -m ruff format --check jax_inits tests benchmarks examples
 	$(PY) -m pyright --pythonpath $(PY)
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n auto -rs
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -q
 
 # Everything `make test` leaves out (a separate CI step): the other variants of the
@@ -54,7 +54,7 @@ test: install
 # fresh interpreters, the longer examples, the browser check of the docs site and the
 # wheel check.
 test-slow: install
-	$(PY) -m pytest -n auto -m slow tests
+	$(PY) -m pytest -n auto -rs -m slow tests
 
 # Both tiers, as CI runs them: `make test`, then `make test-slow` (the browser check of
 # the docs site needs chromium: `apt-get install chromium`).
@@ -76,8 +76,8 @@ test-min:
 	.venv-min/bin/python -m pip install -q --upgrade pip
 	.venv-min/bin/python -m pip install -q -e '.[test]' 'jax==$(JAX_FLOOR)' 'jaxlib==$(JAX_FLOOR)'
 	.venv-min/bin/python -c "import jax; assert jax.__version__ == '$(JAX_FLOOR)', jax.__version__"
-	.venv-min/bin/python -m pytest -n auto -p no:cacheprovider
-	.venv-min/bin/python -m pytest -n auto -p no:cacheprovider -m slow tests/test_parity.py tests/test_golden.py
+	.venv-min/bin/python -m pytest -n auto -rs -p no:cacheprovider
+	.venv-min/bin/python -m pytest -n auto -rs -p no:cacheprovider -m slow tests/test_parity.py tests/test_golden.py
 
 clean:
 	rm -rf $(VENV) .venv-min out build site *.egg-info
