@@ -1226,7 +1226,7 @@ _MHA_FANS = [
 
 
 def _nnx_mha_spec(width):
-    from flax import nnx
+    nnx = pytest.importorskip("flax.nnx")  # not in `make test-min`'s venv
 
     class Model(nnx.Module):
         def __init__(self, rngs):
