@@ -21,8 +21,9 @@ keys. Implementations:
   eagerly (``Model(rngs=...)``), under ``nnx.jit``, and with
   ``jax_inits.flax.create`` and the rules above (paths such as
   ``layers/0/wq/kernel``).
-* ``linen jit`` / ``linen create``: the same model in linen, ``jax.jit(model.init)``
-  (which also runs the forward pass on 8 tokens, as ``init`` does) and
+* ``linen eager`` / ``linen jit`` / ``linen create``: the same model in linen,
+  ``model.init`` called eagerly and ``jax.jit(model.init)`` (both also run the
+  forward pass on 8 tokens, as ``init`` does), and
   ``jax_inits.flax.create_linen`` with the rules.
 * ``eqx eager`` / ``eqx create``: the same model in Equinox (``eqx.nn.Embedding``,
   ``eqx.nn.RMSNorm``, bias-free ``eqx.nn.Linear``), built eagerly and with
@@ -35,12 +36,13 @@ keys. Implementations:
 
 With ``--before`` the results also get a targets table: for each helper, its
 cold time over ``tree.init``'s cold time (target at most 1.5) and its warm time
-over the plain construction's warm time (``nnx eager``, ``linen jit``, ``eqx
+over the plain construction's warm time (``nnx eager``, ``linen eager``, ``eqx
 eager``; target at most 1), for this checkout and the one before.
 
 The interleaving is by depth: every implementation runs at 4 layers, then at
-16, and so on. Results go to ``benchmarks/results/tree_depth.{json,md}`` with the
-machine (CPU model, cores, load average) and versions.
+16, and so on. Results go to ``benchmarks/results/NAME.{json,md}`` (``--name``,
+default ``tree_depth``) with the machine (CPU model, cores, load average at the
+start and the end) and versions.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ IMPLS = (
     "nnx eager",
     "nnx.jit",
     "nnx create",
+    "linen eager",
     "linen jit",
     "linen create",
     "eqx eager",
@@ -73,7 +76,7 @@ IMPLS = (
 #: The helpers and what each is compared with: (cold reference, warm reference).
 TARGETS = {
     "nnx create": ("tree.init", "nnx eager"),
-    "linen create": ("tree.init", "linen jit"),
+    "linen create": ("tree.init", "linen eager"),
     "eqx create": ("tree.init", "eqx eager"),
 }
 BEFORE = " (before)"
@@ -243,6 +246,8 @@ def _maker(impl: str, spec):
 
         module = _linen_model(n_layers)
         tokens = jnp.zeros((1, 8), jnp.int32)
+        if impl == "linen eager":
+            return lambda key: module.init(key, tokens)
         if impl == "linen jit":
             return jax.jit(lambda key: module.init(key, tokens))
         return lambda key: jax_inits.flax.create_linen(module, key, tokens, rules=rules)
@@ -409,6 +414,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per point")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument(
+        "--name", default="tree_depth", help="results file stem: OUT/NAME.json and OUT/NAME.md"
+    )
+    parser.add_argument(
         "--update",
         action="store_true",
         help="re-measure --impls at --layers, replacing those points in the existing results",
@@ -448,10 +456,11 @@ def main() -> None:
                 over.add(impl)
             records.append(record)
             print(json.dumps(record), flush=True)
+    machine["load_average_at_end"] = list(os.getloadavg())
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.update:  # the other implementations' records (and the machine) stay as they were
-        previous = json.loads((out / "tree_depth.json").read_text())
+        previous = json.loads((out / f"{args.name}.json").read_text())
         machine = previous["machine"]
         machine.setdefault("updated", []).append({"impls": impls, **_machine()})
         done = {(r["impl"], r["layers"]) for r in records}
@@ -460,15 +469,20 @@ def main() -> None:
         order = {impl: i for i, impl in enumerate(every)}
         records = sorted(kept + records, key=lambda r: (r["layers"], order[r["impl"]]))
         impls = [i for i in every if any(r["impl"] == i for r in records)]
-    (out / "tree_depth.json").write_text(
+    (out / f"{args.name}.json").write_text(
         json.dumps({"machine": machine, "records": records}, indent=1) + "\n"
     )
     lines = [
         "# tree init depth sweep (cold = fresh process, first call; warm = median of 3)",
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, load average at start "
-        f"{', '.join(f'{x:.1f}' for x in machine['load_average_at_start'])}; "
-        f"Python {machine['python']}, jax {machine['jax']}, jaxlib {machine['jaxlib']}, "
+        f"{', '.join(f'{x:.1f}' for x in machine['load_average_at_start'])}"
+        + (
+            f", at end {', '.join(f'{x:.1f}' for x in machine['load_average_at_end'])}; "
+            if "load_average_at_end" in machine
+            else "; "
+        )
+        + f"Python {machine['python']}, jax {machine['jax']}, jaxlib {machine['jaxlib']}, "
         f"commit {machine['commit']}.",
         "",
         _table(records, impls),
@@ -496,7 +510,7 @@ def main() -> None:
             *_targets(records),
             "",
         ]
-    (out / "tree_depth.md").write_text("\n".join(lines))
+    (out / f"{args.name}.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 
