@@ -536,6 +536,29 @@ def test_create_caches_the_abstract_model():
     assert len(calls) == 2
 
 
+def test_abstract_builds_pause_the_garbage_collector_and_restore_it():
+    # The abstract build allocates objects that all stay alive; collecting while it
+    # runs only walks them (see jax_inits._src.abstract). The collector is off inside
+    # make, back on after, and left off when the caller had turned it off.
+    import gc
+
+    seen = []
+
+    def make(rngs):
+        seen.append(gc.isenabled())
+        return nnx.Linear(4, 3, rngs=rngs)
+
+    assert gc.isenabled()
+    jflax.create(make, KEY, [("*", ji.zeros)])
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        jflax.create(lambda rngs: make(rngs), KEY, [("*", ji.zeros)])
+        assert seen == [False, False] and not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_create_filter_selects_what_rules_draw():
     stats = nnx.Any(nnx.BatchStat, nnx.PathContains("kernel"))
     model = jflax.create(_Stateful, KEY, [("*", ji.ones)], filter=stats)

@@ -35,6 +35,7 @@ from scipy import stats
 import jax_inits
 import jax_inits.presets as presets
 import jax_inits.tree as jt
+from jax_inits._src import presets as presets_src
 from jax_inits._src import tree as tree_src
 
 KEY = jax.random.key(0)
@@ -673,3 +674,45 @@ def test_zero_row_is_a_value_with_config_formula_and_target_std():
     assert init.target_std((4, 8)) == pytest.approx(0.02 * (3 / 4) ** 0.5)
     w = init(jax.random.key(0), (4, 8))
     assert (w[1] == 0).all() and (w[0] != 0).all()
+
+
+# --- issue 23.2: presets as tables ----------------------------------------------------------
+
+_GENERAL = {  # a general role and the specific roles that it would shadow
+    "kernel": set(presets_src.KERNEL_ROLES),
+    "bias": {f"{r}_bias" for r in presets_src.KERNEL_ROLES} | {"norm_bias"},
+    "embedding": {"token_embedding", "rel_bias"},
+}
+
+
+def _shadowed(table):
+    """Rows that can never match: a specific role after the general role covering it."""
+    roles = [role for role, _ in table.rows]
+    return [
+        role
+        for general, specific in _GENERAL.items()
+        if general in roles
+        for role in roles[roles.index(general) + 1 :]
+        if role in specific
+    ]
+
+
+def _tables():
+    found = {n: t for n, t in vars(presets_src).items() if isinstance(t, presets_src.Table)}
+    found.update({f"_VIT_TABLES[{m!r}]": t for m, t in presets_src._VIT_TABLES.items()})
+    return found
+
+
+def test_every_table_row_is_reachable():
+    tables = _tables()
+    assert len(tables) >= 10, sorted(tables)
+    for name, table in tables.items():
+        assert not _shadowed(table), (name, _shadowed(table))
+    # The check sees a shadowed row:
+    bad = presets_src.Table((("kernel", "base"), ("q", "base")))
+    assert _shadowed(bad) == ["q"]
+
+
+def test_table_rejects_unknown_roles_when_built():
+    with pytest.raises(ValueError, match=r"presets.Table: unknown roles \['mlp'\]"):
+        presets_src.Table((("mlp", "base"),))

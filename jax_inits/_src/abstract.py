@@ -12,12 +12,21 @@ The state that rules do not draw (nnx RNG streams and counts, batch statistics,
 linen collections other than ``params``) comes from the model's own
 construction: one ``jax.jit`` of it that returns only that state (jax prunes the
 unused parameter draws before compiling), cached beside the abstract model.
+
+Every abstract build runs with Python's cyclic garbage collector paused
+(`paused_gc`): a build allocates a large number of objects that all stay alive
+(modules, variables, tracers), and the collector keeps walking them. For the
+256-layer nnx model of ``benchmarks/tree_depth.py`` the build ran 527
+collections (4 of the oldest generation) that freed 2312 objects and took 0.5 s
+of its 2.7 s.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import gc
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -28,6 +37,30 @@ from jax_inits._src import _jax_compat, caches
 _NNX = caches.Cache("abstract.nnx", maxsize=32)
 _LINEN = caches.Cache("abstract.linen", maxsize=32)
 _EQUINOX = caches.Cache("abstract.equinox", maxsize=32)
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0  # the paused_gc contexts open now, in any thread
+_gc_resume = False  # whether the first of them found the collector enabled
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Python's cyclic garbage collector disabled within (and re-enabled after the
+    last such context closes, if it was enabled before the first opened)."""
+    global _gc_pauses, _gc_resume
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_resume = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_resume:
+                gc.enable()
 
 
 def _in_mesh(mesh: Any) -> Any:
@@ -71,9 +104,9 @@ class NnxModel:
         from flax import nnx
 
         self.make, self.mesh = make, mesh
-        with _in_mesh(mesh), _jax_compat.quiet_tracer_errors():
+        with paused_gc(), _in_mesh(mesh), _jax_compat.quiet_tracer_errors():
             abstract = nnx.eval_shape(lambda: make(nnx.Rngs(0)))
-        self.graphdef, self.state = nnx.split(abstract)
+            self.graphdef, self.state = nnx.split(abstract)
         self._own: dict[Any, Any] = {}
 
     def shardings(self, state: Any) -> Any:
@@ -137,7 +170,7 @@ class LinenVariables:
         from flax import linen as nn
 
         self.init, self.mesh = init, mesh
-        with _in_mesh(mesh):
+        with paused_gc(), _in_mesh(mesh):
             self.boxed = jax.eval_shape(init, key)
         self.unboxed = nn.unbox(self.boxed)
         self.shardings = None
@@ -192,7 +225,8 @@ def equinox_module(make: Callable[[jax.Array], Any], key: jax.Array) -> tuple[An
     import equinox as eqx
 
     def build() -> tuple[Any, Any]:
-        abstract = eqx.filter_eval_shape(make, key)
+        with paused_gc():
+            abstract = eqx.filter_eval_shape(make, key)
         return eqx.partition(abstract, lambda leaf: isinstance(leaf, jax.ShapeDtypeStruct))
 
     return _cached(_EQUINOX, _hashable(make, _arg_key(key), _context()), build)

@@ -15,10 +15,19 @@ bias (``"qkv_bias"``, ``"mlp_out_bias"``, ...) is the kernel pattern with
 Kernels are in the JAX layout ``(..., in, out)``; a torch ``Linear`` weight is
 the transpose. Depth-scaled schemes read the block index from the path with the
 ``"layer"`` pattern (a regex whose first group is the index).
+
+Each reference is a `Table`: ordered ``(role, kind)`` rows (first match wins),
+the kinds naming what the scheme's arguments make (``"base"``, ``"residual"``,
+``"torch_bias"``, ...). A preset function checks its arguments, makes the
+initializer of each kind, and `Table.rules` turns the rows into rules: the one
+place where roles become patterns, biases follow their kernels and depth
+scaling (`PerLayer`) reads the block index. Scanned (stacked) layers are one
+wrapper for every table, `jax_inits.tree.scanned`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -147,13 +156,50 @@ class _Patterns:
             return _bias_of(self.scheme, kernel_role, self[kernel_role])
         return DEFAULT_PATTERNS[role]
 
-    def rules(self, *pairs: tuple[str, Any]) -> list[tuple[Any, Any]]:
-        return [(self[role], init) for role, init in pairs]
-
     def per_layer(self, build: Callable[[int], Any]) -> tree.Deferred:
         """A rule value built from the block index found in the leaf's path
         (picklable where ``build`` is)."""
         return tree.Deferred(functools.partial(_from_layer, self.scheme, self["layer"], build))
+
+
+@dataclasses.dataclass(frozen=True)
+class PerLayer:
+    """A kind whose initializer depends on the block: ``build(block index)``, the
+    index read from each leaf's path with the ``"layer"`` pattern."""
+
+    build: Callable[[int], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """One reference's initialization as data: ``(role, kind)`` rows in rule order
+    (the first matching role wins, so specific roles come before ``"bias"`` and
+    ``"kernel"``). A kind names an initializer the preset makes from its
+    arguments; ``"ones"``, ``"zeros"`` and ``"torch_bias"`` (torch's Linear/Conv
+    bias from the sibling kernel's fan-in) are always there."""
+
+    rows: tuple[tuple[str, str], ...]
+
+    def __post_init__(self) -> None:
+        unknown = [role for role, _ in self.rows if role not in ROLES]
+        if unknown:
+            raise ValueError(f"presets.Table: unknown roles {unknown}; roles: {ROLES}.")
+
+    def __add__(self, other: Table) -> Table:
+        return Table(self.rows + other.rows)
+
+    def rules(
+        self, scheme: str, patterns: Mapping[str, Any] | None, **kinds: Any
+    ) -> list[tuple[Any, Any]]:
+        """The rules of ``rows`` for ``scheme``: each role's pattern (the defaults
+        with ``patterns``), each kind's initializer from ``kinds``."""
+        p = _Patterns(scheme, patterns)
+        kinds = {"ones": ones, "zeros": zeros, "torch_bias": _torch_bias(), **kinds}
+        out = []
+        for role, kind in self.rows:
+            init = kinds[kind]
+            out.append((p[role], p.per_layer(init.build) if isinstance(init, PerLayer) else init))
+        return out
 
 
 # --- building blocks ---------------------------------------------------------------------
@@ -184,6 +230,19 @@ def _count(scheme: str, arg: str, value: Any) -> int:
 
 
 # --- torch ------------------------------------------------------------------------------
+
+_TORCH_MHA = Table((("qkv", "xavier"), ("qkv_bias", "zeros"), ("attn_out_bias", "zeros")))
+_TORCH = Table(
+    (
+        ("token_embedding", "embedding"),
+        ("rel_bias", "embedding"),
+        ("embedding", "embedding"),
+        ("norm_scale", "ones"),
+        ("norm_bias", "zeros"),
+        ("bias", "torch_bias"),
+        ("kernel", "kernel"),
+    )
+)
 
 
 def torch_defaults(
@@ -225,45 +284,41 @@ def torch_defaults(
       ``conv.py``, ``sparse.py`` (``Embedding``), ``normalization.py``,
       ``activation.py`` (``MultiheadAttention._reset_parameters``).
     """
-    p = _Patterns("presets.torch_defaults", patterns)
-    rules = []
-    if multihead_attention:
-        rules += p.rules(
-            ("qkv", torch_init.xavier_uniform()),
-            ("qkv_bias", zeros),
-            ("attn_out_bias", zeros),
-        )
-    rules += p.rules(
-        ("token_embedding", torch_init.embedding_default()),
-        ("rel_bias", torch_init.embedding_default()),
-        ("embedding", torch_init.embedding_default()),
-        ("norm_scale", ones),
-        ("norm_bias", zeros),
-        ("bias", _torch_bias()),
-        ("kernel", torch_init.linear_default()),
+    table = _TORCH_MHA + _TORCH if multihead_attention else _TORCH
+    return table.rules(
+        "presets.torch_defaults",
+        patterns,
+        xavier=torch_init.xavier_uniform(),
+        embedding=torch_init.embedding_default(),
+        kernel=torch_init.linear_default(),
     )
-    return rules
 
 
 # --- Hugging Face transformers ------------------------------------------------------------
 
 
-def _hf_base(
-    p: _Patterns, initializer_range: float, padding_idx: int | None
-) -> list[tuple[Any, Any]]:
-    std = _std(p.scheme, "initializer_range", initializer_range)
+_HF = Table(
+    (
+        ("token_embedding", "token"),
+        ("rel_bias", "base"),
+        ("embedding", "base"),
+        ("norm_scale", "ones"),
+        ("norm_bias", "zeros"),
+        ("bias", "zeros"),
+        ("kernel", "base"),
+    )
+)
+_HF_GPT2 = Table((("attn_out", "residual"), ("mlp_out", "residual"))) + _HF
+
+
+def _hf_kinds(scheme: str, initializer_range: float, padding_idx: int | None) -> dict[str, Any]:
+    """The kinds of `_HF`: ``base`` N(0, initializer_range^2), ``token`` the same
+    with the ``padding_idx`` row zero."""
+    std = _std(scheme, "initializer_range", initializer_range)
     token = normal(std)
     if padding_idx is not None:
-        token = zero_row(token, checks.integer(p.scheme, "padding_idx", padding_idx))
-    return p.rules(
-        ("token_embedding", token),
-        ("rel_bias", normal(std)),
-        ("embedding", normal(std)),
-        ("norm_scale", ones),
-        ("norm_bias", zeros),
-        ("bias", zeros),
-        ("kernel", normal(std)),
-    )
+        token = zero_row(token, checks.integer(scheme, "padding_idx", padding_idx))
+    return {"base": normal(std), "token": token}
 
 
 def hf_llama(
@@ -302,7 +357,8 @@ def hf_llama(
       Hugging Face transformers, ``modeling_utils.py``
       (``PreTrainedModel._init_weights``).
     """
-    return _hf_base(_Patterns("presets.hf_llama", patterns), initializer_range, padding_idx)
+    scheme = "presets.hf_llama"
+    return _HF.rules(scheme, patterns, **_hf_kinds(scheme, initializer_range, padding_idx))
 
 
 def hf_bert(
@@ -337,7 +393,8 @@ def hf_bert(
       Hugging Face transformers, ``models/bert/modeling_bert.py``
       (``BertPreTrainedModel._init_weights``).
     """
-    return _hf_base(_Patterns("presets.hf_bert", patterns), initializer_range, padding_idx)
+    scheme = "presets.hf_bert"
+    return _HF.rules(scheme, patterns, **_hf_kinds(scheme, initializer_range, padding_idx))
 
 
 def hf_gpt2(
@@ -378,13 +435,31 @@ def hf_gpt2(
       are Unsupervised Multitask Learners](https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf),
       2019.
     """
-    p = _Patterns("presets.hf_gpt2", patterns)
-    layers = _count(p.scheme, "num_layers", num_layers)
-    std = _std(p.scheme, "initializer_range", initializer_range)
+    scheme = "presets.hf_gpt2"
+    layers = _count(scheme, "num_layers", num_layers)
+    std = _std(scheme, "initializer_range", initializer_range)
     residual = normal(std / math.sqrt(2 * layers))
-    return p.rules(("attn_out", residual), ("mlp_out", residual)) + _hf_base(
-        p, initializer_range, padding_idx
+    kinds = _hf_kinds(scheme, initializer_range, padding_idx)
+    return _HF_GPT2.rules(scheme, patterns, residual=residual, **kinds)
+
+
+_T5 = Table(
+    (
+        ("rel_bias", "rel_bias"),
+        ("q", "q"),
+        ("k", "fan_in"),
+        ("v", "fan_in"),
+        ("attn_out", "fan_in"),
+        ("mlp_gate", "fan_in"),
+        ("mlp_in", "fan_in"),
+        ("mlp_out", "fan_in"),
+        ("token_embedding", "factor"),
+        ("embedding", "factor"),
+        ("head", "factor"),
+        ("norm_scale", "norm_scale"),
+        ("bias", "zeros"),
     )
+)
 
 
 def hf_t5(
@@ -430,29 +505,52 @@ def hf_t5(
       Hugging Face transformers, ``models/t5/modeling_t5.py``
       (``T5PreTrainedModel._init_weights``).
     """
-    p = _Patterns("presets.hf_t5", patterns)
-    d_model = _count(p.scheme, "d_model", d_model)
-    d_kv = _count(p.scheme, "d_kv", d_kv)
-    f = _std(p.scheme, "factor", factor)
-    fan_in = variance_scaling(f**2, "fan_in", "normal")
-    return p.rules(
-        ("rel_bias", normal(f / math.sqrt(d_model))),
-        ("q", variance_scaling(f**2 / d_kv, "fan_in", "normal")),
-        ("k", fan_in),
-        ("v", fan_in),
-        ("attn_out", fan_in),
-        ("mlp_gate", fan_in),
-        ("mlp_in", fan_in),
-        ("mlp_out", fan_in),
-        ("token_embedding", normal(f)),
-        ("embedding", normal(f)),
-        ("head", normal(f)),
-        ("norm_scale", constant(f)),
-        ("bias", zeros),
+    scheme = "presets.hf_t5"
+    d_model = _count(scheme, "d_model", d_model)
+    d_kv = _count(scheme, "d_kv", d_kv)
+    f = _std(scheme, "factor", factor)
+    return _T5.rules(
+        scheme,
+        patterns,
+        rel_bias=normal(f / math.sqrt(d_model)),
+        q=variance_scaling(f**2 / d_kv, "fan_in", "normal"),
+        fan_in=variance_scaling(f**2, "fan_in", "normal"),
+        factor=normal(f),
+        norm_scale=constant(f),
     )
 
 
 # --- timm ViT ---------------------------------------------------------------------------
+
+
+_VIT = Table(
+    (
+        ("pos_embed", "timm_trunc"),
+        ("cls_token", "tiny"),
+        ("norm_scale", "ones"),
+        ("norm_bias", "zeros"),
+    )
+)
+_TORCH_PATCH = Table((("patch_embed", "conv"), ("patch_embed_bias", "torch_bias")))
+_VIT_TABLES: Mapping[str, Table] = {
+    "": _VIT + _TORCH_PATCH + Table((("bias", "zeros"), ("kernel", "timm_trunc"))),
+    "jax": _VIT
+    + Table(
+        (
+            ("patch_embed", "lecun"),
+            ("patch_embed_bias", "zeros"),
+            ("head", "zeros"),
+            ("head_bias", "head_bias"),
+            ("mlp_in_bias", "tiny"),
+            ("mlp_out_bias", "tiny"),
+            ("bias", "zeros"),
+            ("kernel", "glorot"),
+        )
+    ),
+    "moco": _VIT
+    + _TORCH_PATCH
+    + Table((("qkv", "grouped_glorot"), ("bias", "zeros"), ("kernel", "glorot"))),
+}
 
 
 def timm_vit(
@@ -501,36 +599,20 @@ def timm_vit(
       ``init_weights_vit_moco``) and ``timm/layers/weight_init.py``
       (``trunc_normal_``, ``lecun_normal_``).
     """
-    p = _Patterns("presets.timm_vit", patterns)
+    scheme = "presets.timm_vit"
     if mode not in _VIT_MODES:
-        raise ValueError(f"{p.scheme}: `mode` must be one of {_VIT_MODES}, got {mode!r}.")
-    head_bias = checks.real_number(p.scheme, "head_bias", head_bias)
-    timm_trunc = torch_init.trunc_normal(std=0.02)  # a=-2, b=2: absolute bounds
-    rules = p.rules(
-        ("pos_embed", timm_trunc),
-        ("cls_token", torch_init.normal(std=1e-6)),
-        ("norm_scale", ones),
-        ("norm_bias", zeros),
-    )
-    torch_patch = (("patch_embed", torch_init.conv_default()), ("patch_embed_bias", _torch_bias()))
-    if mode == "":
-        return rules + p.rules(*torch_patch, ("bias", zeros), ("kernel", timm_trunc))
-    if mode == "jax":
-        return rules + p.rules(
-            ("patch_embed", lecun_normal()),
-            ("patch_embed_bias", zeros),
-            ("head", zeros),
-            ("head_bias", constant(head_bias)),
-            ("mlp_in_bias", torch_init.normal(std=1e-6)),
-            ("mlp_out_bias", torch_init.normal(std=1e-6)),
-            ("bias", zeros),
-            ("kernel", glorot_uniform()),
-        )
-    return rules + p.rules(
-        *torch_patch,
-        ("qkv", grouped(glorot_uniform(), 3)),
-        ("bias", zeros),
-        ("kernel", glorot_uniform()),
+        raise ValueError(f"{scheme}: `mode` must be one of {_VIT_MODES}, got {mode!r}.")
+    head_bias = checks.real_number(scheme, "head_bias", head_bias)
+    return _VIT_TABLES[mode].rules(
+        scheme,
+        patterns,
+        timm_trunc=torch_init.trunc_normal(std=0.02),  # a=-2, b=2: absolute bounds
+        tiny=torch_init.normal(std=1e-6),
+        conv=torch_init.conv_default(),
+        lecun=lecun_normal(),
+        head_bias=constant(head_bias),
+        glorot=glorot_uniform(),
+        grouped_glorot=grouped(glorot_uniform(), 3),
     )
 
 
@@ -539,6 +621,22 @@ def timm_vit(
 
 def _titan_depth_init(layer: int) -> Any:
     return torch_init.trunc_normal(std=0.02 / math.sqrt(2 * (layer + 1)))
+
+
+_TITAN = Table(
+    (
+        ("token_embedding", "embedding"),
+        ("q", "base"),
+        ("k", "base"),
+        ("v", "base"),
+        ("attn_out", "residual"),
+        ("mlp_gate", "base"),
+        ("mlp_in", "residual"),
+        ("mlp_out", "residual"),
+        ("head", "head"),
+        ("norm_scale", "ones"),
+    )
+)
 
 
 def torchtitan_llama(
@@ -585,35 +683,50 @@ def torchtitan_llama(
       (``Attention.init_weights``, ``FeedForward.init_weights``,
       ``TransformerBlock.__init__``, ``Transformer.init_weights``).
     """
-    p = _Patterns("presets.torchtitan_llama", patterns)
+    scheme = "presets.torchtitan_llama"
     if not isinstance(depth_init, bool):
-        raise TypeError(f"{p.scheme}: `depth_init` must be a bool, got {depth_init!r}.")
+        raise TypeError(f"{scheme}: `depth_init` must be a bool, got {depth_init!r}.")
     if depth_init:
-        scaled: Any = p.per_layer(_titan_depth_init)
+        residual: Any = PerLayer(_titan_depth_init)
     else:
         if num_layers is None:
             raise ValueError(
-                f"{p.scheme}: `num_layers` must be given when depth_init=False, got None."
+                f"{scheme}: `num_layers` must be given when depth_init=False, got None."
             )
-        layers = _count(p.scheme, "num_layers", num_layers)
-        scaled = torch_init.trunc_normal(std=0.02 / math.sqrt(2 * layers))
-    base = torch_init.trunc_normal(std=0.02)
-    return p.rules(
-        ("token_embedding", torch_init.normal()),
-        ("q", base),
-        ("k", base),
-        ("v", base),
-        ("attn_out", scaled),
-        ("mlp_gate", base),
-        ("mlp_in", scaled),
-        ("mlp_out", scaled),
-        ("head", recipes.mitchell()),
-        ("norm_scale", ones),
+        layers = _count(scheme, "num_layers", num_layers)
+        residual = torch_init.trunc_normal(std=0.02 / math.sqrt(2 * layers))
+    return _TITAN.rules(
+        scheme,
+        patterns,
+        embedding=torch_init.normal(),
+        base=torch_init.trunc_normal(std=0.02),
+        residual=residual,
+        head=recipes.mitchell(),
     )
 
 
 def _mitchell_at(layer: int) -> Any:
     return recipes.mitchell(layer_id=layer)
+
+
+_OLMO = Table(
+    (
+        ("token_embedding", "table"),
+        ("embedding", "table"),
+        ("head", "proj"),  # before the residual roles: OLMo names the head ff_out too
+        ("qkv", "proj"),
+        ("q", "proj"),
+        ("k", "proj"),
+        ("v", "proj"),
+        ("attn_out", "residual"),
+        ("mlp_gate", "proj"),
+        ("mlp_in", "proj"),
+        ("mlp_out", "residual"),
+        ("norm_scale", "ones"),
+        ("norm_bias", "zeros"),
+        ("bias", "zeros"),
+    )
+)
 
 
 def olmo(
@@ -663,27 +776,15 @@ def olmo(
       ``olmo/initialization.py`` (``init_weights``) and ``olmo/model.py`` (``reset_parameters``);
       transformers ``models/olmo/modeling_olmo.py``.
     """
-    p = _Patterns("presets.olmo", patterns)
+    scheme = "presets.olmo"
     if variant not in _OLMO_VARIANTS:
-        raise ValueError(f"{p.scheme}: `variant` must be one of {_OLMO_VARIANTS}, got {variant!r}.")
+        raise ValueError(f"{scheme}: `variant` must be one of {_OLMO_VARIANTS}, got {variant!r}.")
     if variant == "hf":
-        return _hf_base(p, initializer_range, padding_idx)
-    table = recipes.mitchell(in_axis=-1, out_axis=-2)  # (vocab, d): the fan is d
-    proj = recipes.mitchell()
-    residual = p.per_layer(_mitchell_at)
-    return p.rules(
-        ("token_embedding", table),
-        ("embedding", table),
-        ("head", proj),  # before the residual roles: OLMo names the head ff_out too
-        ("qkv", proj),
-        ("q", proj),
-        ("k", proj),
-        ("v", proj),
-        ("attn_out", residual),
-        ("mlp_gate", proj),
-        ("mlp_in", proj),
-        ("mlp_out", residual),
-        ("norm_scale", ones),
-        ("norm_bias", zeros),
-        ("bias", zeros),
+        return _HF.rules(scheme, patterns, **_hf_kinds(scheme, initializer_range, padding_idx))
+    return _OLMO.rules(
+        scheme,
+        patterns,
+        table=recipes.mitchell(in_axis=-1, out_axis=-2),  # (vocab, d): the fan is d
+        proj=recipes.mitchell(),
+        residual=PerLayer(_mitchell_at),
     )
