@@ -462,7 +462,7 @@ def main() -> None:
     if args.update:  # the other implementations' records (and the machine) stay as they were
         previous = json.loads((out / f"{args.name}.json").read_text())
         machine = previous["machine"]
-        machine.setdefault("updated", []).append({"impls": impls, **_machine()})
+        machine.setdefault("updated", []).append({"impls": impls, **_machine()})  # load: at the end
         done = {(r["impl"], r["layers"]) for r in records}
         kept = [r for r in previous["records"] if (r["impl"], r["layers"]) not in done]
         every = [j for i in IMPLS for j in (i, i + BEFORE)]
@@ -489,7 +489,7 @@ def main() -> None:
         "",
         *(
             f"Re-measured later: {', '.join(u['impls'])} (commit {u['commit']}, load average "
-            f"at start {', '.join(f'{x:.1f}' for x in u['load_average_at_start'])})."
+            f"at the end {', '.join(f'{x:.1f}' for x in u['load_average_at_start'])})."
             for u in machine.get("updated", [])
         ),
         "",

@@ -249,7 +249,10 @@ def create(
     second ``create`` with another key only draws. On jax releases whose tracers
     build a trace-walking error message each time nnx probes their ``.sharding``
     (jax <= 0.10, jax pull request 40041) that message is skipped during the
-    abstract build, which keeps it linear in the model's size.
+    abstract build, which keeps it linear in the model's size; Python's cyclic
+    garbage collector is paused while it runs. The build is the cost of a first
+    call at depth: tracing ``make`` once (about the time of `jax_inits.tree.init`
+    itself at 256 layers, ``benchmarks/results/create_depth.md``).
 
     Args:
       make: ``make(rngs) -> nnx.Module``, e.g. ``lambda rngs: Model(..., rngs=rngs)``.
