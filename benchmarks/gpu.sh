@@ -3,8 +3,9 @@
 #
 # Usage: benchmarks/gpu.sh OUT_DIR
 #
-# Expects a Python (python3 on PATH, or $PYTHON) that already has jax 0.11.x with
-# its CUDA plugin, flax, equinox, optax, orbax-checkpoint, torch and pytest. It
+# Expects a Python (python3 on PATH, or $PYTHON) that already has jax (at least the
+# floor in pyproject.toml) with its CUDA plugin, flax, equinox, optax,
+# orbax-checkpoint, torch and pytest. It
 # installs this checkout without dependencies or network, records the versions it
 # found, then runs (each step time-boxed, all within 8 minutes):
 #   1. the quick throughput benchmark (benchmarks/harness.py --quick) on the GPU;
