@@ -20,7 +20,8 @@ keys. Implementations:
   parameters (``nnx.Embed``, ``nnx.RMSNorm``, bias-free ``nnx.Linear``), built
   eagerly (``Model(rngs=...)``), under ``nnx.jit``, and with
   ``jax_inits.flax.create`` and the rules above (paths such as
-  ``layers/0/wq/kernel``).
+  ``layers/0/wq/kernel``); ``nnx create (inline)`` passes a new
+  ``lambda rngs: Model(rngs)`` on every call, as user code often does.
 * ``linen eager`` / ``linen jit`` / ``linen create``: the same model in linen,
   ``model.init`` called eagerly and ``jax.jit(model.init)`` (both also run the
   forward pass on 8 tokens, as ``init`` does), and
@@ -67,6 +68,7 @@ IMPLS = (
     "nnx eager",
     "nnx.jit",
     "nnx create",
+    "nnx create (inline)",
     "linen eager",
     "linen jit",
     "linen create",
@@ -230,6 +232,10 @@ def _maker(impl: str, spec):
             return lambda key: nnx.state(model(nnx.Rngs(key)))
         if impl == "nnx.jit":
             return nnx.jit(lambda key: model(nnx.Rngs(key)))
+        if impl == "nnx create (inline)":  # a new lambda on every call, as users write it
+            return lambda key: nnx.state(
+                jax_inits.flax.create(lambda rngs: model(rngs), key, rules)
+            )
         return lambda key: nnx.state(jax_inits.flax.create(model, key, rules))
     if impl.startswith("eqx"):
         import equinox as eqx

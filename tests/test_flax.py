@@ -536,6 +536,59 @@ def test_create_caches_the_abstract_model():
     assert len(calls) == 2
 
 
+class _Counted(nnx.Module):
+    builds: list = []  # noqa: RUF012 - the test's record of abstract builds
+
+    def __init__(self, width, rngs):
+        _Counted.builds.append(width)
+        self.dense = nnx.Linear(4, width, rngs=rngs)
+
+
+def test_create_reuses_the_build_of_an_equal_make():
+    # An inline lambda is a new object on every call; it is keyed by its code, its
+    # closure and defaults, and the globals it reads (here the class), so the second
+    # round only draws. Different widths are different keys, and a closure over
+    # something mutable is never shared.
+    import functools
+
+    _Counted.builds.clear()
+    rules = [("*", ji.zeros)]
+    for _ in range(2):
+        for width in (3, 5):
+            model = jflax.create(lambda rngs, w=width: _Counted(w, rngs), KEY, rules)
+            assert model.dense.kernel.get_value().shape == (4, width)
+    assert _Counted.builds == [3, 5]
+    for _ in range(2):
+        jflax.create(functools.partial(_Counted, 7), KEY, rules)
+    assert _Counted.builds == [3, 5, 7]
+    box = [9]
+    for _ in range(2):
+        jflax.create(lambda rngs: _Counted(box[0], rngs), KEY, rules)
+    assert _Counted.builds == [3, 5, 7, 9, 9]
+
+
+def test_value_key_of_make_arguments():
+    import dataclasses
+
+    from jax_inits._src.abstract import _value_key
+
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        width: int
+
+    @dataclasses.dataclass
+    class Mutable:
+        width: int
+
+    assert _value_key(Frozen(3)) == _value_key(Frozen(3)) != _value_key(Frozen(4))
+    assert _value_key(Mutable(3)) is None and _value_key([3]) is None
+    assert _value_key((1, "a", jnp.float32)) == _value_key((1, "a", jnp.float32))
+    def make(width):  # one lambda expression, evaluated twice
+        return lambda r: _Counted(width, r)
+
+    assert _value_key(make(3)) == _value_key(make(3)) != _value_key(make(4))
+
+
 def test_abstract_builds_pause_the_garbage_collector_and_restore_it():
     # The abstract build allocates objects that all stay alive; collecting while it
     # runs only walks them (see jax_inits._src.abstract). The collector is off inside

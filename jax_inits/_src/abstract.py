@@ -24,12 +24,16 @@ of its 2.7 s.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import gc
 import threading
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
+import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 from jax_inits._src import _jax_compat, caches
@@ -75,6 +79,67 @@ def _hashable(*parts: Any) -> Any:
     except TypeError:
         return None
     return parts
+
+
+_SCALARS = (type(None), bool, int, float, complex, str, bytes)
+_BY_IDENTITY = (type, types.ModuleType, types.BuiltinFunctionType)
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    """The global (and attribute) names ``code`` and the code nested in it read."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _code_names(const)
+    return names
+
+
+def _value_key(obj: Any, depth: int = 0) -> Any:
+    """A key equal for two objects that build the same thing, or ``None`` when that
+    cannot be told without calling them.
+
+    Immutable values (numbers, strings, tuples, frozen dataclasses) are keyed by
+    value; classes, modules and builtins by identity; a Python function by its
+    code, closure, defaults and the globals it reads, each keyed the same way; a
+    ``functools.partial`` by its function and arguments. So two lambdas written
+    once and evaluated twice (``create(lambda rngs: Model(cfg, rngs=rngs), ...)``
+    in a loop) share a key while ``cfg`` is the same value, and anything mutable
+    (a list, a plain object whose attributes may change) gives ``None``.
+    """
+    if depth > 8:
+        return None
+    if isinstance(obj, _SCALARS) or isinstance(obj, np.dtype):
+        return (type(obj), obj)
+    if isinstance(obj, _BY_IDENTITY):
+        return ("id", obj)
+    if isinstance(obj, (tuple, frozenset)):
+        items = [_value_key(item, depth + 1) for item in obj]
+        return None if any(i is None for i in items) else (type(obj), tuple(items))
+    if isinstance(obj, functools.partial):
+        parts = (obj.func, obj.args, tuple(sorted(obj.keywords.items())))
+        inner = _value_key(parts, depth + 1)
+        return None if inner is None else ("partial", inner)
+    if isinstance(obj, types.FunctionType):
+        try:
+            cells = tuple(cell.cell_contents for cell in obj.__closure__ or ())
+        except ValueError:  # a cell not filled yet
+            return None
+        read = sorted(n for n in _code_names(obj.__code__) if n in obj.__globals__)
+        glob = tuple((n, obj.__globals__[n]) for n in read)
+        kwdefaults = tuple(sorted((obj.__kwdefaults__ or {}).items()))
+        inner = _value_key((cells, obj.__defaults__ or (), kwdefaults, glob), depth + 1)
+        return None if inner is None else ("function", obj.__code__, inner)
+    if dataclasses.is_dataclass(obj) and obj.__dataclass_params__.frozen:  # type: ignore[union-attr]
+        fields = tuple(getattr(obj, f.name) for f in dataclasses.fields(obj))
+        inner = _value_key(fields, depth + 1)
+        return None if inner is None else (type(obj), inner)
+    return None
+
+
+def _make_key(make: Any) -> Any:
+    """The cache key of a ``make`` callable: `_value_key`, else ``make`` itself."""
+    key = _value_key(make)
+    return ("make", make) if key is None else key
 
 
 def _cached(cache: caches.Cache, key: Any, build: Callable[[], Any]) -> Any:
@@ -142,7 +207,7 @@ def nnx_model(make: Callable[[Any], Any], mesh: Any) -> NnxModel:
     """The cached abstract build of ``make`` (see `NnxModel`) under ``mesh``."""
     from flax import nnx
 
-    key = _hashable(make, mesh, nnx.using_eager_sharding(), _context())
+    key = _hashable(_make_key(make), mesh, nnx.using_eager_sharding(), _context())
     return _cached(_NNX, key, lambda: NnxModel(make, mesh))
 
 
@@ -229,4 +294,4 @@ def equinox_module(make: Callable[[jax.Array], Any], key: jax.Array) -> tuple[An
             abstract = eqx.filter_eval_shape(make, key)
         return eqx.partition(abstract, lambda leaf: isinstance(leaf, jax.ShapeDtypeStruct))
 
-    return _cached(_EQUINOX, _hashable(make, _arg_key(key), _context()), build)
+    return _cached(_EQUINOX, _hashable(_make_key(make), _arg_key(key), _context()), build)
