@@ -23,8 +23,9 @@ def create(make: Any, key: jax.Array, rules: Any = None, *, out_shardings: Any =
     """Builds an Equinox module abstractly, then creates its array leaves in one call.
 
     ``make(key)`` is evaluated with ``eqx.filter_eval_shape`` (cached per ``make``
-    object and key type, so ``make`` must build the same structure on every call;
-    `jax_inits.clear_caches` empties the cache); the array leaves are then created
+    and key type, ``make`` keyed by what it builds as for `jax_inits.flax.create`,
+    so it must build the same structure on every call; `jax_inits.clear_caches`
+    empties the cache); the array leaves are then created
 
     * with ``rules``: by `jax_inits.tree.init` (grouped draws; leaf values
       ``init(leaf_key(key, path), shape, dtype)`` with paths such as

@@ -244,9 +244,15 @@ def create(
       traced in one ``jax.jit`` with the state's shardings as ``out_shardings``
       (values as ``nnx.jit`` gives them; compile time grows with the model's size).
 
-    The abstract model is cached per ``make`` object and mesh (`jax_inits.clear_caches`
+    The abstract model is cached per ``make`` and mesh (`jax_inits.clear_caches`
     empties the cache), so ``make`` must build the same structure on every call; a
-    second ``create`` with another key only draws. On jax releases whose tracers
+    second ``create`` with another key only draws. ``make`` is keyed by what it
+    builds: a class by itself, a ``functools.partial`` by its function and
+    arguments, a lambda by its code, closure, defaults and the globals it reads
+    when those are immutable values (numbers, strings, tuples, frozen dataclasses,
+    classes, modules), so ``create(lambda rngs: Model(cfg, rngs=rngs), ...)``
+    written inline reuses the build while ``cfg`` is equal; a closure over anything
+    mutable is keyed by the lambda object itself. On jax releases whose tracers
     build a trace-walking error message each time nnx probes their ``.sharding``
     (jax <= 0.10, jax pull request 40041) that message is skipped during the
     abstract build, which keeps it linear in the model's size; Python's cyclic
