@@ -583,6 +583,7 @@ def test_value_key_of_make_arguments():
     assert _value_key(Frozen(3)) == _value_key(Frozen(3)) != _value_key(Frozen(4))
     assert _value_key(Mutable(3)) is None and _value_key([3]) is None
     assert _value_key((1, "a", jnp.float32)) == _value_key((1, "a", jnp.float32))
+
     def make(width):  # one lambda expression, evaluated twice
         return lambda r: _Counted(width, r)
 
