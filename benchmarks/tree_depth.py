@@ -351,6 +351,11 @@ def _machine() -> dict:
     }
 
 
+def _loads(averages: list[float]) -> str:
+    """A load average triple as the results print it: ``1.2, 0.9, 0.8``."""
+    return ", ".join(f"{x:.1f}" for x in averages)
+
+
 def _table(records: list[dict], impls: list[str]) -> str:
     layers = sorted({r["layers"] for r in records})
     head = "| layers (leaves) | " + " | ".join(f"{i} cold" for i in impls)
@@ -468,7 +473,9 @@ def main() -> None:
     if args.update:  # the other implementations' records (and the machine) stay as they were
         previous = json.loads((out / f"{args.name}.json").read_text())
         machine = previous["machine"]
-        machine.setdefault("updated", []).append({"impls": impls, **_machine()})  # load: at the end
+        now = _machine()  # after the runs: its load average is the one at the end
+        now["load_average_at_end"] = now.pop("load_average_at_start")
+        machine.setdefault("updated", []).append({"impls": impls, **now})
         done = {(r["impl"], r["layers"]) for r in records}
         kept = [r for r in previous["records"] if (r["impl"], r["layers"]) not in done]
         every = [j for i in IMPLS for j in (i, i + BEFORE)]
@@ -482,12 +489,8 @@ def main() -> None:
         "# tree init depth sweep (cold = fresh process, first call; warm = median of 3)",
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, load average at start "
-        f"{', '.join(f'{x:.1f}' for x in machine['load_average_at_start'])}"
-        + (
-            f", at end {', '.join(f'{x:.1f}' for x in machine['load_average_at_end'])}; "
-            if "load_average_at_end" in machine
-            else "; "
-        )
+        f"{_loads(machine['load_average_at_start'])}"
+        + (f", at end {_loads(end)}; " if (end := machine.get("load_average_at_end")) else "; ")
         + f"Python {machine['python']}, jax {machine['jax']}, jaxlib {machine['jaxlib']}, "
         f"commit {machine['commit']}.",
         "",
@@ -495,7 +498,7 @@ def main() -> None:
         "",
         *(
             f"Re-measured later: {', '.join(u['impls'])} (commit {u['commit']}, load average "
-            f"at the end {', '.join(f'{x:.1f}' for x in u['load_average_at_start'])})."
+            f"at the end {_loads(u['load_average_at_end'])})."
             for u in machine.get("updated", [])
         ),
         "",

@@ -81,7 +81,7 @@ def _hashable(*parts: Any) -> Any:
     return parts
 
 
-_SCALARS = (type(None), bool, int, float, complex, str, bytes)
+_BY_VALUE = (type(None), bool, int, float, complex, str, bytes, np.dtype)
 _BY_IDENTITY = (type, types.ModuleType, types.BuiltinFunctionType)
 
 
@@ -108,7 +108,7 @@ def _value_key(obj: Any, depth: int = 0) -> Any:
     """
     if depth > 8:
         return None
-    if isinstance(obj, _SCALARS) or isinstance(obj, np.dtype):
+    if isinstance(obj, _BY_VALUE):
         return (type(obj), obj)
     if isinstance(obj, _BY_IDENTITY):
         return ("id", obj)
