@@ -1,7 +1,7 @@
 """Depth sweep of whole-model init: compile time against the number of layers.
 
 Run: ``python benchmarks/tree_depth.py [--layers 4,16,64,256] [--old PATH] [--before PATH]
-[--impls ...]``.
+[--impls ...] [--name NAME] [--render]``.
 
 The spec is Llama-like (d_model 256, ffn 688, vocab 1024; per layer
 wq/wk/wv/wo/w1/w3/w2 and two norm scales: 9 leaves, plus the embedding and a
@@ -82,6 +82,13 @@ TARGETS = {
     "eqx create": ("tree.init", "eqx eager"),
 }
 BEFORE = " (before)"
+#: Every implementation name in table order, each followed by its "before" run.
+ORDER = tuple(j for i in IMPLS for j in (i, i + BEFORE))
+
+
+def _present(records: list[dict]) -> list[str]:
+    """The implementations ``records`` have, in table order."""
+    return [i for i in ORDER if any(r["impl"] == i for r in records)]
 
 
 def llama_spec(n_layers: int):
@@ -409,6 +416,47 @@ def _targets(records: list[dict]) -> list[str]:
     return lines
 
 
+def _markdown(machine: dict, records: list[dict], impls: list[str]) -> str:
+    """The results page: machine, table, re-measurements and (where ``tree.init`` ran,
+    the reference of the cold targets) the targets of the create helpers."""
+    before = machine.get("before")
+    lines = [
+        "# tree init depth sweep (cold = fresh process, first call; warm = median of 3)",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, load average at start "
+        f"{_loads(machine['load_average_at_start'])}"
+        + (f", at end {_loads(end)}; " if (end := machine.get("load_average_at_end")) else "; ")
+        + f"Python {machine['python']}, jax {machine['jax']}, jaxlib {machine['jaxlib']}, "
+        f"commit {machine['commit']}.",
+        "",
+        *(
+            [f"'before' is the checkout {before} (commit {machine['before_commit']}).", ""]
+            if before
+            else []
+        ),
+        _table(records, impls),
+        "",
+        *(
+            f"Re-measured later: {', '.join(u['impls'])} (commit {u['commit']}, load average "
+            f"at the end {_loads(u['load_average_at_end'])})."
+            for u in machine.get("updated", [])
+        ),
+        "",
+        "> T s: stopped at the per-point limit T; †: not run, because the same "
+        "implementation already exceeded the limit at a smaller depth.",
+        "",
+    ]
+    ran = {r["impl"] for r in records}
+    if "tree.init" in ran and ran & set(TARGETS):
+        lines += [
+            "## Targets: the create helpers against tree.init and plain construction",
+            "",
+            *_targets(records),
+            "",
+        ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", default="4,16,64,256")
@@ -432,10 +480,23 @@ def main() -> None:
         action="store_true",
         help="re-measure --impls at --layers, replacing those points in the existing results",
     )
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="measure nothing: write OUT/NAME.md again from OUT/NAME.json",
+    )
     parser.add_argument("--case", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         print(json.dumps(_case(args.case[0], int(args.case[1]))))
+        return
+    out = pathlib.Path(args.out)
+    if args.render:
+        saved = json.loads((out / f"{args.name}.json").read_text())
+        records = saved["records"]
+        (out / f"{args.name}.md").write_text(
+            _markdown(saved["machine"], records, _present(records))
+        )
         return
     impls = [i for i in args.impls.split(",") if i != "tree.init (old)" or args.old]
     unknown = [i for i in impls if i not in IMPLS]
@@ -468,7 +529,6 @@ def main() -> None:
             records.append(record)
             print(json.dumps(record), flush=True)
     machine["load_average_at_end"] = list(os.getloadavg())
-    out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.update:  # the other implementations' records (and the machine) stay as they were
         previous = json.loads((out / f"{args.name}.json").read_text())
@@ -478,49 +538,15 @@ def main() -> None:
         machine.setdefault("updated", []).append({"impls": impls, **now})
         done = {(r["impl"], r["layers"]) for r in records}
         kept = [r for r in previous["records"] if (r["impl"], r["layers"]) not in done]
-        every = [j for i in IMPLS for j in (i, i + BEFORE)]
-        order = {impl: i for i, impl in enumerate(every)}
+        order = {impl: i for i, impl in enumerate(ORDER)}
         records = sorted(kept + records, key=lambda r: (r["layers"], order[r["impl"]]))
-        impls = [i for i in every if any(r["impl"] == i for r in records)]
+        impls = _present(records)
     (out / f"{args.name}.json").write_text(
         json.dumps({"machine": machine, "records": records}, indent=1) + "\n"
     )
-    lines = [
-        "# tree init depth sweep (cold = fresh process, first call; warm = median of 3)",
-        "",
-        f"Machine: {machine['cpu']}, {machine['cores']} cores, load average at start "
-        f"{_loads(machine['load_average_at_start'])}"
-        + (f", at end {_loads(end)}; " if (end := machine.get("load_average_at_end")) else "; ")
-        + f"Python {machine['python']}, jax {machine['jax']}, jaxlib {machine['jaxlib']}, "
-        f"commit {machine['commit']}.",
-        "",
-        _table(records, impls),
-        "",
-        *(
-            f"Re-measured later: {', '.join(u['impls'])} (commit {u['commit']}, load average "
-            f"at the end {_loads(u['load_average_at_end'])})."
-            for u in machine.get("updated", [])
-        ),
-        "",
-        "> T s: stopped at the per-point limit T; †: not run, because the same "
-        "implementation already exceeded the limit at a smaller depth.",
-        "",
-    ]
-    if any(r["impl"] in TARGETS for r in records):
-        before = machine.get("before")
-        lines += [
-            "## Targets: the create helpers against tree.init and plain construction",
-            "",
-            *(
-                [f"'before' is the checkout {before} (commit {machine['before_commit']}).", ""]
-                if before
-                else []
-            ),
-            *_targets(records),
-            "",
-        ]
-    (out / f"{args.name}.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    text = _markdown(machine, records, impls)
+    (out / f"{args.name}.md").write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
