@@ -16,16 +16,28 @@ one preset and one mup scheme; `make test-slow` checks every case, and that the
 file holds no case the script no longer makes.
 
 The fingerprints are CPU bits (see the script): on another default backend the
-tests skip.
+tests skip. The QR-based builders reach LAPACK, whose bits depend on the CPU's
+OpenBLAS kernels: their draw is pinned bit for bit and their values to a
+tolerance (the script's LAPACK section); the tests below show that the
+tolerance still catches another seed or formula, and the slow tier runs the
+whole check under two OpenBLAS kernels in fresh processes.
 """
 
 import importlib.util
+import os
 import pathlib
+import platform
+import re
+import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 from _subsets import REPRESENTATIVES
+
+import jax_inits
 
 _spec = importlib.util.spec_from_file_location(
     "golden_update", pathlib.Path(__file__).resolve().parent / "golden" / "update.py"
@@ -74,6 +86,7 @@ def test_fast_cases_cover_every_representative():
 def test_values_match_the_committed_fingerprints():
     cases = _fast_cases()
     report = golden.changes(cases, golden.compute(cases), golden.load())
+    assert cases.keys() & golden.load().near.keys(), "no QR-based case in make test"
     assert not report, report
 
 
@@ -83,7 +96,7 @@ def test_every_value_matches_the_committed_fingerprints():
     want = golden.load()
     report = golden.changes(cases, golden.compute(cases), want)
     assert not report, report
-    stale = sorted(set(want) - set(cases))
+    stale = sorted(set(want.fingerprints) - set(cases))
     assert not stale, f"values.json has cases the script no longer makes: {stale}"
 
 
@@ -91,7 +104,86 @@ def test_a_changed_value_names_its_builder_and_the_changelog():
     """The failure message is what a reviewer needs: the builders, the cases, the fix."""
     cases = golden.builder_cases(["normal"])
     cid = next(iter(cases))
-    report = golden.changes(cases, {**golden.load(), cid: "0" * 16}, golden.load())
+    want = golden.load()
+    got = golden.Values({**want.fingerprints, cid: "0" * 16}, want.near, {})
+    report = golden.changes(cases, got, want)
     assert "builder(s): normal." in report
     assert cid in report and "--update" in report and "Changed values" in report
-    assert golden.changes(cases, golden.load(), golden.load()) == ""
+    assert golden.changes(cases, want, want) == ""
+
+
+# ----------------------------------------------------------------------------- LAPACK cases
+
+#: A QR-based case in `make test` (float32: its tolerance is the tight one).
+QR_CASE = "orthogonal|float32|4x6|threefry2x32"
+
+
+def _qr_case(seed_offset: int = 0):
+    owner, draw = golden.builder_cases(["orthogonal"])[QR_CASE]
+    return {QR_CASE: (owner, lambda k: draw(jax.random.fold_in(k, 1) if seed_offset else k))}
+
+
+def test_the_lapack_tolerance_catches_another_seed_and_another_formula():
+    """The committed QR values are matched within a tolerance (a few float32 ulps
+    of LAPACK's rounding); the check must still fail for what a real change gives:
+    another key (the draw differs), Q without Mezzadri's sign fix (the formula
+    differs, the draw does not), and pass a 1-ulp move of every value (what
+    another OpenBLAS kernel gives). One 4x6 float32 case, seed 20261206."""
+    want = golden.load()
+    same = golden.compute(_qr_case())
+    assert QR_CASE in same.near, "the orthogonal case must be found to reach LAPACK"
+    assert golden.changes(_qr_case(), same, want) == ""
+
+    other_key = golden.compute(_qr_case(seed_offset=1))
+    assert other_key.fingerprints[QR_CASE] != want.fingerprints[QR_CASE]
+    assert not golden.within(other_key.near[QR_CASE], want.near[QR_CASE], same.dtypes[QR_CASE])
+
+    with golden.qr_skipped(lambda z: (lambda q, r: (q, jnp.abs(r)))(*jnp.linalg.qr(z))):
+        unsigned = golden._evaluate(_qr_case(), 64)[QR_CASE]
+    numbers, dtypes = golden._flat(unsigned)
+    assert not golden.within(numbers, want.near[QR_CASE], dtypes), "sign fix not caught"
+
+    moved = np.nextafter(np.float32(want.near[QR_CASE]), np.float32(np.inf)).astype(float)
+    assert golden.within(moved.tolist(), want.near[QR_CASE], dtypes)
+
+
+def test_lapack_is_reached_only_through_sampling_qr():
+    """The draw of a QR case is pinned by leaving `sampling.qr` out: that holds only
+    if no other code of the package calls LAPACK. Checked in the source (every
+    ``linalg`` call) and in the trace (no LAPACK primitive left without the QR)."""
+    package = pathlib.Path(jax_inits.__file__).parent
+    calls = [
+        (str(path.relative_to(package)), line.strip())
+        for path in sorted(package.rglob("*.py"))
+        for line in path.read_text().splitlines()
+        if re.search(r"\blinalg\.\w+\(", line.split("#")[0])
+    ]
+    assert calls == [("_src/sampling.py", "return jnp.linalg.qr(z)")], calls
+    _, draw = _qr_case()[QR_CASE]
+    assert golden.lapack_calls(draw) == {"qr"}
+    with golden.qr_skipped():
+        assert golden.lapack_calls(draw) == set()
+
+
+def _second_core_type() -> str:
+    """An OpenBLAS kernel this CPU runs, other than Prescott (every x86-64 has SSE3)."""
+    flags = pathlib.Path("/proc/cpuinfo").read_text() if os.path.exists("/proc/cpuinfo") else ""
+    return "Haswell" if re.search(r"\bavx2\b", flags) else "Nehalem"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 core types")
+@pytest.mark.parametrize("core_type", ["Prescott", "second"])
+def test_golden_values_hold_under_other_openblas_kernels(core_type):
+    """The whole golden check (``tests/golden/update.py``, every case) in a fresh
+    process whose OpenBLAS is forced to another kernel: Prescott (SSE3, the
+    baseline of every x86-64) and Haswell (AVX2) or, without AVX2, Nehalem. The
+    QR-based values move by a few ulps between them; the check passes on each."""
+    core_type = _second_core_type() if core_type == "second" else core_type
+    env = {**os.environ, "OPENBLAS_CORETYPE": core_type, "JAX_PLATFORMS": "cpu"}
+    script = pathlib.Path(__file__).resolve().parent / "golden" / "update.py"
+    run = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert run.returncode == 0, f"OPENBLAS_CORETYPE={core_type}:\n{run.stdout}{run.stderr}"
+    assert "fingerprints match" in run.stdout

@@ -251,6 +251,16 @@ class InitializerBase:
     def _sample(self, key: jax.Array, shape: Shape, dtype: np.dtype) -> jax.Array:
         raise NotImplementedError
 
+    def _sample_traced(self, key: jax.Array, shape: Shape, dtype: np.dtype) -> jax.Array:
+        """`_sample` for an initializer built from a traced argument (`traced`).
+
+        A family whose jax.nn counterpart takes that argument overrides it with
+        jax.nn's own operations in jax.nn's order: with the multiplier a runtime
+        value, XLA cannot fold it into the draw's constants as it does for a
+        concrete one, so the order of the products decides the last bit.
+        """
+        return self._sample(key, shape, dtype)
+
     def _scalars(self, shape: Shape, dtype: np.dtype) -> tuple[float, ...] | None:
         """The numbers through which ``shape`` enters the draw, for draws that are
         otherwise elementwise in the flat element index; ``None`` for the rest.

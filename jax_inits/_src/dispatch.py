@@ -282,7 +282,7 @@ def _sample(
         if math.prod(shape) == 0:
             return jax.numpy.zeros(shape, dtype)
         work = work_dtype(dtype)
-        x = init._sample(key, shape, work)
+        x = (init._sample_traced if init.traced else init._sample)(key, shape, work)
         bounds = None if init.traced else init._bounds(shape, work)
         if bounds is not None:
             # Bounds representable in ``dtype`` commute with rounding to it (rounding

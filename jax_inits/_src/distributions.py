@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -116,6 +117,13 @@ class Normal(InitializerBase):
             x = sampling.normal(key, shape, dtype, jnp.array(self.stddev, dtype))
         return x + jnp.array(self.mean, dtype) if _nonzero(self.mean) else x
 
+    def _sample_traced(self, key, shape, dtype):
+        if jnp.issubdtype(dtype, np.complexfloating):
+            return self._sample(key, shape, dtype)
+        # jax.nn.initializers.normal: random.normal(key, shape, dtype) * stddev
+        x = jax.random.normal(key, shape, dtype) * jnp.array(self.stddev, dtype)
+        return x + jnp.array(self.mean, dtype) if _nonzero(self.mean) else x
+
     def _scalars(self, shape, dtype):
         return None if jnp.issubdtype(dtype, np.complexfloating) else ()
 
@@ -163,6 +171,14 @@ class TruncatedNormal(InitializerBase):
 
     def _sample(self, key, shape, dtype):
         t = sampling.truncated_normal(key, self.lower, self.upper, shape, dtype)
+        x = t * jnp.array(self.stddev, dtype)
+        return x + jnp.array(self.mean, dtype) if _nonzero(self.mean) else x
+
+    def _sample_traced(self, key, shape, dtype):
+        if sampling.tails_need_care(self.lower, self.upper):
+            return self._sample(key, shape, dtype)
+        # jax.nn.initializers.truncated_normal: random.truncated_normal(...) * stddev
+        t = jax.random.truncated_normal(key, self.lower, self.upper, shape, dtype)
         x = t * jnp.array(self.stddev, dtype)
         return x + jnp.array(self.mean, dtype) if _nonzero(self.mean) else x
 

@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -284,6 +285,16 @@ class VarianceScaling(InitializerBase):
                 return sampling.normal(key, shape, dtype, std)
             return sampling.scale_complex(unit, np.array(std, jnp.finfo(dtype).dtype))
         return self._draw(key, shape, dtype, (self._real_scale(shape, dtype),))
+
+    def _sample_traced(self, key, shape, dtype):
+        # jax.nn.initializers.variance_scaling, real dtypes (a traced scale allows no
+        # other): the unit draw of jax.random times the multiplier computed in-graph.
+        scale = self._real_scale(shape, dtype)
+        if self.distribution == "truncated_normal":
+            return jax.random.truncated_normal(key, -2, 2, shape, dtype) * scale
+        if self.distribution == "uniform":
+            return jax.random.uniform(key, shape, dtype, -1) * scale
+        return jax.random.normal(key, shape, dtype) * scale
 
     def _scalars(self, shape, dtype):
         if self.traced or jnp.issubdtype(dtype, np.complexfloating):

@@ -31,11 +31,24 @@ the kernels are integer threefry plus float arithmetic that XLA evaluates in the
 same IEEE order). A GPU or TPU computes ``erf_inv``, ``log``, ``sin``/``cos`` and
 the QR with its own libraries, whose last bits may differ; the file makes no
 claim about those, and the test skips on any default backend but the CPU.
+
+The one exception is LAPACK. A case whose trace reaches a LAPACK primitive (the
+QR of the orthogonal family: found in the jaxpr, `lapack_calls`) gets its bits
+from the LAPACK that jaxlib loads, OpenBLAS through scipy, which picks its
+kernels per processor. For such a case the fingerprint is of its *draw*: the
+case computed with ``sampling.qr`` left out (`qr_skipped`), so everything before
+and after the QR (key handling, the Gaussian, layout, scale, cast) is still
+pinned bit for bit; and its final values are kept in the file's ``lapack``
+section and matched within `LAPACK_ATOL` of the largest magnitude plus
+`LAPACK_ULPS` ulps of the dtype (`within`): a few ulps apart on another CPU,
+O(1) apart for another seed or formula.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import pathlib
 import sys
@@ -44,12 +57,13 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import jax_inits
 import jax_inits.mup
 import jax_inits.presets
 import jax_inits.tree
-from jax_inits._src import catalog, dispatch
+from jax_inits._src import catalog, dispatch, sampling
 
 PATH = pathlib.Path(__file__).resolve().parent / "values.json"
 #: The root seed of every case, and the key implementations.
@@ -211,13 +225,102 @@ def _impl(case_id: str) -> str:
     return case_id.rsplit("|", 1)[1]
 
 
-def compute(cases: dict[str, Case], batch: int = 64) -> dict[str, str]:
-    """The fingerprint of every case. Builder cases (``|``-named by dtype) run in
-    jitted batches of ``batch``, tree cases eagerly (the grouped path)."""
+# ----------------------------------------------------------------------------- LAPACK
+
+#: Primitives that jax's CPU backend lowers to LAPACK/BLAS calls (jaxlib takes them
+#: from scipy's OpenBLAS, which picks its kernels per processor).
+LAPACK_PRIMITIVES = frozenset(
+    {
+        "qr",
+        "geqrf",
+        "geqp3",
+        "householder_product",
+        "eigh",
+        "eig",
+        "svd",
+        "cholesky",
+        "lu",
+        "triangular_solve",
+        "schur",
+        "hessenberg",
+        "tridiagonal",
+        "tridiagonal_solve",
+    }
+)
+#: The tolerance of a LAPACK case's final values, relative to the case's largest
+#: magnitude (entries of a scaled orthogonal matrix): a different OpenBLAS kernel
+#: moves a float32 QR of these tiny matrices by a few ulps (~1e-7); another seed
+#: or formula moves them by O(1).
+LAPACK_ATOL = 1e-5
+#: Plus this many ulps of the leaf's own dtype, relative to each value: a
+#: bfloat16 result rounded from a float32 QR that moved by an ulp may round the
+#: other way.
+LAPACK_ULPS = 2
+
+
+def _primitives(jaxpr: Any, found: set[str]) -> set[str]:
+    for eqn in jaxpr.eqns:
+        found.add(eqn.primitive.name)
+        for param in eqn.params.values():
+            for value in param if isinstance(param, (tuple, list)) else (param,):
+                inner = getattr(value, "jaxpr", value)  # a ClosedJaxpr or a Jaxpr
+                if hasattr(inner, "eqns"):
+                    _primitives(inner, found)
+    return found
+
+
+def lapack_calls(fn: Callable[[jax.Array], Any], impl: str = "threefry2x32") -> set[str]:
+    """The LAPACK-backed primitives that ``fn(key)`` traces to (jit, cond and scan
+    bodies included): empty for a case whose bits are the CPU's own arithmetic."""
+    jaxpr = jax.make_jaxpr(fn)(key(impl)).jaxpr
+    return _primitives(jaxpr, set()) & LAPACK_PRIMITIVES
+
+
+def _passthrough_qr(z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``z`` itself as Q with R = I: the builder's result with the QR step left out."""
+    k = z.shape[-1]
+    return z, jnp.broadcast_to(jnp.eye(k, dtype=z.dtype), (*z.shape[:-2], k, k))
+
+
+@contextlib.contextmanager
+def qr_skipped(qr: Callable[[jax.Array], tuple[jax.Array, jax.Array]] = _passthrough_qr):
+    """Within: ``sampling.qr`` is ``qr`` (by default the QR step is left out, so a
+    QR-based builder returns its Gaussian draw laid out as its result). Every
+    cache, ours and jax's, is emptied on the way in and out: no trace made with
+    one QR is reused with the other."""
+    original = sampling.qr
+    jax_inits.clear_caches()
+    jax.clear_caches()
+    sampling.qr = qr
+    try:
+        yield
+    finally:
+        sampling.qr = original
+        jax_inits.clear_caches()
+        jax.clear_caches()
+
+
+# ----------------------------------------------------------------------------- values
+
+
+@dataclasses.dataclass
+class Values:
+    """What a checkout gives: ``fingerprints`` for every case (for a LAPACK case,
+    of its draw with the QR step left out: bit for bit on any CPU) and ``near``,
+    the final values of the LAPACK cases (flattened, complex as real pairs), to
+    be matched within `within`."""
+
+    fingerprints: dict[str, str]
+    near: dict[str, list[float]]
+    dtypes: dict[str, list[str]]
+
+
+def _evaluate(cases: dict[str, Case], batch: int) -> dict[str, Any]:
+    """The value of every case: builder cases (``|``-named by dtype) in jitted
+    batches of ``batch``, tree cases eagerly (the grouped path)."""
     jitted = {
         cid: c for cid, c in cases.items() if not cid.startswith(("tree.", "presets|", "mup|"))
     }
-    eager = {cid: c for cid, c in cases.items() if cid not in jitted}
     values: dict[str, Any] = {}
     ids = list(jitted)
     for start in range(0, len(ids), batch):
@@ -227,23 +330,86 @@ def compute(cases: dict[str, Case], batch: int = 64) -> dict[str, str]:
             return {cid: jitted[cid][1](keys[_impl(cid)]) for cid in chunk}
 
         values.update(jax.jit(run)({impl: key(impl) for impl in IMPLS}))
-    for cid, (_, fn) in eager.items():
-        values[cid] = fn(key(_impl(cid)))
-    return {cid: jax_inits.tree.fingerprint({"value": values[cid]})[:DIGITS] for cid in cases}
+    for cid, (_, fn) in cases.items():
+        if cid not in jitted:
+            values[cid] = fn(key(_impl(cid)))
+    return values
 
 
-def load() -> dict[str, str]:
-    return json.loads(PATH.read_text())["values"]
+def _fingerprint(value: Any) -> str:
+    return jax_inits.tree.fingerprint({"value": value})[:DIGITS]
 
 
-def changes(cases: dict[str, Case], got: dict[str, str], want: dict[str, str]) -> str:
+def _flat(value: Any) -> tuple[list[float], list[str]]:
+    """Every element of ``value`` as floats (complex as real, imaginary), with
+    each element's dtype name."""
+    numbers: list[float] = []
+    dtypes: list[str] = []
+    for leaf in jax.tree.leaves(value):
+        a = np.asarray(leaf)
+        real = a.view(np.float32) if a.dtype == np.complex64 else a
+        real = real.view(np.float64) if a.dtype == np.complex128 else real
+        flat = np.asarray(real, np.float64).ravel()
+        numbers += flat.tolist()
+        dtypes += [a.dtype.name] * flat.size
+    return numbers, dtypes
+
+
+def compute(cases: dict[str, Case], batch: int = 64) -> Values:
+    """What this checkout gives for ``cases``: fingerprints, and the LAPACK cases'
+    values (the cases whose trace reaches a primitive of `LAPACK_PRIMITIVES`)."""
+    values = _evaluate(cases, batch)
+    lapack = {cid for cid, (_, fn) in cases.items() if lapack_calls(fn, _impl(cid))}
+    with qr_skipped():
+        draws = _evaluate({cid: cases[cid] for cid in lapack}, batch)
+    fingerprints = {cid: _fingerprint(draws.get(cid, values[cid])) for cid in cases}
+    for cid in lapack:
+        if fingerprints[cid] == _fingerprint(values[cid]):
+            raise RuntimeError(
+                f"golden: {cid} calls LAPACK outside `sampling.qr`, so its draw cannot be "
+                "pinned apart from LAPACK's bits; route the call through `sampling.qr`."
+            )
+    flat = {cid: _flat(values[cid]) for cid in sorted(lapack)}
+    return Values(
+        fingerprints,
+        {cid: numbers for cid, (numbers, _) in flat.items()},
+        {cid: dtypes for cid, (_, dtypes) in flat.items()},
+    )
+
+
+def within(got: list[float], want: list[float], dtypes: list[str]) -> bool:
+    """Whether a LAPACK case's values match the committed ones: ``|got - want| <=
+    LAPACK_ATOL * max|want| + LAPACK_ULPS * eps(dtype) * |want|`` element by element."""
+    if len(got) != len(want):
+        return False
+    g, w = np.asarray(got), np.asarray(want)
+    eps = np.array([jnp.finfo(d).eps for d in dtypes], np.float64)
+    scale = max(float(np.max(np.abs(w), initial=0.0)), np.finfo(np.float32).tiny)
+    return bool(np.all(np.abs(g - w) <= LAPACK_ATOL * scale + LAPACK_ULPS * eps * np.abs(w)))
+
+
+def load() -> Values:
+    data = json.loads(PATH.read_text())
+    return Values(data["values"], data.get("lapack", {}), {})
+
+
+def changes(cases: dict[str, Case], got: Values, want: Values) -> str:
     """A report of the cases whose values differ from ``want`` (empty if none),
-    naming every builder (or preset, tree case) that changed."""
-    changed = sorted(cid for cid in cases if want.get(cid) != got.get(cid))
+    naming every builder (or preset, tree case) that changed: a fingerprint that
+    is not the committed one, a LAPACK case outside its tolerance, or a case that
+    reaches LAPACK in one and not the other."""
+    bits = {cid for cid in cases if want.fingerprints.get(cid) != got.fingerprints.get(cid)}
+    near = {
+        cid
+        for cid in cases
+        if (cid in got.near) != (cid in want.near)
+        or (cid in got.near and not within(got.near[cid], want.near[cid], got.dtypes[cid]))
+    }
+    changed = sorted(bits | near)
     if not changed:
         return ""
     owners = sorted({cases[cid][0] for cid in changed})
-    missing = [cid for cid in changed if cid not in want]
+    missing = [cid for cid in changed if cid not in want.fingerprints]
     lines = [
         f"Initial values changed for {len(owners)} builder(s): {', '.join(owners)}.",
         "If the change is deliberate, run `python tests/golden/update.py --update`, commit "
@@ -251,10 +417,27 @@ def changes(cases: dict[str, Case], got: dict[str, str], want: dict[str, str]) -
         '"Changed values"; otherwise a refactor changed what a seed gives.',
         "Cases (builder|dtype|shape|key impl: committed -> now):",
     ]
-    lines += [f"  {cid}: {want.get(cid, 'absent')} -> {got.get(cid)}" for cid in changed]
+    for cid in changed:
+        if cid in bits:
+            was, now = want.fingerprints.get(cid, "absent"), got.fingerprints.get(cid)
+            what = "draw before QR " if cid in got.near else ""
+            lines.append(f"  {cid}: {what}{was} -> {now}")
+        if cid in near:
+            lines.append(f"  {cid}: values after QR {_near_diff(cid, got, want)}")
     if missing:
         lines.append(f"({len(missing)} case(s) are new: not in the committed file.)")
     return "\n".join(lines)
+
+
+def _near_diff(cid: str, got: Values, want: Values) -> str:
+    if cid not in want.near:
+        return "now reach LAPACK (committed: bit-exact)"
+    if cid not in got.near:
+        return "no longer reach LAPACK"
+    g, w = np.asarray(got.near[cid]), np.asarray(want.near[cid])
+    if g.shape != w.shape:
+        return f"have {g.size} elements, committed {w.size}"
+    return f"differ by up to {float(np.max(np.abs(g - w))):.3g} (beyond the tolerance)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,17 +454,21 @@ def main(argv: list[str] | None = None) -> int:
             "about": "Fingerprints of initial values; see tests/golden/update.py.",
             "jax": jax.__version__,
             "seed": SEED,
-            "values": dict(sorted(got.items())),
+            "values": dict(sorted(got.fingerprints.items())),
+            "lapack": got.near,
         }
         PATH.write_text(json.dumps(data, indent=1) + "\n")
-        print(f"wrote {len(got)} fingerprints to {PATH}")
+        print(
+            f"wrote {len(got.fingerprints)} fingerprints ({len(got.near)} LAPACK cases) to {PATH}"
+        )
         return 0
     want = load()
-    stale = sorted(set(want) - set(cases))
+    stale = sorted(set(want.fingerprints) - set(cases))
     report = changes(cases, got, want)
     if stale:
         report += f"\nCases no longer made: {stale}"
-    print(report or f"all {len(got)} fingerprints match")
+    n = len(got.fingerprints)
+    print(report or f"all {n} fingerprints match ({len(got.near)} LAPACK cases within tolerance)")
     return 1 if report else 0
 
 
