@@ -9,12 +9,14 @@ is what a correct bfloat16/float16 sampler produces. float32/float64 also get a
 Kolmogorov-Smirnov test. Complex builders are tested on |w|^2 and on the phase.
 
 Sizes, seeds, tolerances and power.
-* Fast tier (always): n = 65,536 (2^16), key 20261123. A test fails when its
+* Fast tier (always): every builder in one of the four dtypes (rotating, so
+  every dtype runs; ``_by_dtype``), n = 65,536 (2^16), key 20261123. A test fails when its
   p-value is below 1e-4. With 64 bins a 3% error in the scale (e.g. a missing
   truncation correction, 12%, or jax's 1.87% complex error on |w|^2 by KS)
   is found with power ~0.99; 1% errors are left to the moment tests.
-* Slow tier (``-m slow``, run by CI as its own step): n = 4,194,304 (2^22) and
-  256 bins; it finds a 0.4% scale error with power ~0.99.
+* Slow tier (``-m slow``, run by CI as its own step): the other dtypes at n = 2^16,
+  and every builder and dtype at n = 4,194,304 (2^22) and 256 bins; it finds a
+  0.4% scale error with power ~0.99.
 Orthogonal entries within one matrix are weakly dependent (each row has unit
 norm); the chi-square is then approximate, which the 1e-4 threshold absorbs.
 """
@@ -150,9 +152,25 @@ def _tiers():
     return [pytest.param(*FAST, id="fast"), pytest.param(*SLOW, id="slow", marks=pytest.mark.slow)]
 
 
+def _by_dtype(names):
+    """``(name, dtype)`` for every pair: in `make test` each name in ONE dtype, the
+    dtype rotating with the name's position (so every dtype runs there, and each
+    builder once); the other dtypes in `make test-slow`, at both sample sizes."""
+    names = sorted(names)
+    return [
+        pytest.param(
+            name,
+            dtype,
+            id=f"{name}-{dtype}",
+            marks=() if j == i % len(REAL_DTYPES) else pytest.mark.slow,
+        )
+        for i, name in enumerate(names)
+        for j, dtype in enumerate(REAL_DTYPES)
+    ]
+
+
 @pytest.mark.parametrize("n,bins", _tiers())
-@pytest.mark.parametrize("dtype", REAL_DTYPES)
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name,dtype", _by_dtype(CASES))
 def test_real_builder_matches_its_distribution(name, dtype, n, bins):
     init, dist = CASES[name]
     sample = _draw(init, n, dtype)
@@ -283,8 +301,7 @@ def _preset_dist(name, n):
 
 
 @pytest.mark.parametrize("n,bins", _tiers())
-@pytest.mark.parametrize("dtype", REAL_DTYPES)
-@pytest.mark.parametrize("name", sorted(PRESETS))
+@pytest.mark.parametrize("name,dtype", _by_dtype(PRESETS))
 def test_named_preset_matches_its_distribution(name, dtype, n, bins):
     sample = _draw(getattr(ji, name)(in_axis=-1, out_axis=-2), n, dtype)
     dist = _preset_dist(name, n)
