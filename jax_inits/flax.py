@@ -249,10 +249,12 @@ def create(
     second ``create`` with another key only draws. ``make`` is keyed by what it
     builds: a class by itself, a ``functools.partial`` by its function and
     arguments, a lambda by its code, closure, defaults and the globals it reads
-    when those are immutable values (numbers, strings, tuples, frozen dataclasses,
-    classes, modules), so ``create(lambda rngs: Model(cfg, rngs=rngs), ...)``
-    written inline reuses the build while ``cfg`` is equal; a closure over anything
-    mutable is keyed by the lambda object itself. On jax releases whose tracers
+    when those are immutable values (numbers, strings, tuples, frozen dataclasses)
+    or classes and modules (with the attributes of theirs it reads: ``hp.width``
+    read from a config module keys the build by the width it has now), so
+    ``create(lambda rngs: Model(cfg, rngs=rngs), ...)`` written inline reuses the
+    build while ``cfg`` is equal; a closure over anything mutable is keyed by the
+    lambda object itself. On jax releases whose tracers
     build a trace-walking error message each time nnx probes their ``.sharding``
     (jax <= 0.10, jax pull request 40041) that message is skipped during the
     abstract build, which keeps it linear in the model's size; Python's cyclic

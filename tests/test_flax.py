@@ -827,3 +827,28 @@ def test_abstract_build_is_nnx_eval_shape_at_depth(depth, monkeypatch):
     if _jax_compat.QUADRATIC_ORIGIN_MSG:
         assert walks == []  # no trace walk: linear in the number of variables
     _assert_same_abstract(built.graphdef, built.state, reference)
+
+
+# --- issue 30.1: a make that reads an attribute of a mutable global ---------------------
+
+
+class _Hp:  # a mutable namespace, as a config module or class is
+    width = 3
+
+
+def test_create_rebuilds_when_an_attribute_make_reads_changes():
+    import types
+
+    hp_module = types.ModuleType("hp")
+    hp_module.width = 3  # type: ignore[attr-defined]
+    rules = [("*", ji.zeros)]
+    for hp in (hp_module, _Hp):
+        hp.width = 3
+        for width in (3, 4, 3):
+            hp.width = width
+            model = jflax.create(lambda rngs: nnx.Linear(2, hp.width, rngs=rngs), KEY, rules)  # noqa: B023
+            assert model.kernel.get_value().shape == (2, width)
+    _Counted.builds.clear()
+    for _ in range(2):  # still shared while the attribute is unchanged
+        jflax.create(lambda rngs: _Counted(_Hp.width, rngs), KEY, rules)
+    assert _Counted.builds == [3]
