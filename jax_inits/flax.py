@@ -199,19 +199,40 @@ def _split_rest(fn: str, state: Any, filter: Any) -> tuple[Any, Any]:
     return drawn, rest
 
 
-def _known_by_path(known: Any, paths: list[str]) -> dict[str, Any]:
+def _known_by_path(known: Any, paths: list[str], rest: Any) -> dict[str, Any]:
     """``known`` as ``{path: array}`` by the model's paths. Orbax restores an
     ``nnx.State`` without a target as nested dicts with a ``"value"`` level
-    (``body/kernel/value``); that level is looked through."""
+    (``body/kernel/value``); that level is looked through. A path of a variable
+    ``filter`` does not select (in ``rest``) is an error that says so."""
     from jax_inits._src import tree
 
+    kinds = _variable_kinds(rest)
     wanted = set(paths)
     out = {}
     for path, leaf in zip(*tree.flatten(known)[:2], strict=True):
         if path not in wanted and path.endswith("/value") and path[: -len("/value")] in wanted:
             path = path[: -len("/value")]
+        if path not in wanted and path.removesuffix("/value") in kinds:
+            raise ValueError(
+                f"flax.create: the known leaf at path {path!r} is an nnx."
+                f"{kinds[path.removesuffix('/value')]} variable, not one `filter` selects "
+                "(nnx.Param by default); pass only those (`known=nnx.state(model, nnx.Param)`), "
+                "or widen `filter=` to draw and take it too."
+            )
         out[path] = leaf
     return out
+
+
+def _variable_kinds(state: Any) -> dict[str, str]:
+    """Path -> the nnx variable type's name of every variable in ``state``."""
+    from flax import nnx
+
+    from jax_inits._src import tree
+
+    return {
+        tree.path_string(path): type(variable).__name__
+        for path, variable in nnx.to_flat_state(state)
+    }
 
 
 def create(
@@ -281,7 +302,8 @@ def create(
       ``report``, ``(model, drawn_paths)``.
 
     Raises:
-      TypeError: If ``make`` is not callable or ``filter`` is not an nnx filter.
+      TypeError: If ``make`` is not callable (or is a built module), does not return an
+        ``nnx.Module``, or ``filter`` is not an nnx filter.
       ValueError: If ``known`` or ``report`` is given without ``rules``, or as
         for `jax_inits.tree.init`.
 
@@ -298,6 +320,13 @@ def create(
 
     from jax_inits._src import abstract, tree
 
+    if isinstance(make, nnx.Module):
+        name = type(make).__name__
+        raise TypeError(
+            f"flax.create: `make` must build the model, make(rngs) -> nnx.Module, got the built "
+            f"module {name} ({type(make)!r}); pass `lambda rngs: {name}(..., rngs=rngs)` (a "
+            "built model is re-drawn with jax_inits.flax.reinit)."
+        )
     if not callable(make):
         raise TypeError(f"flax.create: `make` must be callable, got {make!r}.")
     if rules is None and (known is not None or report):
@@ -312,7 +341,7 @@ def create(
         "flax.create", built.state, nnx.Param if filter is None else filter
     )
     if known is not None:
-        known = _known_by_path(known, tree.leaf_paths(drawn_spec))
+        known = _known_by_path(known, tree.leaf_paths(drawn_spec), rest_spec)
     drawn, paths = tree.init_reporting(
         key, drawn_spec, rules, out_shardings=built.shardings(drawn_spec), known=known, force=force
     )

@@ -852,3 +852,40 @@ def test_create_rebuilds_when_an_attribute_make_reads_changes():
     for _ in range(2):  # still shared while the attribute is unchanged
         jflax.create(lambda rngs: _Counted(_Hp.width, rngs), KEY, rules)
     assert _Counted.builds == [3]
+
+
+class _WithStats(nnx.Module):
+    def __init__(self, rngs):
+        self.fc = nnx.Linear(2, 3, rngs=rngs)
+        self.bn = nnx.BatchNorm(3, rngs=rngs)
+
+
+def test_create_known_with_other_variables_names_filter():
+    # issue 30.10: nnx.state(model) holds BatchNorm statistics, not only parameters
+    model = _WithStats(nnx.Rngs(0))
+    with pytest.raises(
+        ValueError,
+        match=r"^flax.create: the known leaf at path 'bn/mean' is an nnx.BatchStat variable, "
+        r"not one `filter` selects \(nnx.Param by default\).*nnx.state\(model, nnx.Param\).*"
+        r"`filter=`",
+    ):
+        jflax.create(_WithStats, KEY, [("*", ji.zeros)], known=nnx.state(model))
+
+
+def test_create_checks_what_make_is_and_returns():
+    # issue 30.12
+    rules = [("*", ji.zeros)]
+    built = nnx.Linear(2, 3, rngs=nnx.Rngs(0))
+    with pytest.raises(
+        TypeError,
+        match=r"^flax.create: `make` must build the model, make\(rngs\) -> nnx.Module, got the "
+        r"built module Linear.*lambda rngs: ",
+    ):
+        jflax.create(built, KEY, rules)
+    with pytest.raises(
+        TypeError, match=r"^flax.create: `make` must return an nnx.Module, got None"
+    ):
+        jflax.create(lambda rngs: None, KEY, rules)
+    with pytest.raises(TypeError, match=r"^flax.create: `make` must return an nnx.Module, got "
+                       r"\{'w': ShapeDtypeStruct"):  # fmt: skip
+        jflax.create(lambda rngs: {"w": jnp.zeros(2)}, KEY, rules)

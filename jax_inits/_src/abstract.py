@@ -200,6 +200,8 @@ class NnxModel:
         self.make, self.mesh = make, mesh
         with paused_gc(), _in_mesh(mesh), _jax_compat.quiet_tracer_errors():
             abstract = nnx.eval_shape(lambda: make(nnx.Rngs(0)))
+            if not isinstance(abstract, nnx.Module):
+                raise TypeError(f"flax.create: `make` must return an nnx.Module, got {abstract!r}.")
             self.graphdef, self.state = nnx.split(abstract)
         self._own: dict[Any, Any] = {}
 
