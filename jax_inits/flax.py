@@ -26,7 +26,7 @@ from typing import Any, cast
 import jax
 from jax.sharding import NamedSharding, PartitionSpec
 
-from jax_inits._src import placement
+from jax_inits._src import checks, placement
 
 __all__ = (
     "create",
@@ -109,7 +109,8 @@ def nnx_with_partitioning(init: Any, sharding: Any, mesh: Any = None, **metadata
       >>> layer.kernel.get_value().sharding.spec == P(None, "model")
       True
     """
-    from flax import nnx
+    with checks.needs("flax.nnx_with_partitioning", "flax"):
+        from flax import nnx
 
     if not callable(init):
         raise TypeError(f"nnx_with_partitioning: `init` must be an initializer, got {init!r}.")
@@ -165,7 +166,8 @@ def linen_with_partitioning(init: Any, names: Any, mesh: Any = None) -> Any:
       >>> params["params"]["kernel"].value.sharding.spec == P(None, "model")
       True
     """
-    from flax import linen as nn
+    with checks.needs("flax.linen_with_partitioning", "flax"):
+        from flax import linen as nn
 
     if not callable(init):
         raise TypeError(f"linen_with_partitioning: `init` must be an initializer, got {init!r}.")
@@ -316,7 +318,8 @@ def create(
       >>> model.kernel.get_value().shape
       (4, 3)
     """
-    from flax import nnx
+    with checks.needs("flax.create", "flax"):
+        from flax import nnx
 
     from jax_inits._src import abstract, tree
 
@@ -407,7 +410,8 @@ def reinit(
         nnx.update(model, new)
         return None
     if isinstance(model, Mapping) and filter is None:
-        from flax import linen as nn
+        with checks.needs("flax.reinit", "flax"):
+            from flax import linen as nn
 
         unboxed = nn.unbox(model)
         new = tree.reinit_as("flax.reinit", unboxed, key, rules, only=_only_list(only))
@@ -490,7 +494,8 @@ def create_linen(
       >>> variables["params"]["kernel"].shape
       (4, 3)
     """
-    from flax import linen as nn
+    with checks.needs("flax.create_linen", "flax"):
+        from flax import linen as nn
 
     from jax_inits._src import abstract, tree
 

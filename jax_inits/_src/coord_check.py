@@ -208,7 +208,8 @@ def coord_check_mlp(
       >>> x.shape, y.shape
       ((256, 32), (256,))
     """
-    import optax
+    with checks.needs("diagnostics.coord_check_mlp", "optax"):
+        import optax
 
     batch_key, label_key = jax.random.split(jax.random.key(seed))
     x = jax.random.normal(batch_key, (batch_size, d_in), jnp.float32)

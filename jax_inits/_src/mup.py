@@ -345,7 +345,11 @@ def _base_rule(fn, rule_list, path, leaf, spec_leaves, layer_axis):
                 f"`layer_axis` is {layer_axis}; stack the layer axis (or drop `stacked`)."
             )
         return init
-    return structural.stacked(init, axis=layer_axis)
+    one = structural.stacked(init, axis=layer_axis)
+    shape = tuple(leaf.shape)
+    if _std_of(init, shape) is not None and _std_of(one, shape) is None:
+        return init  # written for the stack (batch_axis=layer_axis): one layer's std already
+    return one
 
 
 def _std_of(init: Any, shape: tuple[int, ...]) -> float | None:
@@ -762,7 +766,8 @@ class Parametrization:
           ValueError: If ``weight_decay < 0``.
           TypeError: If ``independent_weight_decay`` and ``learning_rate`` is a schedule.
         """
-        import optax
+        with checks.needs("Parametrization.adamw", "optax"):
+            import optax
 
         fn = "Parametrization.adamw"
         weight_decay = checks.real_number(fn, "weight_decay", weight_decay, minimum=0.0)
@@ -791,7 +796,8 @@ class Parametrization:
 
 
 def _scale_by_tree(factors: Any):
-    import optax
+    with checks.needs("mup.Parametrization's optax transformations", "optax"):
+        import optax
 
     def init_fn(params):
         del params
@@ -806,7 +812,8 @@ def _scale_by_tree(factors: Any):
 
 
 def _add_decayed_weights(rates: Any, mask: Any):
-    import optax
+    with checks.needs("Parametrization.add_decayed_weights", "optax"):
+        import optax
 
     def init_fn(params):
         del params
