@@ -274,7 +274,8 @@ def create(
     arguments, a lambda by its code, closure, defaults and the globals it reads
     when those are immutable values (numbers, strings, tuples, frozen dataclasses)
     or classes and modules (with the attributes of theirs it reads: ``hp.width``
-    read from a config module keys the build by the width it has now), so
+    read from a config module keys the build by the width it has now; an attribute
+    read only through ``self``/``cls`` inside a method is not seen), so
     ``create(lambda rngs: Model(cfg, rngs=rngs), ...)`` written inline reuses the
     build while ``cfg`` is equal; a closure over anything mutable is keyed by the
     lambda object itself. On jax releases whose tracers

@@ -328,3 +328,11 @@ def test_coord_check_takes_progress():
 
     args = cli.build_parser().parse_args(["coord-check", "--progress"])
     assert args.progress is True
+
+
+def test_coord_check_without_optax_names_the_extra(capsys, monkeypatch):
+    # issue 30.15: was a bare ModuleNotFoundError
+    monkeypatch.setitem(sys.modules, "optax", None)
+    status, out, err = _main_in_process(capsys, "coord-check", "--no-plot")
+    assert status == 2 and out == ""
+    assert re.search(r"error: diagnostics.coord_check_mlp needs optax .*jax-inits\[cli\]", err)

@@ -889,3 +889,20 @@ def test_create_checks_what_make_is_and_returns():
     with pytest.raises(TypeError, match=r"^flax.create: `make` must return an nnx.Module, got "
                        r"\{'w': ShapeDtypeStruct"):  # fmt: skip
         jflax.create(lambda rngs: {"w": jnp.zeros(2)}, KEY, rules)
+
+
+def test_value_key_of_a_class_reads_its_attributes():
+    from jax_inits._src.abstract import _value_key
+
+    class Config:
+        width = 3
+
+        @classmethod
+        def build(cls, width, rngs):
+            return _Counted(width, rngs)
+
+    make = lambda rngs: Config.build(Config.width, rngs)  # noqa: E731
+    first = _value_key(make)
+    assert first is not None and _value_key(make) == first
+    Config.width = 4
+    assert _value_key(make) != first

@@ -111,7 +111,7 @@ def _value_key(obj: Any, depth: int = 0, names: frozenset[str] = frozenset()) ->
     anything mutable (a list, a plain object whose attributes may change) gives
     ``None``.
     """
-    if depth > 8:
+    if depth > 16:  # nested containers, attributes and functions; a cycle ends here
         return None
     if isinstance(obj, _BY_VALUE):
         return (type(obj), obj)
@@ -122,6 +122,8 @@ def _value_key(obj: Any, depth: int = 0, names: frozenset[str] = frozenset()) ->
     if isinstance(obj, (tuple, frozenset)):
         items = [_value_key(item, depth + 1, names) for item in obj]
         return None if any(i is None for i in items) else (type(obj), tuple(items))
+    if isinstance(obj, (classmethod, staticmethod)):  # read from a class: its function
+        return _value_key(obj.__func__, depth + 1, names)
     if isinstance(obj, functools.partial):
         parts = (obj.func, obj.args, tuple(sorted(obj.keywords.items())))
         inner = _value_key(parts, depth + 1, names)
