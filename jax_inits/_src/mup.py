@@ -940,13 +940,17 @@ def parametrize(
         (e.g. ``"layers/*"``). Required by the depth schemes; under ``"u_mup"``
         their lr is scaled by ``depth``$^{-1/2}$.
       depth: The model's number of residual blocks (the depth ``spec`` is at).
-        Required by the depth schemes; with ``layer_axis``, defaults to that axis's
-        size in ``spec``.
+        Required by the depth schemes and by ``"u_mup"`` with ``blocks``; with
+        ``layer_axis``, defaults to that axis's size in ``spec``. Where the block
+        paths hold a block index (``blocks/3/...``), it must be their number.
       base_depth: The depth the hyper-parameters were tuned at; with
         ``layer_axis``, defaults to that axis's size in ``base``.
       layer_axis: For stacked (scanned) blocks, the leading axis of every block
         leaf that indexes the layer: not a width axis, and it may differ between
-        ``spec`` and ``base`` (a base model at the base depth).
+        ``spec`` and ``base`` (a base model at the base depth). Every block leaf
+        gets what one layer gets: its rule applied as ``jax_inits.stacked(rule,
+        axis=layer_axis)`` (a rule that already excludes the axis, such as
+        ``lecun_normal(batch_axis=0)``, is kept). Refused for unstacked blocks.
       embeddings: ``"u_mup"`` only: pattern(s) of the embedding tables (forward
         multiplier 1, fan-in their output size).
       fan_axes: ``[(pattern, axes), ...]``: the fan axes of the leaves a pattern
@@ -962,9 +966,12 @@ def parametrize(
 
     Raises:
       TypeError: If a tree leaf, ``readout``, ``init`` or ``scheme`` has the wrong type.
-      ValueError: If a depth scheme lacks ``blocks`` or a depth, a depth is < 1,
-        ``layer_axis`` is not a leading axis of every block leaf or its size is
-        not the depth, ``spec``/``base``/``delta`` differ in structure or rank, a
+      ValueError: If a depth scheme (or ``"u_mup"`` with ``blocks``) lacks
+        ``blocks`` or a depth, a depth is < 1 or is not the number of block
+        indices in the paths, ``layer_axis`` is given for blocks whose paths hold
+        an index, is not a leading axis of every block leaf or its size is not the
+        depth, a ``tree.scanned`` prefix of ``init`` holds no leaf,
+        ``spec``/``base``/``delta`` differ in structure or rank, a
         width axis shrinks, a leaf has more than two width axes, a pattern of
         ``readout`` matches no leaf, a kernel with a width fan-in and fixed
         fan-out is not a readout, or no rule of ``init`` matches a leaf.
