@@ -21,6 +21,7 @@ errors raised by the library print one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import sys
@@ -43,7 +44,7 @@ DEFAULT_ACTIVATIONS = ("tanh", "relu", "gelu")
 
 def _shape(text: str) -> tuple[int, ...]:
     try:
-        return checks.shape("jax-inits", [int(p) for p in text.split(",") if p.strip()])
+        return checks.shape("jax-inits", [int(p) for p in text.split(",")])
     except (TypeError, ValueError) as error:
         raise argparse.ArgumentTypeError(
             f"--shape must be comma-separated non-negative integers such as 256,512, got {text!r}"
@@ -66,6 +67,16 @@ def _positive(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
     return value
 
 
@@ -264,6 +275,7 @@ def _cmd_coord_check(args, parser) -> int:
     from jax_inits._src import coord_check, mup
 
     depths = None if args.depths is None else [d for group in args.depths for d in group]
+    _one_sweep(parser, args, depths)
     if args.scheme is None:
         args.scheme = ["sp", "mup"]
         if depths is not None:
@@ -326,6 +338,26 @@ def _cmd_coord_check(args, parser) -> int:
         if not args.json:
             print(f"plot: {path}")
     return 0
+
+
+# The options of each sweep (default None: a given one is told from an absent one).
+_SWEEP_OPTIONS = {
+    "width": {"widths": [64, 256, 1024], "base_width": 64},
+    "depth": {"width": 64, "base_depth": 2},
+}
+
+
+def _one_sweep(parser, args, depths) -> None:
+    """Options of the other sweep are usage errors; absent ones take their defaults."""
+    sweep, other = ("width", "depth") if depths is None else ("depth", "width")
+    for name in _SWEEP_OPTIONS[other]:
+        if getattr(args, name) is not None:
+            flag = "--" + name.replace("_", "-")
+            needs = "without --depths" if other == "width" else "with --depths"
+            parser.error(f"{flag} is for the {other} sweep ({needs}); drop it")
+    for name, default in _SWEEP_OPTIONS[sweep].items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
 
 
 def _cmd_propagate(args, parser) -> int:
@@ -441,8 +473,21 @@ def _resolve(parser, name: str) -> registry.Spec:  # pyright: ignore[reportRetur
 
 
 def _lookup(parser, name: str, kwargs: dict):
-    """Builds the initializer a user named (the one place the CLI does it)."""
-    _resolve(parser, name)
+    """Builds the initializer a user named (the one place the CLI does it). An
+    argument given as a JSON config (``{"name": ..., "args": ...}``) is the
+    initializer it describes; required arguments not given take the registered
+    example's values (``zero_row --arg index=2`` keeps the example's ``init``)."""
+    spec = _resolve(parser, name)
+    kwargs = {
+        k: registry.from_config(v) if isinstance(v, dict) and "name" in v else v
+        for k, v in kwargs.items()
+    }
+    if kwargs and spec.builder is not None:
+        signature = inspect.signature(spec.builder)
+        example = signature.bind_partial(*spec.example[0], **spec.example[1]).arguments
+        for arg, parameter in signature.parameters.items():
+            if parameter.default is inspect.Parameter.empty and arg in example:
+                kwargs.setdefault(arg, example[arg])
     return diagnostics.lookup(name, **kwargs)
 
 
@@ -600,10 +645,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--widths",
         type=lambda t: [_positive(w) for w in _names(t)],
-        default=[64, 256, 1024],
-        help="comma-separated widths (default 64,256,1024)",
+        default=None,
+        help="comma-separated widths (default 64,256,1024; not with --depths)",
     )
-    p.add_argument("--base-width", type=_positive, default=64, help="base width (default 64)")
+    p.add_argument("--base-width", type=_positive, default=None, help="base width (default 64)")
     p.add_argument(
         "--depths",
         nargs="+",
@@ -612,12 +657,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a depth sweep instead (e.g. --depths 2 4 8 16 32): a pre-LN residual MLP "
         "(jax_inits.diagnostics.coord_check_residual), the feature update of its blocks",
     )
-    p.add_argument("--base-depth", type=_positive, default=2, help="base depth (default 2)")
     p.add_argument(
-        "--width", type=_positive, default=64, help="width of the depth sweep (default 64)"
+        "--base-depth", type=_positive, default=None, help="base depth (default 2; --depths only)"
+    )
+    p.add_argument(
+        "--width", type=_positive, default=None, help="width of the depth sweep (default 64)"
     )
     p.add_argument("--steps", type=_positive, default=4, help="Adam steps (default 4)")
-    p.add_argument("--lr", type=float, default=0.01, help="base learning rate (default 0.01)")
+    p.add_argument("--lr", type=_rate, default=0.01, help="base learning rate, > 0 (default 0.01)")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
     p.add_argument(
         "--plot", metavar="PNG", default="out/coord_check.png", help="default out/coord_check.png"

@@ -16,6 +16,8 @@ from typing import Any
 
 import jax
 
+from jax_inits._src import checks
+
 __all__ = ("create", "reinit")
 
 
@@ -60,7 +62,8 @@ def create(make: Any, key: jax.Array, rules: Any = None, *, out_shardings: Any =
       >>> mlp.layers[1].weight.shape
       (8, 8)
     """
-    import equinox as eqx
+    with checks.needs("equinox.create", "equinox"):
+        import equinox as eqx
 
     from jax_inits._src import abstract as _abstract
     from jax_inits._src import tree

@@ -26,7 +26,7 @@ from typing import Any, cast
 import jax
 from jax.sharding import NamedSharding, PartitionSpec
 
-from jax_inits._src import placement
+from jax_inits._src import checks, placement
 
 __all__ = (
     "create",
@@ -109,7 +109,8 @@ def nnx_with_partitioning(init: Any, sharding: Any, mesh: Any = None, **metadata
       >>> layer.kernel.get_value().sharding.spec == P(None, "model")
       True
     """
-    from flax import nnx
+    with checks.needs("flax.nnx_with_partitioning", "flax"):
+        from flax import nnx
 
     if not callable(init):
         raise TypeError(f"nnx_with_partitioning: `init` must be an initializer, got {init!r}.")
@@ -165,7 +166,8 @@ def linen_with_partitioning(init: Any, names: Any, mesh: Any = None) -> Any:
       >>> params["params"]["kernel"].value.sharding.spec == P(None, "model")
       True
     """
-    from flax import linen as nn
+    with checks.needs("flax.linen_with_partitioning", "flax"):
+        from flax import linen as nn
 
     if not callable(init):
         raise TypeError(f"linen_with_partitioning: `init` must be an initializer, got {init!r}.")
@@ -199,19 +201,40 @@ def _split_rest(fn: str, state: Any, filter: Any) -> tuple[Any, Any]:
     return drawn, rest
 
 
-def _known_by_path(known: Any, paths: list[str]) -> dict[str, Any]:
+def _known_by_path(known: Any, paths: list[str], rest: Any) -> dict[str, Any]:
     """``known`` as ``{path: array}`` by the model's paths. Orbax restores an
     ``nnx.State`` without a target as nested dicts with a ``"value"`` level
-    (``body/kernel/value``); that level is looked through."""
+    (``body/kernel/value``); that level is looked through. A path of a variable
+    ``filter`` does not select (in ``rest``) is an error that says so."""
     from jax_inits._src import tree
 
+    kinds = _variable_kinds(rest)
     wanted = set(paths)
     out = {}
     for path, leaf in zip(*tree.flatten(known)[:2], strict=True):
         if path not in wanted and path.endswith("/value") and path[: -len("/value")] in wanted:
             path = path[: -len("/value")]
+        if path not in wanted and path.removesuffix("/value") in kinds:
+            raise ValueError(
+                f"flax.create: the known leaf at path {path!r} is an nnx."
+                f"{kinds[path.removesuffix('/value')]} variable, not one `filter` selects "
+                "(nnx.Param by default); pass only those (`known=nnx.state(model, nnx.Param)`), "
+                "or widen `filter=` to draw and take it too."
+            )
         out[path] = leaf
     return out
+
+
+def _variable_kinds(state: Any) -> dict[str, str]:
+    """Path -> the nnx variable type's name of every variable in ``state``."""
+    from flax import nnx
+
+    from jax_inits._src import tree
+
+    return {
+        tree.path_string(path): type(variable).__name__
+        for path, variable in nnx.to_flat_state(state)
+    }
 
 
 def create(
@@ -249,10 +272,13 @@ def create(
     second ``create`` with another key only draws. ``make`` is keyed by what it
     builds: a class by itself, a ``functools.partial`` by its function and
     arguments, a lambda by its code, closure, defaults and the globals it reads
-    when those are immutable values (numbers, strings, tuples, frozen dataclasses,
-    classes, modules), so ``create(lambda rngs: Model(cfg, rngs=rngs), ...)``
-    written inline reuses the build while ``cfg`` is equal; a closure over anything
-    mutable is keyed by the lambda object itself. On jax releases whose tracers
+    when those are immutable values (numbers, strings, tuples, frozen dataclasses)
+    or classes and modules (with the attributes of theirs it reads: ``hp.width``
+    read from a config module keys the build by the width it has now; an attribute
+    read only through ``self``/``cls`` inside a method is not seen), so
+    ``create(lambda rngs: Model(cfg, rngs=rngs), ...)`` written inline reuses the
+    build while ``cfg`` is equal; a closure over anything mutable is keyed by the
+    lambda object itself. On jax releases whose tracers
     build a trace-walking error message each time nnx probes their ``.sharding``
     (jax <= 0.10, jax pull request 40041) that message is skipped during the
     abstract build, which keeps it linear in the model's size; Python's cyclic
@@ -279,7 +305,8 @@ def create(
       ``report``, ``(model, drawn_paths)``.
 
     Raises:
-      TypeError: If ``make`` is not callable or ``filter`` is not an nnx filter.
+      TypeError: If ``make`` is not callable (or is a built module), does not return an
+        ``nnx.Module``, or ``filter`` is not an nnx filter.
       ValueError: If ``known`` or ``report`` is given without ``rules``, or as
         for `jax_inits.tree.init`.
 
@@ -292,10 +319,18 @@ def create(
       >>> model.kernel.get_value().shape
       (4, 3)
     """
-    from flax import nnx
+    with checks.needs("flax.create", "flax"):
+        from flax import nnx
 
     from jax_inits._src import abstract, tree
 
+    if isinstance(make, nnx.Module):
+        name = type(make).__name__
+        raise TypeError(
+            f"flax.create: `make` must build the model, make(rngs) -> nnx.Module, got the built "
+            f"module {name} ({type(make)!r}); pass `lambda rngs: {name}(..., rngs=rngs)` (a "
+            "built model is re-drawn with jax_inits.flax.reinit)."
+        )
     if not callable(make):
         raise TypeError(f"flax.create: `make` must be callable, got {make!r}.")
     if rules is None and (known is not None or report):
@@ -310,7 +345,7 @@ def create(
         "flax.create", built.state, nnx.Param if filter is None else filter
     )
     if known is not None:
-        known = _known_by_path(known, tree.leaf_paths(drawn_spec))
+        known = _known_by_path(known, tree.leaf_paths(drawn_spec), rest_spec)
     drawn, paths = tree.init_reporting(
         key, drawn_spec, rules, out_shardings=built.shardings(drawn_spec), known=known, force=force
     )
@@ -376,7 +411,8 @@ def reinit(
         nnx.update(model, new)
         return None
     if isinstance(model, Mapping) and filter is None:
-        from flax import linen as nn
+        with checks.needs("flax.reinit", "flax"):
+            from flax import linen as nn
 
         unboxed = nn.unbox(model)
         new = tree.reinit_as("flax.reinit", unboxed, key, rules, only=_only_list(only))
@@ -459,7 +495,8 @@ def create_linen(
       >>> variables["params"]["kernel"].shape
       (4, 3)
     """
-    from flax import linen as nn
+    with checks.needs("flax.create_linen", "flax"):
+        from flax import linen as nn
 
     from jax_inits._src import abstract, tree
 

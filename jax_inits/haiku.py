@@ -25,7 +25,8 @@ class _ToHaiku:
     init: Any
 
     def __call__(self, shape: Any, dtype: Any) -> jax.Array:
-        import haiku as hk
+        with checks.needs("to_haiku", "haiku"):
+            import haiku as hk
 
         if isinstance(self.init, base.InitializerBase) and not self.init.random:
             key = None  # constants draw no key, so they also work without an rng
@@ -48,7 +49,8 @@ class _FromHaiku:
         return placement.sample_into(self._draw, key, shape, dtype, out_sharding, "from_haiku")
 
     def _draw(self, key: Any, shape: tuple[int, ...], dtype: Any) -> jax.Array:
-        import haiku as hk
+        with checks.needs("from_haiku", "haiku"):
+            import haiku as hk
 
         return hk.transform(lambda: self.hk_init(shape, dtype)).apply(None, key)
 

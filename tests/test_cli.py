@@ -232,6 +232,21 @@ BAD_ARGUMENTS = [
     (("propagate", "--activation", "rleu"), r"unknown activation 'rleu'; did you mean: relu"),
     (("propagate", "--variant", "dense"), r"--variant must be a comma-separated subset"),
     (("propagate", "--depth", "0"), r"--depth: must be a positive integer, got '0'"),
+    # issue 30.16
+    (("coord-check", "--depths", "2", "4", "--lr", "-1"), r"--lr: must be a finite number > 0"),
+    (("coord-check", "--depths", "2", "4", "--widths", "8,16"), r"--widths is for the width sw"),
+    (("sample", "normal", "--shape", "4,,4"), r"--shape must be comma-separated .*'4,,4'"),
+    *(
+        pytest.param(*case, marks=pytest.mark.slow)
+        for case in (
+            (("coord-check", "--lr", "nan"), r"--lr: must be a finite number > 0, got 'nan'"),
+            (("coord-check", "--width", "8"), r"--width is for the depth sweep \(with --depths"),
+            (("coord-check", "--depths", "2", "4", "--base-width", "8"), r"--base-width is for"),
+            (("coord-check", "--base-depth", "3"), r"--base-depth is for the depth sweep"),
+            (("sample", "normal", "--shape", "4,"), r"--shape must be comma-separated .*'4,'"),
+            (("sample", "normal", "--shape", ""), r"--shape must be comma-separated .*''"),
+        )
+    ),
 ]
 
 
@@ -247,6 +262,20 @@ def test_bad_arguments_exit_2_with_one_clear_line(args, message, capsys):
     assert status == 2, out
     assert re.search(message, err), err
     assert "Traceback" not in err and out == ""
+
+
+def test_sample_a_builder_with_a_nested_initializer(capsys):
+    # issue 30.16: a nested initializer is a JSON config; a required one not given takes
+    # the registered example's
+    config = '{"name": "normal", "args": {"stddev": 0.5}}'
+    argv = ("sample", "zero_row", "--arg", "index=2", "--shape", "4,64", "--no-plot", "--json")
+    status, out, err = _main_in_process(capsys, *argv, "--arg", f"init={config}")
+    assert status == 0, err
+    stats = json.loads(out)
+    assert stats["initializer"].startswith("zero_row(") and "0.5" in stats["initializer"]
+    assert stats["target_std"] == pytest.approx(0.5 * (3 / 4) ** 0.5)
+    status, out, err = _main_in_process(capsys, *argv)
+    assert status == 0, err
 
 
 def _main_in_process(capsys, *argv):
@@ -306,3 +335,11 @@ def test_coord_check_takes_progress():
 
     args = cli.build_parser().parse_args(["coord-check", "--progress"])
     assert args.progress is True
+
+
+def test_coord_check_without_optax_names_the_extra(capsys, monkeypatch):
+    # issue 30.15: was a bare ModuleNotFoundError
+    monkeypatch.setitem(sys.modules, "optax", None)
+    status, out, err = _main_in_process(capsys, "coord-check", "--no-plot")
+    assert status == 2 and out == ""
+    assert re.search(r"error: diagnostics.coord_check_mlp needs optax .*jax-inits\[cli\]", err)

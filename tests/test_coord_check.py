@@ -134,3 +134,15 @@ def test_cli_depths(tmp_path):
         timeout=300,
     )
     assert bad.returncode == 2 and "--depths needs two or more depths" in bad.stderr
+
+
+def test_depth_sweep_rows_by_block_and_a_zero_update_at_step_0():
+    # issue 30.17: the step-0 update was ~1e-8 (eager vs compiled forward pass), rows came
+    # out block 1, L, L/2
+    setup, batch = diagnostics.coord_check_residual("complete_p", width=8, batch_size=8)
+    r = diagnostics.coord_check(setup, [2, 3], batch, steps=1, axis="depth")
+    assert list(r.sizes) == [
+        "update block 1", "update block L/2", "update block L", "update logits"
+    ]  # fmt: skip
+    for name, sizes in r.sizes.items():
+        assert (sizes[:, 0] == 0.0).all() and (sizes[:, 1] > 0).all(), name

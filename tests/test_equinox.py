@@ -150,3 +150,15 @@ def test_reinit_returns_a_new_module_with_only_the_selected_leaves_redrawn():
         ValueError, match=r"equinox\.reinit: `only` \('nope'\) matches no array leaf"
     ):
         jeqx.reinit(mlp, other, [("*", ji.zeros)], only=["nope"])
+
+
+class _Hp:  # a mutable namespace, as a config module or class is
+    width = 3
+
+
+def test_create_rebuilds_when_an_attribute_make_reads_changes():
+    # issue 30.1: the build is keyed by the attribute's value, not the namespace alone
+    for width in (3, 4):
+        _Hp.width = width
+        model = jeqx.create(lambda k: eqx.nn.Linear(2, _Hp.width, key=k), KEY, RULES)
+        assert model.weight.shape == (width, 2)

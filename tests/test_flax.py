@@ -827,3 +827,82 @@ def test_abstract_build_is_nnx_eval_shape_at_depth(depth, monkeypatch):
     if _jax_compat.QUADRATIC_ORIGIN_MSG:
         assert walks == []  # no trace walk: linear in the number of variables
     _assert_same_abstract(built.graphdef, built.state, reference)
+
+
+# --- issue 30.1: a make that reads an attribute of a mutable global ---------------------
+
+
+class _Hp:  # a mutable namespace, as a config module or class is
+    width = 3
+
+
+def test_create_rebuilds_when_an_attribute_make_reads_changes():
+    import types
+
+    hp_module = types.ModuleType("hp")
+    hp_module.width = 3  # type: ignore[attr-defined]
+    rules = [("*", ji.zeros)]
+    for hp in (hp_module, _Hp):
+        hp.width = 3
+        for width in (3, 4, 3):
+            hp.width = width
+            model = jflax.create(lambda rngs: nnx.Linear(2, hp.width, rngs=rngs), KEY, rules)  # noqa: B023
+            assert model.kernel.get_value().shape == (2, width)
+    _Counted.builds.clear()
+    for _ in range(2):  # still shared while the attribute is unchanged
+        jflax.create(lambda rngs: _Counted(_Hp.width, rngs), KEY, rules)
+    assert _Counted.builds == [3]
+
+
+class _WithStats(nnx.Module):
+    def __init__(self, rngs):
+        self.fc = nnx.Linear(2, 3, rngs=rngs)
+        self.bn = nnx.BatchNorm(3, rngs=rngs)
+
+
+def test_create_known_with_other_variables_names_filter():
+    # issue 30.10: nnx.state(model) holds BatchNorm statistics, not only parameters
+    model = _WithStats(nnx.Rngs(0))
+    with pytest.raises(
+        ValueError,
+        match=r"^flax.create: the known leaf at path 'bn/mean' is an nnx.BatchStat variable, "
+        r"not one `filter` selects \(nnx.Param by default\).*nnx.state\(model, nnx.Param\).*"
+        r"`filter=`",
+    ):
+        jflax.create(_WithStats, KEY, [("*", ji.zeros)], known=nnx.state(model))
+
+
+def test_create_checks_what_make_is_and_returns():
+    # issue 30.12
+    rules = [("*", ji.zeros)]
+    built = nnx.Linear(2, 3, rngs=nnx.Rngs(0))
+    with pytest.raises(
+        TypeError,
+        match=r"^flax.create: `make` must build the model, make\(rngs\) -> nnx.Module, got the "
+        r"built module Linear.*lambda rngs: ",
+    ):
+        jflax.create(built, KEY, rules)
+    with pytest.raises(
+        TypeError, match=r"^flax.create: `make` must return an nnx.Module, got None"
+    ):
+        jflax.create(lambda rngs: None, KEY, rules)
+    with pytest.raises(TypeError, match=r"^flax.create: `make` must return an nnx.Module, got "
+                       r"\{'w': ShapeDtypeStruct"):  # fmt: skip
+        jflax.create(lambda rngs: {"w": jnp.zeros(2)}, KEY, rules)
+
+
+def test_value_key_of_a_class_reads_its_attributes():
+    from jax_inits._src.abstract import _value_key
+
+    class Config:
+        width = 3
+
+        @classmethod
+        def build(cls, width, rngs):
+            return _Counted(width, rngs)
+
+    make = lambda rngs: Config.build(Config.width, rngs)  # noqa: E731
+    first = _value_key(make)
+    assert first is not None and _value_key(make) == first
+    Config.width = 4
+    assert _value_key(make) != first

@@ -141,3 +141,48 @@ def test_every_public_submodule_is_an_attribute_loaded_on_first_access():
     assert found["listed"] == found["same"] == names
     assert found["missing"] == "module 'jax_inits' has no attribute 'no_such_module'"
     assert found["heavy"] == []
+
+
+# --- issue 30.15: a missing optional package names the extra to install ----------------
+
+
+def _missing(monkeypatch, *modules):
+    for module in modules:  # an import of a None entry raises ModuleNotFoundError
+        for name in [m for m in sys.modules if m == module or m.startswith(module + ".")]:
+            monkeypatch.setitem(sys.modules, name, None)
+        monkeypatch.setitem(sys.modules, module, None)
+
+
+def test_a_missing_framework_names_the_extra(monkeypatch):
+    import jax
+
+    import jax_inits
+    import jax_inits.equinox
+    import jax_inits.flax
+    import jax_inits.haiku
+
+    key = jax.random.key(0)
+    _missing(monkeypatch, "flax", "equinox", "haiku")
+    with pytest.raises(
+        ModuleNotFoundError,
+        match=r"^flax.create needs flax \(the package 'flax'\), which is not installed: "
+        r"pip install 'jax-inits\[frameworks\]'",
+    ):
+        jax_inits.flax.create(lambda rngs: None, key)
+    with pytest.raises(ModuleNotFoundError, match=r"^equinox.create needs equinox .*frameworks"):
+        jax_inits.equinox.create(lambda k: None, key)
+    with pytest.raises(
+        ModuleNotFoundError, match=r"^to_haiku needs haiku \(the package 'dm-haiku'\)"
+    ):
+        jax_inits.haiku.to_haiku(jax_inits.normal())((2,), "float32")
+
+
+def test_a_missing_optax_names_the_extra(monkeypatch):
+    import jax_inits.diagnostics
+
+    _missing(monkeypatch, "optax")
+    with pytest.raises(
+        ModuleNotFoundError,
+        match=r"^diagnostics.coord_check_mlp needs optax .*pip install 'jax-inits\[cli\]'",
+    ):
+        jax_inits.diagnostics.coord_check_mlp("sp")

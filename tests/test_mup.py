@@ -1319,3 +1319,136 @@ def test_fan_axes_errors():
         r"a dict of in_axis, out_axis, batch_axis, got 3",
     ):
         jax_inits.mup.parametrize(spec, base, fan_axes=[("h/*", 3)], **common)
+
+
+# --- issue 30: depth transfer with stacked and unstacked blocks -------------------------
+
+
+def _blocks(w, depth, stacked=True):
+    """Embedding, ``depth`` blocks (stacked on axis 0, or a list: ``blocks/i/...``), head."""
+    lead = (depth,) if stacked else ()
+
+    def block():
+        return {"fc1": {"kernel": _sds(*lead, w, w), "bias": _sds(*lead, w)},
+                "ln": {"scale": _sds(*lead, w)}}  # fmt: skip
+
+    return {"emb": _sds(5, w), "blocks": block() if stacked else [block()] * depth,
+            "head": _sds(w, 3)}  # fmt: skip
+
+
+_BLOCK_RULES = [("*scale", jax_inits.ones), ("*bias", jax_inits.zeros),
+                ("*", jax_inits.lecun_normal())]  # fmt: skip
+
+
+def _stacked_and_unstacked(scheme, init=_BLOCK_RULES):
+    kwargs = dict(readout="head", scheme=scheme, blocks="blocks/*")
+    u_mup = scheme == "u_mup"
+    stacked = jax_inits.mup.parametrize(
+        _blocks(32, 4), None if u_mup else _blocks(16, 2), init=init, layer_axis=0,
+        **kwargs,
+    )  # fmt: skip
+    unstacked = jax_inits.mup.parametrize(
+        _blocks(32, 4, False), None if u_mup else _blocks(16, 4, False), init=_BLOCK_RULES,
+        depth=4, base_depth=None if u_mup else 2, **kwargs,
+    )  # fmt: skip
+    return stacked, unstacked
+
+
+def _assert_rows_equal(stacked, unstacked):
+    fields = ("role", "init_std", "forward_mult", "adam_lr", "adam_wd", "adam_eps", "sgd_lr",
+              "sgd_wd", "in_block")  # fmt: skip
+    for path, row in stacked.table.items():
+        other = unstacked.table[path.replace("blocks/", "blocks/1/")]
+        for field in fields:
+            assert getattr(row, field) == pytest.approx(getattr(other, field)), (path, field)
+    assert stacked.residual_mult == unstacked.residual_mult
+
+
+@pytest.mark.parametrize(
+    "scheme",
+    ["complete_p", "spectral", *(pytest.param(s, marks=pytest.mark.slow)
+                                 for s in ("mup", "sp", "depth_mup", "u_mup"))],
+)  # fmt: skip
+def test_layer_axis_leaves_get_what_one_layer_gets(scheme):
+    # 30.2: a fan-based rule on a (L, in, out) kernel counted L in the fan (std / sqrt(L));
+    # 30.7: under 'spectral' a stacked bias (L, w) was read as a (fan_in=L, fan_out=w) kernel.
+    stacked, unstacked = _stacked_and_unstacked(scheme)
+    _assert_rows_equal(stacked, unstacked)
+    if scheme == "complete_p":
+        w = stacked.init(jax.random.key(0))["blocks"]["fc1"]["kernel"]
+        want = stacked.table["blocks/fc1/kernel"].init_std  # base 1/sqrt(16), / sqrt(m_N = 2)
+        assert want == pytest.approx(0.25 / math.sqrt(2))
+        # std of n = 4096 normal samples: relative error ~ 1 / sqrt(2 n); 5 sigma
+        assert float(w.std()) == pytest.approx(want, rel=5 / math.sqrt(2 * w.size))
+
+
+def test_layer_axis_with_scanned_rules():
+    # 30.8: the porting guide's tree.scanned rules compose with layer_axis
+    scanned = jax_inits.tree.scanned(_BLOCK_RULES, "blocks")
+    stacked, unstacked = _stacked_and_unstacked("complete_p", init=scanned)
+    _assert_rows_equal(stacked, unstacked)
+
+
+def test_layer_axis_on_unstacked_blocks_is_refused():
+    # 30.3: square leaves were accepted, the width read as the depth
+    square = {"blocks": [{"fc": {"kernel": _sds(8, 8)}}] * 2, "head": _sds(8, 3)}
+    base = {"blocks": [{"fc": {"kernel": _sds(4, 4)}}] * 2, "head": _sds(4, 3)}
+    with pytest.raises(
+        ValueError,
+        match=r"mup.parametrize: `layer_axis` 0 is for stacked blocks, but the block leaf "
+        r"at path 'blocks/0/fc/kernel' has a layer index in its path: the blocks look "
+        r"unstacked; drop `layer_axis` and give `depth`",
+    ):
+        jax_inits.mup.parametrize(
+            square, base, readout="head", init=_BLOCK_RULES, scheme="complete_p",
+            blocks="blocks/*", layer_axis=0,
+        )  # fmt: skip
+
+
+def test_depth_is_checked_against_the_block_indices():
+    # 30.6: depth=16 on 8 unstacked blocks gave residual 0.125
+    with pytest.raises(
+        ValueError,
+        match=r"mup.parametrize: `depth` is 16 but the block leaves' paths have 4 block "
+        r"indices \(blocks/0 \.\. blocks/3\)",
+    ):
+        jax_inits.mup.parametrize(
+            _blocks(32, 4, False), _blocks(16, 4, False), readout="head", init=_BLOCK_RULES,
+            scheme="complete_p", blocks="blocks/*", depth=16, base_depth=2,
+        )  # fmt: skip
+
+
+def test_u_mup_with_blocks_needs_a_depth():
+    # 30.5: the depth^-1/2 lr factor was dropped silently
+    with pytest.raises(
+        ValueError, match=r"mup.parametrize: scheme 'u_mup' needs `depth` with `blocks`"
+    ):
+        jax_inits.mup.parametrize(
+            _blocks(32, 4, False), None, readout="head", init=_BLOCK_RULES, scheme="u_mup",
+            blocks="blocks/*",
+        )  # fmt: skip
+
+
+def test_width_axis_errors_name_layer_axis_and_fan_axes():
+    # 30.14: stacked blocks at another depth without layer_axis; 30.13: attention kernels
+    with pytest.raises(
+        ValueError, match=r"has 3 width axes .* a leading axis stacks layers.*`layer_axis`"
+    ):
+        jax_inits.mup.parametrize(
+            _blocks(32, 4), _blocks(16, 2), readout="head", init=_BLOCK_RULES,
+            scheme="complete_p", blocks="blocks/*", depth=4, base_depth=2,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match=r"leading batch axes .*`fan_axes`.*\.\.\.d,dhk->"):
+        jax_inits.mup.parametrize(
+            _nnx_mha_spec(64), _nnx_mha_spec(32), readout="head/*", init=_BLOCK_RULES
+        )
+
+
+def test_layer_axis_on_unstacked_leaves_says_they_look_unstacked():
+    # 30.14: blocks without an index in their paths, unequal leading sizes
+    with pytest.raises(ValueError, match=r"sizes \[64, 256\] in `spec`.* look unstacked"):
+        jax_inits.mup.parametrize(
+            _gpt(64, 2, False), _gpt(32, 2, False), readout="head", init=GPT_RULES,
+            scheme="complete_p", blocks=["layers_*/fc/kernel", "layers_*/proj/kernel"],
+            layer_axis=0,
+        )  # fmt: skip

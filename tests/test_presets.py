@@ -39,6 +39,7 @@ from jax_inits._src import presets as presets_src
 from jax_inits._src import tree as tree_src
 
 KEY = jax.random.key(0)
+F32 = jnp.float32
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -716,3 +717,41 @@ def test_every_table_row_is_reachable():
 def test_table_rejects_unknown_roles_when_built():
     with pytest.raises(ValueError, match=r"presets.Table: unknown roles \['mlp'\]"):
         presets_src.Table((("mlp", "base"),))
+
+
+# --- issue 30.4, 30.9: scanned presets ----------------------------------------------------
+
+
+def test_a_scanned_prefix_that_matches_nothing_is_an_error():
+    # 30.4: the stacked (6, 64, 128) kernel was drawn as one tensor, std sqrt(2 / (L d))
+    spec = {"layers": {"fc": {"kernel": jax.ShapeDtypeStruct((6, 8, 16), jnp.float32)}}}
+    rules = jt.scanned([("*", jax_inits.he_normal())], "layer")
+    with pytest.raises(
+        ValueError,
+        match=r"^tree.init: the `tree.scanned` prefix 'layer' matches no leaf, .* give the "
+        r"stack's path as `prefix`. The paths are \['layers/fc/kernel'\]",
+    ):
+        jt.init(KEY, spec, rules)
+    with pytest.raises(ValueError, match=r"^tree.reinit: the `tree.scanned` prefix 'layer'"):
+        jt.reinit({"layers": {"fc": {"kernel": jnp.zeros((2, 2))}}}, KEY, rules)
+
+
+_STACKED_WO = {"layers": {"attention": {"wo": {"kernel": jax.ShapeDtypeStruct((2, 8, 8), F32)}}}}
+
+
+def test_a_depth_scaled_preset_on_a_stacked_leaf_names_tree_scanned():
+    with pytest.raises(ValueError, match=r"jax_inits.tree.scanned\(rules, 'layers'\)"):
+        jt.init(KEY, _STACKED_WO, presets.torchtitan_llama())
+
+
+@pytest.mark.parametrize(
+    "name", ["torchtitan_llama", pytest.param("hf_bert", marks=pytest.mark.slow)]
+)
+def test_scanned_preset_rule_lists_pickle(name):
+    # 30.9: scanned's rules were local closures
+    import pickle
+
+    rules = jt.scanned(_PRESET_CALLS[name](), "layers")
+    again = pickle.loads(pickle.dumps(rules))
+    kernel = lambda r: jt.init(KEY, _STACKED_WO, r)["layers"]["attention"]["wo"]["kernel"]  # noqa: E731
+    np.testing.assert_array_equal(kernel(again), kernel(rules))

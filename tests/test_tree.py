@@ -894,3 +894,18 @@ def test_reinit_only_redraws_the_selected_leaves_and_needs_no_rule_for_others():
     assert new["b"] is params["b"]
     with pytest.raises(ValueError, match=r"tree\.reinit: `only` \('x\*'\) matches no array leaf"):
         jt.reinit(params, jax.random.key(0), [("*", ji.zeros)], only=["x*"])
+
+
+def test_an_initializer_shape_error_names_the_leaf_path():
+    # issue 30.11: an Equinox LayerNorm weight (16,) matched by a kernel rule
+    spec = {"norm": {"weight": _sds(4)}, "fc": {"weight": _sds(4, 4)}}
+    rules = [("*weight", ji.he_normal(in_axis=-1, out_axis=-2))]
+    with pytest.raises(
+        ValueError,
+        match=r"^tree.init: the rule for the leaf at path 'norm/weight' \(shape \(4,\), dtype "
+        r"float32\) cannot draw it: he_normal: ",
+    ):
+        jt.init(KEY, spec, rules)
+    params = {"norm": {"weight": jnp.ones(4)}}
+    with pytest.raises(ValueError, match=r"^tree.reinit: the rule for the leaf at path 'norm/w"):
+        jt.reinit(params, KEY, rules)

@@ -27,6 +27,7 @@ import contextlib
 import dataclasses
 import functools
 import gc
+import inspect
 import threading
 import types
 from collections.abc import Callable, Iterator
@@ -94,46 +95,76 @@ def _code_names(code: types.CodeType) -> set[str]:
     return names
 
 
-def _value_key(obj: Any, depth: int = 0) -> Any:
+def _value_key(obj: Any, depth: int = 0, names: frozenset[str] = frozenset()) -> Any:
     """A key equal for two objects that build the same thing, or ``None`` when that
     cannot be told without calling them.
 
     Immutable values (numbers, strings, tuples, frozen dataclasses) are keyed by
-    value; classes, modules and builtins by identity; a Python function by its
-    code, closure, defaults and the globals it reads, each keyed the same way; a
-    ``functools.partial`` by its function and arguments. So two lambdas written
-    once and evaluated twice (``create(lambda rngs: Model(cfg, rngs=rngs), ...)``
-    in a loop) share a key while ``cfg`` is the same value, and anything mutable
-    (a list, a plain object whose attributes may change) gives ``None``.
+    value; builtins by identity; classes and modules by identity and by the
+    attributes of theirs that the code reading them may read (``names``: every
+    attribute name in that code), each keyed the same way, so ``hp.width`` read
+    from a module or class keys the build by the width it has now; a Python
+    function by its code, closure, defaults and the globals it reads, each keyed
+    the same way; a ``functools.partial`` by its function and arguments. So two
+    lambdas written once and evaluated twice (``create(lambda rngs: Model(cfg,
+    rngs=rngs), ...)`` in a loop) share a key while ``cfg`` is the same value, and
+    anything mutable (a list, a plain object whose attributes may change) gives
+    ``None``.
     """
-    if depth > 8:
+    if depth > 16:  # nested containers, attributes and functions; a cycle ends here
         return None
     if isinstance(obj, _BY_VALUE):
         return (type(obj), obj)
+    if isinstance(obj, (type, types.ModuleType)):
+        return _namespace_key(obj, depth, names)
     if isinstance(obj, _BY_IDENTITY):
         return ("id", obj)
     if isinstance(obj, (tuple, frozenset)):
-        items = [_value_key(item, depth + 1) for item in obj]
+        items = [_value_key(item, depth + 1, names) for item in obj]
         return None if any(i is None for i in items) else (type(obj), tuple(items))
+    if isinstance(obj, (classmethod, staticmethod)):  # read from a class: its function
+        return _value_key(obj.__func__, depth + 1, names)
     if isinstance(obj, functools.partial):
         parts = (obj.func, obj.args, tuple(sorted(obj.keywords.items())))
-        inner = _value_key(parts, depth + 1)
+        inner = _value_key(parts, depth + 1, names)
         return None if inner is None else ("partial", inner)
     if isinstance(obj, types.FunctionType):
         try:
             cells = tuple(cell.cell_contents for cell in obj.__closure__ or ())
         except ValueError:  # a cell not filled yet
             return None
-        read = sorted(n for n in _code_names(obj.__code__) if n in obj.__globals__)
-        glob = tuple((n, obj.__globals__[n]) for n in read)
+        read = _code_names(obj.__code__)
+        glob = tuple((n, obj.__globals__[n]) for n in sorted(read) if n in obj.__globals__)
         kwdefaults = tuple(sorted((obj.__kwdefaults__ or {}).items()))
-        inner = _value_key((cells, obj.__defaults__ or (), kwdefaults, glob), depth + 1)
+        parts = (cells, obj.__defaults__ or (), kwdefaults, glob)
+        inner = _value_key(parts, depth + 1, frozenset(read))
         return None if inner is None else ("function", obj.__code__, inner)
     if dataclasses.is_dataclass(obj) and obj.__dataclass_params__.frozen:  # type: ignore[union-attr]
         fields = tuple(getattr(obj, f.name) for f in dataclasses.fields(obj))
-        inner = _value_key(fields, depth + 1)
+        inner = _value_key(fields, depth + 1, names)
         return None if inner is None else (type(obj), inner)
     return None
+
+
+def _namespace_key(obj: Any, depth: int, names: frozenset[str]) -> Any:
+    """A class's or module's key: its identity and the value keys of its attributes
+    among ``names`` (an attribute is mutable state: ``hp.width = 11``)."""
+    attrs = []
+    for name in sorted(names):
+        try:
+            value = inspect.getattr_static(obj, name, _MISSING)
+        except Exception:  # noqa: BLE001 - an odd namespace: not keyable
+            return None
+        if value is _MISSING or value is obj:
+            continue
+        inner = _value_key(value, depth + 1, names)
+        if inner is None:
+            return None
+        attrs.append((name, inner))
+    return ("id", obj, tuple(attrs))
+
+
+_MISSING = object()
 
 
 def _make_key(make: Any) -> Any:
@@ -171,6 +202,8 @@ class NnxModel:
         self.make, self.mesh = make, mesh
         with paused_gc(), _in_mesh(mesh), _jax_compat.quiet_tracer_errors():
             abstract = nnx.eval_shape(lambda: make(nnx.Rngs(0)))
+            if not isinstance(abstract, nnx.Module):
+                raise TypeError(f"flax.create: `make` must return an nnx.Module, got {abstract!r}.")
             self.graphdef, self.state = nnx.split(abstract)
         self._own: dict[Any, Any] = {}
 

@@ -6,9 +6,10 @@ what is allowed, so a bad argument never reaches XLA.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import jax
@@ -346,3 +347,30 @@ def _describe(value: Any) -> str:
     if hasattr(value, "dtype") and hasattr(value, "shape"):
         return f"an array of dtype {value.dtype} and shape {tuple(value.shape)}"
     return repr(value)
+
+
+# The pip package and jax-inits extra of each optional module the package imports lazily.
+_OPTIONAL: dict[str, tuple[str, str]] = {
+    "flax": ("flax", "frameworks"),
+    "equinox": ("equinox", "frameworks"),
+    "haiku": ("dm-haiku", "frameworks"),
+    "optax": ("optax", "cli"),
+}
+
+
+@contextlib.contextmanager
+def needs(fn: str, module: str) -> Iterator[None]:
+    """Within: importing the optional ``module`` (a key of ``_OPTIONAL``) that is not
+    installed raises a ``ModuleNotFoundError`` that names ``fn``, the package and
+    the jax-inits extra to install."""
+    try:
+        yield
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] != module:
+            raise
+        package, extra = _OPTIONAL[module]
+        raise ModuleNotFoundError(
+            f"{fn} needs {module} (the package {package!r}), which is not installed: "
+            f"pip install 'jax-inits[{extra}]' (or pip install {package}).",
+            name=error.name,
+        ) from error

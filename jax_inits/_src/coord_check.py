@@ -162,13 +162,21 @@ def _train(params, apply, tx, batch, steps):
     def measure(params):
         return sizes_of(apply(params, batch)[1])
 
+    names: list[str] = []
+
+    def probe(params):  # the order `apply` gives its layers in (jit sorts dict keys)
+        names.extend(apply(params, batch)[1])
+        return 0
+
+    jax.eval_shape(probe, params)
     state = tx.init(params)
     history = []
     for _ in range(steps):
         params, state, sizes = step(params, state)
-        history.append({k: float(v) for k, v in sizes.items()})
-    history.append({k: float(v) for k, v in measure(params).items()})
-    return history, sorted(history[0])
+        history.append({k: float(sizes[k]) for k in names})
+    after = measure(params)
+    history.append({k: float(after[k]) for k in names})
+    return history, names
 
 
 def coord_check_mlp(
@@ -208,7 +216,8 @@ def coord_check_mlp(
       >>> x.shape, y.shape
       ((256, 32), (256,))
     """
-    import optax
+    with checks.needs("diagnostics.coord_check_mlp", "optax"):
+        import optax
 
     batch_key, label_key = jax.random.split(jax.random.key(seed))
     x = jax.random.normal(batch_key, (batch_size, d_in), jnp.float32)
@@ -301,8 +310,10 @@ def coord_check_residual(
       >>> params["blocks"]["fc1"]["kernel"].shape
       (4, 16, 16)
       >>> loss, updates = apply(params, (x, y))
-      >>> sorted(updates)
-      ['update block 1', 'update block L', 'update block L/2', 'update logits']
+      >>> list(updates)
+      ['update block 1', 'update block L/2', 'update block L', 'update logits']
+      >>> float(updates["update block L"].max())  # the parameters have not moved
+      0.0
     """
     batch_key, label_key = jax.random.split(jax.random.key(seed))
     x = jax.random.normal(batch_key, (batch_size, d_in), jnp.float32)
@@ -381,7 +392,13 @@ def coord_check_residual(
             feats = features(params, x)
             logp = jax.nn.log_softmax(feats["logits"])
             loss = -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
-            return loss, {f"update {k}": v - feats0[k] for k, v in feats.items()}
+            # Unchanged parameters have no update: exactly 0 (not the rounding difference
+            # between this compiled forward pass and the eager one of feats0).
+            moved = jnp.stack([jnp.any(a != b) for a, b in zip(
+                jax.tree.leaves(params), jax.tree.leaves(params0), strict=True)]).any()  # fmt: skip
+            return loss, {
+                f"update {k}": jnp.where(moved, v - feats0[k], 0.0) for k, v in feats.items()
+            }
 
         return params0, apply, _StandardPromotion(p.adamw(lr))
 
@@ -431,8 +448,10 @@ def plot_coord_check(
     if isinstance(results, CoordCheck):
         results = {"": results}
     steps = max(r.steps for r in results.values())
-    cols = min(steps + 1, 4)
-    picks = sorted({round(i * steps / (cols - 1)) for i in range(cols)})
+    # Step 0 of feature updates (a depth sweep) is 0 everywhere: nothing to draw on a log scale.
+    first = int(all((s[:, 0] == 0).all() for r in results.values() for s in r.sizes.values()))
+    cols = min(steps + 1 - first, 4)
+    picks = sorted({first + round(i * (steps - first) / max(cols - 1, 1)) for i in range(cols)})
     fig = _figure(figsize=(3.2 * len(picks), 2.8 * len(results)))
     axes = fig.subplots(len(results), len(picks), squeeze=False, sharey=True)
     for row, (title, result) in enumerate(results.items()):

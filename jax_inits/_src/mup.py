@@ -161,16 +161,23 @@ def _width_axes(path, shape, base, delta, has_delta, layer_axis=None) -> tuple[i
         raise ValueError(
             f"mup.parametrize: the leaf at path {path!r} has {len(axes)} width axes "
             f"{tuple(axes)} (spec {shape}, base {base}); at most two are supported "
-            "(fan-in and fan-out)."
+            "(fan-in and fan-out)." + _LEADING_AXES_HINT
         )
     fans = {len(shape) - 2, len(shape) - 1}
     if len(shape) >= 2 and not set(axes) <= fans:
         raise ValueError(
             f"mup.parametrize: the leaf at path {path!r} (spec {shape}, base {base}) has a width "
             f"axis among its leading batch axes {tuple(range(len(shape) - 2))}; kernels must be "
-            "laid out (..., in, out) with the width in `in` or `out`."
+            "laid out (..., in, out) with the width in `in` or `out`." + _LEADING_AXES_HINT
         )
     return tuple(axes)
+
+
+_LEADING_AXES_HINT = (
+    " If a leading axis stacks layers (a scanned model), give it as `layer_axis` (with "
+    "`blocks`); if the fans are other axes (an attention kernel (d, heads, head_dim)), give "
+    "`fan_axes`, e.g. [('*/query/kernel', '...d,dhk->...hk')]."
+)
 
 
 def _readout_patterns(readout: Any) -> list[Any]:
@@ -320,6 +327,29 @@ def _u_mup_row(path, shape, layer_axis, is_readout, is_embedding, base_init, dep
 
 
 # ----------------------------------------------------------------------------- the scaling
+
+
+def _base_rule(fn, rule_list, path, leaf, spec_leaves, layer_axis):
+    """The rule of a leaf at the base width: a deferred rule (`jax_inits.tree.scanned`)
+    resolved, and with a ``layer_axis`` the rule of one layer, `jax_inits.stacked` over
+    that axis, so that the layer axis counts in no fan whatever the rule."""
+    init = _tree._first_match(fn, rule_list, path, leaf)
+    if isinstance(init, _tree.Deferred):
+        init = init.resolve(fn, path, spec_leaves)
+    if layer_axis is None:
+        return init
+    if type(init) is structural.Stacked:
+        if init.axis % len(leaf.shape) != layer_axis:
+            raise ValueError(
+                f"{fn}: the rule of the leaf at path {path!r} stacks axis {init.axis} but "
+                f"`layer_axis` is {layer_axis}; stack the layer axis (or drop `stacked`)."
+            )
+        return init
+    one = structural.stacked(init, axis=layer_axis)
+    shape = tuple(leaf.shape)
+    if _std_of(init, shape) is not None and _std_of(one, shape) is None:
+        return init  # written for the stack (batch_axis=layer_axis): one layer's std already
+    return one
 
 
 def _std_of(init: Any, shape: tuple[int, ...]) -> float | None:
@@ -736,7 +766,8 @@ class Parametrization:
           ValueError: If ``weight_decay < 0``.
           TypeError: If ``independent_weight_decay`` and ``learning_rate`` is a schedule.
         """
-        import optax
+        with checks.needs("Parametrization.adamw", "optax"):
+            import optax
 
         fn = "Parametrization.adamw"
         weight_decay = checks.real_number(fn, "weight_decay", weight_decay, minimum=0.0)
@@ -765,7 +796,8 @@ class Parametrization:
 
 
 def _scale_by_tree(factors: Any):
-    import optax
+    with checks.needs("mup.Parametrization's optax transformations", "optax"):
+        import optax
 
     def init_fn(params):
         del params
@@ -780,7 +812,8 @@ def _scale_by_tree(factors: Any):
 
 
 def _add_decayed_weights(rates: Any, mask: Any):
-    import optax
+    with checks.needs("Parametrization.add_decayed_weights", "optax"):
+        import optax
 
     def init_fn(params):
         del params
@@ -907,13 +940,17 @@ def parametrize(
         (e.g. ``"layers/*"``). Required by the depth schemes; under ``"u_mup"``
         their lr is scaled by ``depth``$^{-1/2}$.
       depth: The model's number of residual blocks (the depth ``spec`` is at).
-        Required by the depth schemes; with ``layer_axis``, defaults to that axis's
-        size in ``spec``.
+        Required by the depth schemes and by ``"u_mup"`` with ``blocks``; with
+        ``layer_axis``, defaults to that axis's size in ``spec``. Where the block
+        paths hold a block index (``blocks/3/...``), it must be their number.
       base_depth: The depth the hyper-parameters were tuned at; with
         ``layer_axis``, defaults to that axis's size in ``base``.
       layer_axis: For stacked (scanned) blocks, the leading axis of every block
         leaf that indexes the layer: not a width axis, and it may differ between
-        ``spec`` and ``base`` (a base model at the base depth).
+        ``spec`` and ``base`` (a base model at the base depth). Every block leaf
+        gets what one layer gets: its rule applied as ``jax_inits.stacked(rule,
+        axis=layer_axis)`` (a rule that already excludes the axis, such as
+        ``lecun_normal(batch_axis=0)``, is kept). Refused for unstacked blocks.
       embeddings: ``"u_mup"`` only: pattern(s) of the embedding tables (forward
         multiplier 1, fan-in their output size).
       fan_axes: ``[(pattern, axes), ...]``: the fan axes of the leaves a pattern
@@ -929,9 +966,12 @@ def parametrize(
 
     Raises:
       TypeError: If a tree leaf, ``readout``, ``init`` or ``scheme`` has the wrong type.
-      ValueError: If a depth scheme lacks ``blocks`` or a depth, a depth is < 1,
-        ``layer_axis`` is not a leading axis of every block leaf or its size is
-        not the depth, ``spec``/``base``/``delta`` differ in structure or rank, a
+      ValueError: If a depth scheme (or ``"u_mup"`` with ``blocks``) lacks
+        ``blocks`` or a depth, a depth is < 1 or is not the number of block
+        indices in the paths, ``layer_axis`` is given for blocks whose paths hold
+        an index, is not a leading axis of every block leaf or its size is not the
+        depth, a ``tree.scanned`` prefix of ``init`` holds no leaf,
+        ``spec``/``base``/``delta`` differ in structure or rank, a
         width axis shrinks, a leaf has more than two width axes, a pattern of
         ``readout`` matches no leaf, a kernel with a width fan-in and fixed
         fan-out is not a readout, or no rule of ``init`` matches a leaf.
@@ -1003,6 +1043,8 @@ def parametrize(
         _same_structure("delta", delta_paths, delta_treedef, paths, treedef)
 
     leaves = _tree.flatten(spec)[1]
+    spec_leaves = dict(zip(paths, leaves, strict=True))
+    _tree.check_stacks(fn, rule_list, paths)
     hits = [
         [_tree._matches(pattern, path, leaf) for pattern in patterns]
         for path, leaf in zip(paths, leaves, strict=True)
@@ -1040,8 +1082,8 @@ def parametrize(
                 f"{fn}: two leaves have the same path {path!r}; rename one (a dict key "
                 "containing '/' is the usual cause)."
             )
+        base_init = _base_rule(fn, rule_list, path, leaf, spec_leaves, l_axis)
         if scheme == "u_mup":
-            base_init = _tree._first_match(fn, rule_list, path, leaf)
             row, leaf_init = _u_mup_row(
                 path, shape, l_axis, readout_leaf, embedding_leaf, base_init, depth,
                 block_leaf,
@@ -1051,7 +1093,6 @@ def parametrize(
             continue
         if l_axis is not None and delta is not None:
             d = d[:l_axis] + (b[l_axis],) + d[l_axis + 1 :]
-        base_init = _tree._first_match(fn, rule_list, path, leaf)
         width_scheme = "mup" if scheme in _ALPHA else scheme
         fans = next((f for p, f in fan_rules if _tree._matches(p, path, leaf)), None)
         if fans is None:
@@ -1107,9 +1148,16 @@ def _depth(scheme, paths, leaves, shapes, base_shapes, blocks, depth, base_depth
                 raise ValueError(f"{fn}: `{arg}` needs `blocks`, got {arg}={value!r}.")
         return [False] * n, [None] * n, None, 1.0
     in_block = _match_all(fn, "blocks", blocks, paths, leaves)
+    indices = _block_indices([p for p, b in zip(paths, in_block, strict=True) if b])
     layer_axes: list[int | None] = [None] * n
     if layer_axis is not None:
         layer_axis = checks.integer(fn, "layer_axis", layer_axis)
+        if indices is not None:
+            raise ValueError(
+                f"{fn}: `layer_axis` {layer_axis!r} is for stacked blocks, but the block leaf at "
+                f"path {indices[2]!r} has a layer index in its path: the blocks look unstacked; "
+                "drop `layer_axis` and give `depth`."
+            )
         stacked_depth = set()
         stacked_base = set()
         for i, (path, shape, b) in enumerate(zip(paths, shapes, base_shapes, strict=True)):
@@ -1120,7 +1168,7 @@ def _depth(scheme, paths, leaves, shapes, base_shapes, blocks, depth, base_depth
                 raise ValueError(
                     f"{fn}: `layer_axis` {layer_axis!r} must be a leading axis (not one of the "
                     f"last two, which are the fans) of every block leaf; the leaf at path "
-                    f"{path!r} has shape {shape}."
+                    f"{path!r} has shape {shape}." + _UNSTACKED_HINT
                 )
             layer_axes[i] = axis
             stacked_depth.add(shape[axis])
@@ -1134,6 +1182,13 @@ def _depth(scheme, paths, leaves, shapes, base_shapes, blocks, depth, base_depth
                 f"{fn}: `depth` is {depth!r} but the stacked layer axis of the block leaves "
                 f"has sizes {sorted(stacked_depth)} in `spec`."
             )
+    if scheme == "u_mup" and depth is None:
+        raise ValueError(
+            f"{fn}: scheme 'u_mup' needs `depth` with `blocks` (the number of layers, for "
+            "the blocks' lr x depth^-1/2), or a `layer_axis` to read it from; got depth=None."
+        )
+    if depth is not None and indices is not None:
+        _check_depth(fn, depth, indices)
     for arg, value in (("depth", depth), ("base_depth", base_depth)):
         if value is None:
             if scheme in _ALPHA:
@@ -1170,5 +1225,44 @@ def _one_size(fn, arg, sizes, where):
         raise ValueError(
             f"{fn}: the stacked layer axis of the block leaves has sizes {sorted(sizes)} in "
             f"`{where}`; give `{arg}` or stack every block leaf to the same depth."
+            + _UNSTACKED_HINT
         )
     return next(iter(sizes))
+
+
+_UNSTACKED_HINT = (
+    " If the blocks are not stacked (one leaf per layer), they look unstacked: drop "
+    "`layer_axis` and give `depth`."
+)
+
+
+def _block_indices(paths: list[str]) -> tuple[str, list[str], str] | None:
+    """(head, the indices, the first path) where the block paths hold a layer index,
+    ``head/<i>/...`` (unstacked blocks); ``None`` where they do not.
+
+    The index is the first all-digit part among those the paths share and the first
+    where they differ (``blocks/3/fc/kernel``), so a list inside a stacked block
+    (``blocks/mlp/0/kernel`` beside ``blocks/attn/kernel``) is not taken for one.
+    """
+    parts = [p.split("/") for p in paths]
+    if not parts:
+        return None
+    common = 0
+    while all(len(q) > common + 1 and q[common] == parts[0][common] for q in parts):
+        common += 1
+    for i in range(common + 1):
+        if all(len(q) > i + 1 and q[i].isdigit() for q in parts):
+            indices = sorted({q[i] for q in parts}, key=int)
+            return "/".join(parts[0][:i]), indices, paths[0]
+    return None
+
+
+def _check_depth(fn, depth, indices):
+    head, found, _ = indices
+    depth = checks.integer(fn, "depth", depth)
+    if depth != len(found):
+        raise ValueError(
+            f"{fn}: `depth` is {depth!r} but the block leaves' paths have {len(found)} block "
+            f"indices ({head}/{found[0]} .. {head}/{found[-1]}); give `depth`={len(found)} "
+            "(the number of blocks `spec` has)."
+        )

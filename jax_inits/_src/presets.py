@@ -106,16 +106,24 @@ def _bias_of(scheme: str, role: str, pattern: Any) -> Any:
     )
 
 
+# A stack's path in a scanned model: the path up to its usual name (for the error below).
+_STACK_NAME = re.compile(r"(?:.*?/)?(?:layers|layer|h|blocks|block)(?=/)", re.IGNORECASE)
+
+
 def _from_layer(
     scheme: str, layer: re.Pattern, build: Callable[[int], Any], path: str, lookup: Any
 ) -> Any:
     """``build(block index of path)``: the rule a `_Patterns.per_layer` defers."""
     found = layer.search(path)
     if found is None:
+        named = _STACK_NAME.match(path)
+        stack = named.group(0) if named else path.split("/")[0]
         raise ValueError(
             f"{scheme}: the leaf at path {path!r} needs a block index, and the "
             f"`layer` pattern {layer.pattern!r} finds none in its path; give "
-            "`patterns['layer']` for this model."
+            "`patterns['layer']` for this model, or, if its layers are stacked on a leading "
+            f"axis, wrap the rules: jax_inits.tree.scanned(rules, {stack!r}) with the stack's "
+            "path as prefix."
         )
     return build(int(found.group(1)))
 

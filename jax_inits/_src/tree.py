@@ -451,14 +451,38 @@ def scanned(rules: Rules, prefix: str) -> list[tuple[Any, Any]]:
       >>> round(float(w[2].std()) * (512 / 2) ** 0.5, 1)  # he_normal of (512, 512) each
       1.0
     """
-    from jax_inits._src.structural import stacked
-
     items = _rule_list("tree.scanned", rules, allow_keep=True)
     if not isinstance(prefix, str) or not prefix.strip("/"):
         raise TypeError(f"tree.scanned: `prefix` must be a non-empty path string, got {prefix!r}.")
     head = prefix.strip("/") + "/"
+    return [(InStack(head), Deferred(_ScannedRule(tuple(items), head))), *items]
 
-    def build(path: str, lookup: Callable[[str], Any]) -> Any:
+
+@dataclasses.dataclass(frozen=True)
+class InStack:
+    """The pattern of `scanned`'s stacked leaves: under ``head`` and not ``head/<i>/...``
+    (a layer of an unscanned model, whose rules apply as they are)."""
+
+    head: str
+
+    def __call__(self, path: str, leaf: Any) -> bool:
+        return path.startswith(self.head) and not path[len(self.head) :].split("/")[0].isdigit()
+
+    def __repr__(self) -> str:
+        return f"tree.scanned(..., {self.head[:-1]!r})"
+
+
+@dataclasses.dataclass(frozen=True)
+class _ScannedRule:
+    """`scanned`'s rule for a stacked leaf: per layer, what ``items`` give ``head/i/rest``."""
+
+    items: tuple
+    head: str
+
+    def __call__(self, path: str, lookup: Callable[[str], Any]) -> Any:
+        from jax_inits._src.structural import stacked
+
+        head, prefix = self.head, self.head[:-1]
         leaf = lookup(path)
         if not tuple(leaf.shape):
             raise ValueError(
@@ -470,7 +494,7 @@ def scanned(rules: Rules, prefix: str) -> list[tuple[Any, Any]]:
         inits = []
         for i in range(leaf.shape[0]):
             layer_path = f"{head}{i}/{path[len(head) :]}"
-            init = _first_match("tree.scanned", items, layer_path, one)
+            init = _first_match("tree.scanned", list(self.items), layer_path, one)
             if isinstance(init, Deferred):
                 init = init.resolve("tree.scanned", layer_path, layer_leaves)
             if init is None:
@@ -484,11 +508,17 @@ def scanned(rules: Rules, prefix: str) -> list[tuple[Any, Any]]:
             return stacked(inits[0])
         return _PerLayer(tuple(inits))
 
-    def in_stack(path: str, leaf: Any) -> bool:
-        # "prefix/3/..." is a layer of an unscanned model: its rules apply as they are.
-        return path.startswith(head) and not path[len(head) :].split("/")[0].isdigit()
 
-    return [(in_stack, deferred(build)), *items]
+def check_stacks(fn: str, rules: list[tuple[Any, Any]], paths: Sequence[str]) -> None:
+    """Every `scanned` prefix among ``rules`` must hold a leaf of ``paths``."""
+    for pattern, _ in rules:
+        if isinstance(pattern, InStack) and not any(p.startswith(pattern.head) for p in paths):
+            raise ValueError(
+                f"{fn}: the `tree.scanned` prefix {pattern.head[:-1]!r} matches no leaf, so its "
+                f"stacked leaves would be drawn as one tensor (the layer axis in the fan); give "
+                f"the stack's path as `prefix`. The paths are {list(paths[:8])}"
+                + (f" and {len(paths) - 8} more." if len(paths) > 8 else ".")
+            )
 
 
 def _is_array_like(leaf: Any) -> bool:
@@ -701,9 +731,26 @@ def _run(plan: tuple, key: jax.Array, old: tuple, donate: bool) -> tuple:
     return tuple(leaves)
 
 
+def _run_named(fn: str, plan: tuple, paths: list[str], key: jax.Array, old: tuple, donate: bool):
+    """`_run`; an initializer's error (a shape it cannot draw) names the leaf's path."""
+    try:
+        return _run(plan, key, old, donate)
+    except (ValueError, TypeError):
+        for path, (_, init, shape, dtype, _) in zip(paths, plan, strict=True):
+            try:
+                jax.eval_shape(lambda k, i=init, s=shape, d=dtype: i(k, s, d), key)
+            except (ValueError, TypeError) as own:
+                raise type(own)(
+                    f"{fn}: the rule for the leaf at path {path!r} (shape {shape}, dtype "
+                    f"{dtype.name}) cannot draw it: {own}"
+                ) from own
+        raise
+
+
 def _plan(fn, rules, paths_leaves, shardings):
     """One step (words, init, shape, dtype, sharding) per array leaf; non-arrays: None."""
     seen: dict[str, int] = {}
+    check_stacks(fn, rules, [path for path, _ in paths_leaves])
     leaves_by_path = {path: leaf for path, leaf in paths_leaves if _is_array_like(leaf)}
     steps = []
     for index, (path, leaf) in enumerate(paths_leaves):
@@ -899,7 +946,8 @@ def init_reporting(
     )
     drawn = [i for i, step in enumerate(steps) if step is not None]
     out = [given.get(i) for i in range(len(leaves))]
-    new = _run(tuple(steps[i] for i in drawn), key, (), donate=False) if drawn else ()
+    plan = tuple(steps[i] for i in drawn)
+    new = _run_named("tree.init", plan, [paths[i] for i in drawn], key, (), False) if drawn else ()
     for i, value in zip(drawn, new, strict=True):
         out[i] = value
     return jax.tree_util.tree_unflatten(treedef, out), [paths[i] for i in drawn]
@@ -1015,7 +1063,7 @@ def reinit_as(
     fresh = [i for i, step in enumerate(steps) if step is not None and step[1] is not None]
     plan = tuple(steps[i] for i in fresh)
     old = tuple(leaves[i] for i in fresh) if donate else ()
-    new = _run(plan, key, old, donate=donate)
+    new = _run_named(fn, plan, [paths[i] for i in fresh], key, old, donate)
     out = list(leaves)
     for i, value in zip(fresh, new, strict=True):
         placed = getattr(leaves[i], "sharding", None)
