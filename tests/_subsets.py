@@ -85,12 +85,15 @@ def shared(names: Iterable, test: int, tests: int) -> list:
     `make test-slow` with the names that never run there. Across the ``tests`` tests,
     each such name runs exactly once in `make test`."""
     names = list(names)
-    quick = [n for n in names if in_make_test(n)]
+    mine = share_of(names, test, tests)
     return [
-        pytest.param(
-            name,
-            id=str(name),
-            marks=() if name in quick and quick.index(name) % tests == test else pytest.mark.slow,
-        )
+        pytest.param(name, id=str(name), marks=() if name in mine else pytest.mark.slow)
         for name in names
     ]
+
+
+def share_of(names: Iterable, test: int, tests: int) -> list:
+    """The names that test ``test`` of ``tests`` runs in `make test` (see `shared`);
+    as ``fast=`` of `rotated` when one of the related tests is a cross product."""
+    quick = [n for n in names if in_make_test(n)]
+    return [n for i, n in enumerate(quick) if i % tests == test]

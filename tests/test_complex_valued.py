@@ -69,6 +69,7 @@ def test_haar_unitary_is_unitary(shape):
     np.testing.assert_allclose(gram, np.eye(small), atol=1e-5)
 
 
+@pytest.mark.slow  # `make test` checks Haar unitaries by their entries (goodness of fit)
 def test_haar_unitary_eigenphases_are_uniform():
     # Haar unitaries have eigenvalue phases uniform on the circle marginally;
     # 128 matrices of 64 x 64: n = 8192 phases (correlated within a matrix,
