@@ -9,6 +9,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import types
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +32,14 @@ def _run(*args):
         timeout=300,
         cwd=ROOT,
     )
+
+
+def _cli(capsys, *args):
+    """``jax-inits ARGS`` in this process, as `_run` returns it (returncode, stdout,
+    stderr): each subcommand runs once in a fresh process below (a user's run), its
+    other cases here, without an interpreter and a jax import each."""
+    status, out, err = _main_in_process(capsys, *args)
+    return types.SimpleNamespace(returncode=status, stdout=out, stderr=err)
 
 
 def assert_png(path, min_bytes=10_000):
@@ -82,11 +91,11 @@ def test_list_measure_shows_the_measured_std():
 
 
 @pytest.mark.parametrize("measure", [False, pytest.param(True, marks=pytest.mark.slow)])
-def test_list_json_numbers_match_the_library(measure):
+def test_list_json_numbers_match_the_library(measure, capsys):
     """Every row's numbers are the library's; with --measure (every builder drawn
     in a fresh process, ~40 s: `make test-slow`) the measured std too."""
-    args = ("--measure",) if measure else ()
-    result = _run("list", "--json", *args, "--shape", "64,128", "--seed", "3")
+    args = ("list", "--json", "--shape", "64,128", "--seed", "3")
+    result = _run(*args, "--measure") if measure else _cli(capsys, *args)
     assert result.returncode == 0, result.stderr
     rows = {r["name"]: r for r in json.loads(result.stdout)}
     assert set(rows) == {e.name for e in catalog.ENTRIES}
@@ -108,15 +117,15 @@ def test_list_json_numbers_match_the_library(measure):
 @pytest.mark.parametrize(
     "command", ["list", *(pytest.param(c, marks=pytest.mark.slow) for c in ("sample", "propagate"))]
 )
-def test_every_subcommand_has_help(command):
-    result = _run(command, "--help")
+def test_every_subcommand_has_help(command, capsys):
+    result = _cli(capsys, command, "--help")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"usage: jax-inits {command}")
     assert "--json" in result.stdout
 
 
-def test_top_level_help_names_the_subcommands():
-    result = _run("--help")
+def test_top_level_help_names_the_subcommands(capsys):
+    result = _cli(capsys, "--help")
     assert result.returncode == 0
     for command in ("list", "sample", "propagate"):
         assert command in result.stdout
@@ -145,8 +154,8 @@ def test_sample_json_matches_the_library_and_writes_a_histogram(tmp_path):
     assert_png(png)
 
 
-def test_sample_text_output_and_default_shape_of_conv_initializers():
-    result = _run("sample", "delta_orthogonal", "--no-plot")
+def test_sample_text_output_and_default_shape_of_conv_initializers(capsys):
+    result = _cli(capsys, "sample", "delta_orthogonal", "--no-plot")
     assert result.returncode == 0, result.stderr
     assert "shape 3x3x256x512, dtype float32" in result.stdout
     target = jax_inits.delta_orthogonal().target_std((3, 3, 256, 512))
@@ -158,10 +167,11 @@ def _strict(constant):
     raise AssertionError(f"{constant} is not JSON")
 
 
-def test_progress_bar_on_stderr_when_asked_and_strict_json_on_stdout():
-    result = _run(
-        "propagate", "--depth", "40", "--width", "16", "--batch", "8", "--init", "he_normal,ones",
-        "--activation", "relu", "--variant", "plain", "--no-plot", "--json", "--progress",
+def test_progress_bar_on_stderr_when_asked_and_strict_json_on_stdout(capsys):
+    result = _cli(
+        capsys, "propagate", "--depth", "40", "--width", "16", "--batch", "8",
+        "--init", "he_normal,ones", "--activation", "relu", "--variant", "plain",
+        "--no-plot", "--json", "--progress",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     records = json.loads(result.stdout, parse_constant=_strict)["records"]  # JSON only
@@ -170,8 +180,8 @@ def test_progress_bar_on_stderr_when_asked_and_strict_json_on_stdout():
     assert ones["init"] == "ones" and None in ones["forward"] and ones["forward_status"] == "nan"
 
 
-def test_list_shows_a_dash_where_an_initializer_does_not_fit_the_shape():
-    result = _run("list", "--json", "--shape", "8")
+def test_list_shows_a_dash_where_an_initializer_does_not_fit_the_shape(capsys):
+    result = _cli(capsys, "list", "--json", "--shape", "8")
     assert result.returncode == 0, result.stderr
     rows = {r["name"]: r for r in json.loads(result.stdout)}
     assert rows["orthogonal"]["target_std"] is None
@@ -209,9 +219,9 @@ def test_propagate_json_matches_the_library_and_writes_a_plot(tmp_path):
     assert_png(png)
 
 
-def test_propagate_table():
-    result = _run(
-        "propagate", "--depth", "4", "--width", "8", "--batch", "4", "--init", "he_normal",
+def test_propagate_table(capsys):
+    result = _cli(
+        capsys, "propagate", "--depth", "4", "--width", "8", "--batch", "4", "--init", "he_normal",
         "--activation", "tanh", "--variant", "residual", "--no-plot",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
