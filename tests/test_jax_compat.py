@@ -58,7 +58,7 @@ def test_core_calls_without_the_private_api(hidden, name):
     committed = jax.device_put(key, jax.devices()[2])
     if init.random:  # a deterministic initializer ignores the key, as jax.nn's zeros
         assert init(committed, shape).devices() == {jax.devices()[2]}
-    with jax.set_mesh(jax.make_mesh((2, 4), ("x", "y"))):
+    with compat.set_mesh(jax.make_mesh((2, 4), ("x", "y"))):
         np.testing.assert_array_equal(np.asarray(init(key, shape)), want)
 
 

@@ -15,6 +15,7 @@ from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 import jax_inits as ji
+from jax_inits._src import _jax_compat as compat
 from jax_inits._src import catalog
 
 KEY = jax.random.key(17)
@@ -76,7 +77,7 @@ def test_partition_spec_on_explicit_mesh(name):
     init, dtype, conv = CASES[name]
     shape, spec = _shape_spec(conv)
     mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
-    with jax.set_mesh(mesh):
+    with compat.set_mesh(mesh):
         out = init(KEY, shape, dtype, out_sharding=spec)
         jitted = jax.jit(lambda k: init(k, shape, dtype, out_sharding=spec))(KEY)
         assert jax.typeof(jitted).sharding.spec == spec
@@ -203,7 +204,7 @@ def test_whole_copy_would_be_caught():
 
 def test_out_sharding_with_a_key_derived_inside_an_explicit_mesh():
     mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
-    with jax.set_mesh(mesh):
+    with compat.set_mesh(mesh):
         key = jax.random.fold_in(KEY, 1)
         out = ji.he_normal()(key, (16, 24), out_sharding=P("x", "y"))
     assert out.sharding.is_equivalent_to(NamedSharding(mesh, P("x", "y")), 2)
@@ -214,7 +215,7 @@ def test_placement_with_a_key_derived_inside_an_explicit_mesh():
     from jax_inits._src import placement
 
     mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
-    with jax.set_mesh(mesh):
+    with compat.set_mesh(mesh):
         key = jax.random.fold_in(KEY, 1)
         out = placement.sample_into(ji.he_normal(), key, (16, 24), None, P("x", "y"))
     assert out.sharding.is_equivalent_to(NamedSharding(mesh, P("x", "y")), 2)
@@ -231,7 +232,7 @@ def test_named_sharding_on_explicit_mesh_outside_set_mesh():
     assert out.sharding.is_equivalent_to(sharding, 2)
     assert len({s.device for s in out.addressable_shards}) == 8
     np.testing.assert_array_equal(out, init(KEY, (64, 32)))
-    with jax.set_mesh(mesh):
+    with compat.set_mesh(mesh):
         np.testing.assert_array_equal(out, init(KEY, (64, 32), out_sharding=sharding))
 
 
@@ -243,5 +244,5 @@ def test_named_sharding_on_explicit_mesh_under_jit_names_the_fix():
     with pytest.raises(ValueError, match=r"jax\.set_mesh"):
         jax.jit(lambda k: ji.lecun_normal()(k, (64, 32), out_sharding=sharding))(KEY)
     f = jax.jit(lambda k: ji.lecun_normal()(k, (64, 32), out_sharding=sharding))
-    with jax.set_mesh(mesh):
+    with compat.set_mesh(mesh):
         np.testing.assert_array_equal(f(KEY), ji.lecun_normal()(KEY, (64, 32)))

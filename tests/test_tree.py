@@ -14,6 +14,7 @@ from jax.sharding import PartitionSpec as P
 
 import jax_inits as ji
 import jax_inits.tree as jt
+from jax_inits._src import _jax_compat as compat
 from jax_inits._src import catalog
 from jax_inits._src import tree as tree_src
 
@@ -149,7 +150,7 @@ def test_partition_specs_on_explicit_mesh():
     spec = {"ours": _sds(16, 24), "jax": _sds(16, 24)}
     rules = [("ours", ji.lecun_normal()), ("jax", jax.nn.initializers.lecun_normal())]
     plain = jt.init(KEY, spec, rules)
-    with jax.set_mesh(mesh):
+    with compat.set_mesh(mesh):
         out = jt.init(KEY, spec, rules, out_shardings={"ours": P("x", "y"), "jax": P(None, "y")})
     assert out["ours"].sharding.is_equivalent_to(NamedSharding(mesh, P("x", "y")), 2)
     assert out["jax"].sharding.is_equivalent_to(NamedSharding(mesh, P(None, "y")), 2)

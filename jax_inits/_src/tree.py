@@ -50,6 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec, Sharding
 
+from jax_inits._src import _jax_compat as compat
 from jax_inits._src import base, caches, checks, placement
 
 Pattern = str | re.Pattern | Callable[[str, Any], bool]
@@ -500,7 +501,7 @@ def _resolve(fn: str, path: str, sharding: Any) -> Any:
     if sharding is None or isinstance(sharding, NamedSharding):
         return sharding
     if isinstance(sharding, PartitionSpec):
-        if jax.sharding.get_abstract_mesh().empty:
+        if compat.get_abstract_mesh().empty:
             raise ValueError(
                 f"{fn}: the sharding {sharding!r} of the leaf at path {path!r} is a "
                 "PartitionSpec, which needs a mesh: call inside `with jax.set_mesh(mesh):` "
