@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.export  # a submodule: `import jax` alone does not load it on jax 0.7
 import jax.numpy as jnp
 
 import jax_inits

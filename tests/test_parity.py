@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _gates import fused_kernels_only
 from _subsets import rotated
 
 import jax_inits
@@ -263,6 +264,7 @@ def test_accelerator_path(name, args, shape, key_kind, dtype, eager_path):
         )
 
 
+@fused_kernels_only
 def test_accelerator_path_skips_the_cpu_only_kernels(monkeypatch, eager_path):
     """The switch changes the path: under it a new eager signature runs no bucket
     kernel, traces no fast erf_inv form and no self-check; without it, the CPU's
