@@ -12,3 +12,14 @@ fused_kernels_only = pytest.mark.skipif(
     not compat.FUSED_KERNELS,
     reason=f"jax {jax.__version__} is below the fused kernels' gate (compat.FUSED_KERNELS)",
 )
+
+#: The golden values are jax 0.10.2's bits. jax 0.7.0 to 0.8.2 compute the CPU
+#: erf_inv with other last bits (0.7.2: on 41682 of the 2^23 inputs jax.random.normal
+#: feeds it, 0.5%; 0.8.0: on 166924 float32 in [-1, 1]), so jax.random's own normal
+#: draws, and 35 of the 497 golden cases on 0.7.2, differ there. jax 0.5.3's erf_inv
+#: differs on 0.03% of those inputs, which no golden case (all tiny) meets.
+golden_values_pinned = pytest.mark.skipif(
+    (0, 7) <= compat.JAX_VERSION < (0, 8, 3),
+    reason=f"jax {jax.__version__}'s CPU erf_inv gives other last bits than the golden "
+    "values' jax (README, Supported versions)",
+)

@@ -25,6 +25,7 @@ import sys
 
 import jax
 import pytest
+from _gates import golden_values_pinned
 from _subsets import REPRESENTATIVES
 
 _spec = importlib.util.spec_from_file_location(
@@ -71,12 +72,14 @@ def test_fast_cases_cover_every_representative():
     assert {"orthogonal", "normal", "variance_scaling"} <= PINNED_BY_PARITY
 
 
+@golden_values_pinned
 def test_values_match_the_committed_fingerprints():
     cases = _fast_cases()
     report = golden.changes(cases, golden.compute(cases), golden.load())
     assert not report, report
 
 
+@golden_values_pinned
 @pytest.mark.slow
 def test_every_value_matches_the_committed_fingerprints():
     cases = golden.all_cases()

@@ -154,7 +154,8 @@ def enable_x64(enabled: bool = True) -> Any:
         return jax.enable_x64(enabled)  # pyright: ignore[reportAttributeAccessIssue]
     from jax import experimental
 
-    return experimental.enable_x64() if enabled else experimental.disable_x64()
+    switch = experimental.enable_x64 if enabled else experimental.disable_x64  # pyright: ignore[reportAttributeAccessIssue]
+    return switch()
 
 
 # ----------------------------------------------------------------------------- quiet tracer errors

@@ -17,8 +17,10 @@ whole initializer into one loop-free elementwise fusion:
   before any kernel uses that form.
 
 Keys of other implementations (rbg, unsafe_rbg, custom), the non-partitionable
-mode, float64 and arrays of 2^32 or more elements use ``jax.random`` itself, so
-they stay correct (and bit-identical to jax) everywhere.
+mode, float64, arrays of 2^32 or more elements and jax releases below
+``_jax_compat.FUSED_KERNELS`` (0.8.3, where XLA's CPU ``erf_inv`` is proven equal
+to the fast form) use ``jax.random`` itself, so they stay correct (and
+bit-identical to jax) everywhere.
 
 Reference: Salmon et al., [Parallel random numbers: as easy as 1, 2,
 3](https://doi.org/10.1145/2063384.2063405), SC 2011 (Threefry-2x32, 20 rounds).
