@@ -7,8 +7,7 @@ private name hidden, so the fallbacks are exercised too.
 The public names that moved between the floor (jax 0.5.3) and the newest jax --
 ``jax.set_mesh``, ``jax.sharding.reshard``/``auto_axes``, ``Mesh.explicit_axes``
 -- are used only through the functions here, each with the older spelling it
-falls back to. A feature an older jax lacks raises `missing`, naming the jax
-release it needs, never a quietly different result.
+falls back to (every one exists from the floor on, so none needs an error).
 """
 
 from __future__ import annotations
@@ -69,15 +68,6 @@ JAX_VERSION: tuple[int, ...] = tuple(jax.__version_info__)
 #: passes. 0.8.1 and 0.8.2 are unmeasured, so they count as older. Below the gate
 #: every draw is ``jax.random``'s own, compiled with jax's default options.
 FUSED_KERNELS = JAX_VERSION >= (0, 8, 3)
-
-
-def missing(feature: str, needs: tuple[int, ...]) -> RuntimeError:
-    """The error for ``feature``, which this jax release lacks: it names the
-    release that has it."""
-    return RuntimeError(
-        f"jax_inits: {feature} needs jax >= {'.'.join(map(str, needs))}, but jax "
-        f"{jax.__version__} is installed; upgrade jax (`pip install -U jax jaxlib`)."
-    )
 
 
 def set_mesh(mesh: Any) -> Any:
