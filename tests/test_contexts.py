@@ -292,6 +292,7 @@ jax.config.update("jax_num_cpu_devices", 8)
 import numpy as np
 import jax_inits
 import jax_inits.tree
+from jax_inits._src import _jax_compat as compat
 from jax.sharding import AxisType
 mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
 with compat.set_mesh(mesh):

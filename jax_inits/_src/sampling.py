@@ -530,9 +530,23 @@ def normal(key: jax.Array, shape: Shape, dtype: np.dtype, scale=None) -> jax.Arr
         key_re, key_im = jax.random.split(key)
         return lax.complex(normal(key_re, shape, real, part), normal(key_im, shape, real, part))
     if not fused(key, shape, dtype):
+        if scale is not None and not compat.FUSED_KERNELS:
+            return _draw(lambda s: _normal_scaled(key, s, dtype, scale), shape)
         x = _draw(lambda s: jax.random.normal(key, s, dtype), shape)
         return x if scale is None else x * scale
     return _draw(lambda s: _normal_f32(key, s, scale), shape)
+
+
+def _normal_scaled(key, shape, dtype, scale) -> jax.Array:
+    """``jax.random.normal(key, shape, dtype) * scale`` as XLA folds it outside a
+    mesh: jax.random.normal's own two steps (a uniform in [-1 + ulp, 1), then
+    ``sqrt2 * erf_inv``) with the product written ``erf_inv(u) * (sqrt2 * scale)``.
+    Below the gate only (`compat.FUSED_KERNELS`): there XLA leaves the product
+    unfolded inside a mesh context, which would make values depend on it."""
+    lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype))
+    u = jax.random.uniform(key, shape, dtype, lo, np.array(1.0, dtype))
+    factor = _mul(np.array(np.sqrt(2), dtype), lax.convert_element_type(scale, dtype))
+    return _mul(lax.erf_inv(u), factor)
 
 
 def scale_complex(z: jax.Array, scale) -> jax.Array:
