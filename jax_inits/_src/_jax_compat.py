@@ -13,6 +13,7 @@ falls back to (every one exists from the floor on, so none needs an error).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -71,7 +72,7 @@ FUSED_KERNELS = JAX_VERSION >= (0, 8, 3)
 
 
 def set_mesh(mesh: Any) -> Any:
-    """``jax.set_mesh(mesh)`` (jax >= 0.7); ``jax.sharding.use_mesh(mesh)`` before."""
+    """``jax.set_mesh(mesh)`` (jax >= 0.7); ``jax.sharding.use_mesh(mesh)`` on 0.5 and 0.6."""
     if hasattr(jax, "set_mesh"):
         return jax.set_mesh(mesh)
     return jax.sharding.use_mesh(mesh)  # pyright: ignore[reportAttributeAccessIssue]
@@ -114,7 +115,7 @@ def explicit_axes(mesh: Any) -> tuple[str, ...]:
 
 
 def _shard_api(name: str) -> Any:
-    """``jax.sharding.<name>`` (jax >= 0.6), else ``jax.experimental.shard.<name>``."""
+    """``jax.sharding.<name>`` (jax >= 0.7), else ``jax.experimental.shard.<name>``."""
     found = getattr(jax.sharding, name, None)
     if found is None:
         from jax.experimental import shard  # pyright: ignore[reportAttributeAccessIssue]
@@ -131,10 +132,12 @@ def reshard(x: Any, sharding: Any) -> Any:
 
 def auto_axes(fun: Any, out_sharding: Any, axes: tuple[str, ...]) -> Any:
     """``jax.sharding.auto_axes(fun, out_sharding=..., axes=...)``; jax 0.5's
-    ``jax.experimental.shard.auto_axes`` spells the argument ``out_shardings``."""
-    if hasattr(jax.sharding, "auto_axes"):
-        return jax.sharding.auto_axes(fun, out_sharding=out_sharding, axes=axes)  # pyright: ignore[reportAttributeAccessIssue]
-    return _shard_api("auto_axes")(fun, out_shardings=out_sharding, axes=axes)
+    ``jax.experimental.shard.auto_axes`` spells the argument ``out_shardings``
+    (0.6's already ``out_sharding``)."""
+    api = _shard_api("auto_axes")
+    if "out_shardings" in inspect.signature(api).parameters:
+        return api(fun, out_shardings=out_sharding, axes=axes)
+    return api(fun, out_sharding=out_sharding, axes=axes)
 
 
 def enable_x64(enabled: bool = True) -> Any:
