@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _gates import fused_kernels_only
 from _subsets import builders, rotated
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -112,7 +113,7 @@ def test_dtype_from_spec_and_arrays_as_spec():
 
 def test_whole_tree_is_one_jit():
     jaxpr = jax.make_jaxpr(lambda k: jt.init(k, _mlp_spec(3), RULES))(KEY)
-    assert [e.primitive.name for e in jaxpr.jaxpr.eqns] == ["jit"]
+    assert [e.primitive.name for e in jaxpr.jaxpr.eqns] in (["jit"], ["pjit"])  # pjit: jax < 0.7
 
 
 @pytest.mark.parametrize("name", builders([e.name for e in catalog.ENTRIES]))
@@ -145,6 +146,27 @@ def test_sharded_spec_and_out_shardings_equal_unsharded():
     np.testing.assert_array_equal(from_spec["ours"], plain["ours"])
 
 
+def test_explicit_axes_on_a_jax_that_would_lay_them_out_wrong_are_refused(monkeypatch):
+    """jax 0.5.3 and 0.6.2 return jit outputs on Explicit axes replicated: a clear
+    error naming the jax release needed, never a wrong layout (checked there for
+    real; here by pretending)."""
+    monkeypatch.setattr(compat, "JIT_EXPLICIT_OUT_SHARDINGS", False)
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
+    spec, rules = {"w": _sds(16, 24)}, [("w", ji.lecun_normal())]
+    needs = r"tree\.init: a leaf sharded over Explicit mesh axes needs jax >= 0\.7, but jax "
+    with pytest.raises(RuntimeError, match=needs):
+        jt.init(KEY, spec, rules, out_shardings=NamedSharding(mesh, P("x", "y")))
+    with compat.set_mesh(mesh), pytest.raises(RuntimeError, match=needs):
+        jt.init(KEY, spec, rules, out_shardings=P("x", "y"))
+    auto = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Auto,) * 2)
+    out = jt.init(KEY, spec, rules, out_shardings=NamedSharding(auto, P("x", "y")))
+    assert out["w"].sharding.spec == P("x", "y")
+
+
+@pytest.mark.skipif(
+    not compat.JIT_EXPLICIT_OUT_SHARDINGS,
+    reason=f"jax {jax.__version__} lays jit outputs on Explicit axes out replicated",
+)
 def test_partition_specs_on_explicit_mesh():
     mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
     spec = {"ours": _sds(16, 24), "jax": _sds(16, 24)}
@@ -447,6 +469,7 @@ def test_sharded_groups_are_the_formula_and_stay_sharded(mesh_shape):
 COLLECTIVES = ("all-gather", "all-reduce", "all-to-all", "collective-permute", "reduce-scatter")
 
 
+@fused_kernels_only
 @pytest.mark.parametrize("mesh_shape", MESH_SHAPES)
 def test_sharded_groups_compute_one_shard_per_device(mesh_shape):
     # Big enough (128 KiB a member) that a whole member per device would show in temp.

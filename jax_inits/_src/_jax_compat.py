@@ -7,7 +7,8 @@ private name hidden, so the fallbacks are exercised too.
 The public names that moved between the floor (jax 0.5.3) and the newest jax --
 ``jax.set_mesh``, ``jax.sharding.reshard``/``auto_axes``, ``Mesh.explicit_axes``
 -- are used only through the functions here, each with the older spelling it
-falls back to (every one exists from the floor on, so none needs an error).
+falls back to. A feature an older jax lacks raises `too_old`, naming the jax
+release it needs, never a quietly different result.
 """
 
 from __future__ import annotations
@@ -69,6 +70,21 @@ JAX_VERSION: tuple[int, ...] = tuple(jax.__version_info__)
 #: passes. 0.8.1 and 0.8.2 are unmeasured, so they count as older. Below the gate
 #: every draw is ``jax.random``'s own, compiled with jax's default options.
 FUSED_KERNELS = JAX_VERSION >= (0, 8, 3)
+
+
+#: Whether ``jax.jit`` lays its outputs out as its ``out_shardings`` on a mesh with
+#: Explicit axes (jax >= 0.7). jax 0.5.3 and 0.6.2 return them replicated inside
+#: ``use_mesh`` (0.5.3 refuses outside one), so ``tree.init`` refuses there.
+JIT_EXPLICIT_OUT_SHARDINGS = JAX_VERSION >= (0, 7)
+
+
+def too_old(feature: str, needs: tuple[int, ...]) -> RuntimeError:
+    """The error for a ``feature`` this jax release lacks, naming the release that
+    has it."""
+    return RuntimeError(
+        f"{feature} needs jax >= {'.'.join(map(str, needs))}, but jax {jax.__version__} "
+        "is installed; upgrade jax (`pip install -U jax jaxlib`)."
+    )
 
 
 def set_mesh(mesh: Any) -> Any:
