@@ -1,6 +1,7 @@
 """Markers for tests of what only some jax releases do."""
 
 import jax
+import numpy as np
 import pytest
 
 from jax_inits._src import _jax_compat as compat
@@ -23,3 +24,18 @@ golden_values_pinned = pytest.mark.skipif(
     reason=f"jax {jax.__version__}'s CPU erf_inv gives other last bits than the golden "
     "values' jax (README, Supported versions)",
 )
+
+#: jax 0.7.0 to 0.8.2: the last bits of XLA's CPU erf_inv depend on the loop it is
+#: compiled in, so a draw partitioned over devices can differ from the whole draw on a
+#: few elements (below the fused kernels' gate every draw is jax.random's own).
+#: jax.nn's own initializers do so too: he_normal (16, 24) under jit with and without
+#: out_shardings on a 2x4 mesh differs in 1 element on 0.7.2.
+SHARDED_BITS_MAY_DIFFER = (0, 7) <= compat.JAX_VERSION < (0, 8, 3)
+
+
+def assert_sharded_equals_whole(sharded, whole):
+    """Bit for bit; within 2 ulp where `SHARDED_BITS_MAY_DIFFER`."""
+    if SHARDED_BITS_MAY_DIFFER:
+        np.testing.assert_array_max_ulp(np.asarray(sharded), np.asarray(whole), maxulp=2)
+    else:
+        np.testing.assert_array_equal(np.asarray(sharded), np.asarray(whole))

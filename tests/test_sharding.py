@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _gates import fused_kernels_only
+from _gates import assert_sharded_equals_whole, fused_kernels_only
 from _subsets import in_make_test, rotated, shared
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -44,7 +44,7 @@ def _assert_same_values(name, out, expected):
     if name in ROUNDING:
         np.testing.assert_allclose(out, expected, rtol=0, atol=1e-6)
     else:
-        np.testing.assert_array_equal(out, expected)
+        assert_sharded_equals_whole(out, expected)
 
 
 #: The builders the Auto-mesh test runs in `make test` (the Explicit-mesh test, the others).
