@@ -104,7 +104,7 @@ def test_jit_out_shardings_equal_unsharded():
     mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Auto,) * 2)
     sharding = NamedSharding(mesh, P("x", "y"))
     f = jax.jit(lambda k: ji.he_normal()(k, (64, 64)), out_shardings=sharding)
-    np.testing.assert_array_equal(f(KEY), ji.he_normal()(KEY, (64, 64)))
+    assert_sharded_equals_whole(f(KEY), ji.he_normal()(KEY, (64, 64)))
 
 
 def test_elementwise_sharded_init_has_no_collective():
@@ -216,7 +216,7 @@ def test_out_sharding_with_a_key_derived_inside_an_explicit_mesh():
         key = jax.random.fold_in(KEY, 1)
         out = ji.he_normal()(key, (16, 24), out_sharding=P("x", "y"))
     assert out.sharding.is_equivalent_to(NamedSharding(mesh, P("x", "y")), 2)
-    np.testing.assert_array_equal(out, ji.he_normal()(jax.random.fold_in(KEY, 1), (16, 24)))
+    assert_sharded_equals_whole(out, ji.he_normal()(jax.random.fold_in(KEY, 1), (16, 24)))
 
 
 def test_placement_with_a_key_derived_inside_an_explicit_mesh():
@@ -227,7 +227,7 @@ def test_placement_with_a_key_derived_inside_an_explicit_mesh():
         key = jax.random.fold_in(KEY, 1)
         out = placement.sample_into(ji.he_normal(), key, (16, 24), None, P("x", "y"))
     assert out.sharding.is_equivalent_to(NamedSharding(mesh, P("x", "y")), 2)
-    np.testing.assert_array_equal(out, ji.he_normal()(jax.random.fold_in(KEY, 1), (16, 24)))
+    assert_sharded_equals_whole(out, ji.he_normal()(jax.random.fold_in(KEY, 1), (16, 24)))
 
 
 def test_named_sharding_on_explicit_mesh_outside_set_mesh():
@@ -239,7 +239,7 @@ def test_named_sharding_on_explicit_mesh_outside_set_mesh():
     out = init(KEY, (64, 32), out_sharding=sharding)
     assert out.sharding.is_equivalent_to(sharding, 2)
     assert len({s.device for s in out.addressable_shards}) == 8
-    np.testing.assert_array_equal(out, init(KEY, (64, 32)))
+    assert_sharded_equals_whole(out, init(KEY, (64, 32)))
     with compat.set_mesh(mesh):
         np.testing.assert_array_equal(out, init(KEY, (64, 32), out_sharding=sharding))
 
@@ -254,4 +254,4 @@ def test_named_sharding_on_explicit_mesh_under_jit_names_the_fix():
         jax.jit(lambda k: ji.lecun_normal()(k, (64, 32), out_sharding=sharding))(KEY)
     f = jax.jit(lambda k: ji.lecun_normal()(k, (64, 32), out_sharding=sharding))
     with compat.set_mesh(mesh):
-        np.testing.assert_array_equal(f(KEY), ji.lecun_normal()(KEY, (64, 32)))
+        assert_sharded_equals_whole(f(KEY), ji.lecun_normal()(KEY, (64, 32)))
