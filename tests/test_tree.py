@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _gates import assert_sharded_equals_whole, fused_kernels_only
+from _gates import assert_sharded_equals_whole, fused_kernels_only, golden_values_pinned
 from _subsets import builders, rotated
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -543,6 +543,7 @@ def test_values_are_equal_on_every_mesh(impl, mesh_shape):
     assert jt.fingerprint(out) == jt.fingerprint(plain), mesh_shape
 
 
+@golden_values_pinned  # a pinned fingerprint of normal draws, as the golden values
 def test_threefry_values_are_unchanged():
     # Pinned before grouping and the root derivation (commit 4667aff): threefry roots
     # keep their values bit for bit.
