@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: install demo docs docs-assets test test-slow test-all test-min bench clean
+.PHONY: install demo docs docs-assets test test-slow test-all test-min test-mid bench clean
 
 # Everything the suite, the docs and the linters need (torch, flax, haiku, mkdocs, ...).
 $(STAMP): pyproject.toml
@@ -67,17 +67,25 @@ bench: install
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/harness.py --tag $(or $(TAG),cpu)
 
-# The fast tier against the oldest jax we declare (the `jax>=` floor in pyproject.toml),
-# in its own venv without the framework extras (their tests skip), then the jax.nn
-# parity and golden-value tests in full: users on the floor get the same values.
+# The fast tier against an older jax in its own venv (.venv-jax<version>) without the
+# framework extras (their tests skip). `make test-min` runs it on the oldest jax we declare
+# (the `jax>=` floor in pyproject.toml), then the jax.nn parity and golden-value tests in
+# full: users on the floor get the same values. `make test-mid` runs the fast tier on
+# JAX_MID, a release between the floor and the newest; `make test-min JAX=0.6.2` on any.
 JAX_FLOOR := $(shell sed -n 's/^ *"jax>=\([0-9.]*\)".*/\1/p' pyproject.toml)
+JAX_MID := 0.7.2
+JAX ?= $(JAX_FLOOR)
+OLD_PY := .venv-jax$(JAX)/bin/python
 test-min:
-	test -x .venv-min/bin/python || $(PYTHON) -m venv .venv-min
-	.venv-min/bin/python -m pip install -q --upgrade pip
-	.venv-min/bin/python -m pip install -q -e '.[test]' 'jax==$(JAX_FLOOR)' 'jaxlib==$(JAX_FLOOR)'
-	.venv-min/bin/python -c "import jax; assert jax.__version__ == '$(JAX_FLOOR)', jax.__version__"
-	.venv-min/bin/python -m pytest -n auto -rs -p no:cacheprovider
-	.venv-min/bin/python -m pytest -n auto -rs -p no:cacheprovider -m slow tests/test_parity.py tests/test_golden.py
+	test -x $(OLD_PY) || $(PYTHON) -m venv .venv-jax$(JAX)
+	$(OLD_PY) -m pip install -q --upgrade pip
+	$(OLD_PY) -m pip install -q -e '.[test]' 'jax==$(JAX)' 'jaxlib==$(JAX)'
+	$(OLD_PY) -c "import jax; assert jax.__version__ == '$(JAX)', jax.__version__"
+	$(OLD_PY) -m pytest -n auto -rs -p no:cacheprovider
+	$(if $(filter $(JAX),$(JAX_FLOOR)),$(OLD_PY) -m pytest -n auto -rs -p no:cacheprovider -m slow tests/test_parity.py tests/test_golden.py)
+
+test-mid:
+	$(MAKE) test-min JAX=$(JAX_MID)
 
 clean:
-	rm -rf $(VENV) .venv-min out build site *.egg-info
+	rm -rf $(VENV) .venv-min .venv-jax* out build site *.egg-info

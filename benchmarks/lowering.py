@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.export  # a submodule: `import jax` alone does not load it on jax 0.7
 import jax.numpy as jnp
 
 import jax_inits
@@ -49,6 +50,8 @@ OUT = pathlib.Path(__file__).resolve().parent / "results" / "lowering.md"
 KEY = jax.random.key(0)
 _OPS = re.compile(r"\b(?:stablehlo|chlo|mhlo)\.([a-z_0-9]+)")
 _CUSTOM_CALL = re.compile(r"stablehlo\.custom_call\s+@([\w.$-]+)")
+#: Custom calls that annotate layout, not compute (jax 0.5 exports a ``@Sharding`` one).
+_ANNOTATIONS = frozenset({"Sharding"})
 #: Op names that count as RNG ops (jax.random with rbg keys lowers to these).
 RNG_OPS = ("rng", "rng_bit_generator")
 #: The grouped tree.init case: two equal leaves (one vmapped group) and a bias.
@@ -128,7 +131,7 @@ def lower(fn: Callable[[jax.Array], Any], platform: str) -> Lowered:
     exported = jax.export.export(jax.jit(fn), platforms=(platform,))(KEY)
     text = exported.mlir_module()
     return Lowered(
-        tuple(sorted(_CUSTOM_CALL.findall(text))),
+        tuple(sorted(c for c in _CUSTOM_CALL.findall(text) if c not in _ANNOTATIONS)),
         collections.Counter(_OPS.findall(text)),
         tuple(exported.ordered_effects),
         tuple(exported.unordered_effects),

@@ -26,6 +26,7 @@ from typing import Any, cast
 import jax
 from jax.sharding import NamedSharding, PartitionSpec
 
+from jax_inits._src import _jax_compat as compat
 from jax_inits._src import checks, placement
 
 __all__ = (
@@ -65,7 +66,7 @@ def _target(sharding: Any, mesh: Any, rank: int, rules: Any) -> Any:
         return resolved
     if mesh is not None:
         return NamedSharding(mesh, spec)
-    if jax.sharding.get_abstract_mesh().empty:
+    if compat.get_abstract_mesh().empty:
         return None
     return spec  # resolved against the mesh of `jax.set_mesh`
 
@@ -119,7 +120,7 @@ def nnx_with_partitioning(init: Any, sharding: Any, mesh: Any = None, **metadata
 
     def sample(key, shape, dtype=None):
         target = _target(names, mesh, len(shape), rules)
-        no_mesh = mesh is None and jax.sharding.get_abstract_mesh().empty
+        no_mesh = mesh is None and compat.get_abstract_mesh().empty
         if no_mesh and not isinstance(names, NamedSharding) and nnx.using_eager_sharding():
             raise ValueError(
                 f"nnx_with_partitioning: the parameter of shape {tuple(shape)} is sharded "

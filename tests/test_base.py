@@ -13,6 +13,7 @@ import pytest
 from _subsets import in_make_test, rotated, share_of, shared
 
 import jax_inits
+from jax_inits._src import _jax_compat as compat
 from jax_inits._src import catalog
 
 ENTRIES = {e.name: e for e in catalog.ENTRIES}
@@ -241,7 +242,7 @@ def test_call_dtype_overrides_builder_dtype_and_none_keeps_it():
 
 
 def test_float64_under_x64():
-    with jax.enable_x64(True):
+    with compat.enable_x64(True):
         assert jax_inits.he_normal()(jax.random.key(0), (4, 4)).dtype == jnp.float64
     assert jax_inits.he_normal()(jax.random.key(0), (4, 4)).dtype == jnp.float32
 
@@ -260,7 +261,7 @@ def test_a_repeated_eager_call_is_checked_like_the_first():
         init(jax.random.split(key, 2), (6, 5))
     with pytest.raises(TypeError, match="key"):
         init(jax.random.key_data(key).astype(jnp.int32), (6, 5))
-    with jax.enable_x64(True):
+    with compat.enable_x64(True):
         assert init(key, (6, 5)).dtype == jnp.float64
     assert init(key, (6, 5)).dtype == jnp.float32
     assert init(key, [6, 5]).shape == (6, 5)  # a list is checked in full every time

@@ -24,6 +24,7 @@ from jax.sharding import PartitionSpec as P
 
 import jax_inits
 import jax_inits.tree
+from jax_inits._src import _jax_compat as compat
 from jax_inits._src import catalog
 
 ENTRIES = {e.name: e for e in catalog.ENTRIES}
@@ -39,13 +40,13 @@ def context(name):
     """Enters the context ``name`` (the key is made by :func:`make_key`)."""
     with contextlib.ExitStack() as stack:
         if name.startswith("mesh_"):
-            stack.enter_context(jax.set_mesh(MESHES[name[5:]]))
+            stack.enter_context(compat.set_mesh(MESHES[name[5:]]))
         elif name == "default_device":
             stack.enter_context(jax.default_device(DEVICES[3]))
         elif name == "transfer_guard":
             stack.enter_context(jax.transfer_guard("disallow"))
         elif name == "x64":
-            stack.enter_context(jax.enable_x64(True))
+            stack.enter_context(compat.enable_x64(True))
         elif name == "partitionable_off":
             stack.enter_context(jax.threefry_partitionable(False))
         yield
@@ -56,7 +57,7 @@ def value_flags(name):
     """The part of a context that legitimately changes values (dtype, PRNG bits)."""
     with contextlib.ExitStack() as stack:
         if name == "x64":
-            stack.enter_context(jax.enable_x64(True))
+            stack.enter_context(compat.enable_x64(True))
         elif name == "partitionable_off":
             stack.enter_context(jax.threefry_partitionable(False))
         yield
@@ -160,7 +161,7 @@ def test_values_inside_a_users_jit_under_a_mesh_are_context_free(builder, mesh):
     init, shape, dtype = case(builder)
     key = jax.random.key(4)
     want = reference(init, key, shape, dtype, "none")
-    with jax.set_mesh(MESHES[mesh]):
+    with compat.set_mesh(MESHES[mesh]):
         inside = jax.jit(lambda k: init(k, shape, dtype))(key)
         made_inside = init(jax.random.key(4), shape, dtype)
     np.testing.assert_array_equal(np.asarray(inside), want)
@@ -205,7 +206,7 @@ def test_the_placement_rule_is_jax_nns():
 
 
 def test_the_issue_repro_matches_jax_nn_under_an_explicit_mesh():
-    with jax.set_mesh(MESHES["explicit"]):
+    with compat.set_mesh(MESHES["explicit"]):
         ours = jax_inits.he_normal()(jax.random.key(0), (64, 32))
         theirs = jax.nn.initializers.he_normal()(jax.random.key(0), (64, 32))
     assert ours.sharding.is_equivalent_to(theirs.sharding, 2)
@@ -216,7 +217,7 @@ def test_the_issue_repro_matches_jax_nn_under_an_explicit_mesh():
 def test_out_sharding_under_a_mesh(mesh):
     init, key, shape = jax_inits.he_normal(), jax.random.key(2), (16, 32)
     want = reference(init, key, shape, None, "none")
-    with jax.set_mesh(MESHES[mesh]):
+    with compat.set_mesh(MESHES[mesh]):
         x = init(key, shape, out_sharding=P("x", "y"))
     assert x.sharding.is_equivalent_to(NamedSharding(MESHES[mesh], P("x", "y")), 2)
     np.testing.assert_array_equal(np.asarray(x), want)
@@ -291,9 +292,10 @@ jax.config.update("jax_num_cpu_devices", 8)
 import numpy as np
 import jax_inits
 import jax_inits.tree
+from jax_inits._src import _jax_compat as compat
 from jax.sharding import AxisType
 mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
-with jax.set_mesh(mesh):
+with compat.set_mesh(mesh):
     ours = jax_inits.he_normal()(jax.random.key(0), (64, 32))
     theirs = jax.nn.initializers.he_normal()(jax.random.key(0), (64, 32))
     normal = jax_inits.normal(0.01)(jax.random.key(0), (64, 32))

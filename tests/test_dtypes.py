@@ -17,6 +17,7 @@ import pytest
 from _subsets import rotated
 
 import jax_inits as ji
+from jax_inits._src import _jax_compat as compat
 from jax_inits._src import catalog
 from jax_inits._src.dtypes import HALF_OPEN, OPEN, inner_bounds
 
@@ -218,7 +219,7 @@ def test_values_never_reach_an_open_bound(case, dtype):
     so clipping never moves values further in than needed)."""
     init, shape, spec = CASES[case]
     dtype = np.dtype(getattr(jnp, dtype))
-    with jax.enable_x64(dtype == np.float64):
+    with compat.enable_x64(dtype == np.float64):
         x = np.asarray(init(KEY, shape, dtype)).astype(np.float64)
     assert x.size >= 2**20 and x.dtype == np.float64
     lo, hi, (lo_open, hi_open) = spec(np.float64 if dtype == np.float64 else np.float32)

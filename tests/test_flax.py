@@ -24,6 +24,7 @@ from _subsets import builders, rotated, share_of  # noqa: E402
 import jax_inits as ji  # noqa: E402
 import jax_inits.flax as jflax  # noqa: E402
 import jax_inits.tree as jt  # noqa: E402
+from jax_inits._src import _jax_compat as compat  # noqa: E402
 from jax_inits._src import catalog, constant, distributions  # noqa: E402
 
 # Real-valued layers: the complex-only initializers are for complex param dtypes.
@@ -127,7 +128,7 @@ def test_nnx_param_sampled_into_its_sharding(mesh_fn):
     init = ji.he_normal()
     kernel_init = jflax.nnx_with_partitioning(init, ("data", "model"))
     plain = nnx.Linear(64, 128, kernel_init=init, rngs=nnx.Rngs(0)).kernel[...]
-    with jax.set_mesh(mesh):
+    with compat.set_mesh(mesh):
         layer = nnx.Linear(64, 128, kernel_init=kernel_init, rngs=nnx.Rngs(0))
         # What the initializer hands to nnx is already sharded: no full-size value.
         boxed = kernel_init(jax.random.key(1), (64, 128), jnp.float32)
@@ -169,7 +170,7 @@ def test_nnx_mesh_argument_logical_rules_and_jit():
 def test_nnx_foreign_initializer_is_sharded_by_flax():
     init = jax.nn.initializers.he_normal()
     kernel_init = jflax.nnx_with_partitioning(init, (None, "model"))
-    with jax.set_mesh(_explicit_mesh()):
+    with compat.set_mesh(_explicit_mesh()):
         layer = nnx.Linear(64, 128, kernel_init=kernel_init, rngs=nnx.Rngs(0))
     assert layer.kernel.get_value().sharding.spec == P(None, "model")
 
@@ -177,7 +178,7 @@ def test_nnx_foreign_initializer_is_sharded_by_flax():
 def test_nnx_linear_general_falls_back_to_flax_resharding():
     # Attention kernels are sampled on a flattened shape of another rank.
     kernel_init = jflax.nnx_with_partitioning(ji.glorot_uniform(), (None, "model", None))
-    with jax.set_mesh(_auto_mesh()):
+    with compat.set_mesh(_auto_mesh()):
         attention = nnx.MultiHeadAttention(
             num_heads=4,
             in_features=64,
@@ -341,7 +342,7 @@ def test_create_with_rules_is_tree_init_into_the_annotated_shardings():
 def test_create_without_rules_uses_the_models_initializers():
     mesh = _auto_mesh()
     model = jflax.create(lambda rngs: _Mlp(2, rngs), KEY, mesh=mesh)
-    with jax.set_mesh(mesh):
+    with compat.set_mesh(mesh):
         reference = jax.jit(lambda k: nnx.state(_Mlp(2, nnx.Rngs(k))))(KEY)
     kernel = model.layers[1].kernel.get_value()
     assert kernel.sharding.is_equivalent_to(NamedSharding(mesh, P(None, "model")), 2)
@@ -457,7 +458,7 @@ def test_abstract_build_is_nnx_eval_shape():
     from jax_inits._src import abstract
 
     mesh = _auto_mesh()
-    with jax.set_mesh(mesh):
+    with compat.set_mesh(mesh):
         reference = nnx.eval_shape(lambda: _Zoo(nnx.Rngs(0)))
     built = abstract.nnx_model(_Zoo, mesh)
     _assert_same_abstract(built.graphdef, built.state, reference)
@@ -513,7 +514,7 @@ def test_create_draws_params_and_keeps_the_models_own_other_state():
 def test_create_keeps_the_models_own_other_state_on_a_mesh():
     mesh = _auto_mesh()
     model = jflax.create(_Zoo, KEY, ZOO_RULES, mesh=mesh)
-    with jax.set_mesh(mesh):
+    with compat.set_mesh(mesh):
         _assert_other_state_is_the_models_own(model, _Zoo(nnx.Rngs(KEY)))
     kernel = model.general.kernel.get_value()
     assert kernel.sharding.is_equivalent_to(NamedSharding(mesh, P(None, None, "model")), 3)
@@ -817,7 +818,7 @@ def test_abstract_build_is_nnx_eval_shape_at_depth(depth, monkeypatch):
             self.zoo = _Zoo(rngs)
 
     mesh = _auto_mesh()
-    with jax.set_mesh(mesh):
+    with compat.set_mesh(mesh):
         reference = nnx.eval_shape(lambda: Deep(nnx.Rngs(0)))
     walks = []
     original = pe.JaxprStackFrame.find_progenitors

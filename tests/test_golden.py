@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _gates import golden_values_pinned
 from _subsets import REPRESENTATIVES
 
 import jax_inits
@@ -83,6 +84,7 @@ def test_fast_cases_cover_every_representative():
     assert {"orthogonal", "normal", "variance_scaling"} <= PINNED_BY_PARITY
 
 
+@golden_values_pinned
 def test_values_match_the_committed_fingerprints():
     cases = _fast_cases()
     report = golden.changes(cases, golden.compute(cases), golden.load())
@@ -90,6 +92,7 @@ def test_values_match_the_committed_fingerprints():
     assert not report, report
 
 
+@golden_values_pinned
 @pytest.mark.slow
 def test_every_value_matches_the_committed_fingerprints():
     cases = golden.all_cases()
@@ -123,6 +126,7 @@ def _qr_case(seed_offset: int = 0):
     return {QR_CASE: (owner, lambda k: draw(jax.random.fold_in(k, 1) if seed_offset else k))}
 
 
+@golden_values_pinned
 def test_the_lapack_tolerance_catches_another_seed_and_another_formula():
     """The committed QR values are matched within a tolerance (a few float32 ulps
     of LAPACK's rounding); the check must still fail for what a real change gives:
@@ -171,6 +175,7 @@ def _second_core_type() -> str:
     return "Haswell" if re.search(r"\bavx2\b", flags) else "Nehalem"
 
 
+@golden_values_pinned
 @pytest.mark.slow
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 core types")
 @pytest.mark.parametrize("core_type", ["Prescott", "second"])

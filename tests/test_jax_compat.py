@@ -1,7 +1,9 @@
 """The private jax API lives in one module, and the package works without it."""
 
+import ast
 import pathlib
 import re
+import types
 
 import jax
 import numpy as np
@@ -22,6 +24,43 @@ def test_only_the_compat_module_imports_private_jax():
         if path.name != "_jax_compat.py" and private.search(path.read_text())
     ]
     assert offenders == []
+
+
+#: jax names that moved between the floor (0.5.3) and the newest release.
+VERSIONED = {"set_mesh", "use_mesh", "get_abstract_mesh", "reshard", "auto_axes",
+             "explicit_axes", "enable_x64", "disable_x64"}  # fmt: skip
+
+
+def test_version_dependent_jax_only_through_the_compat_module():
+    """Code (not docstrings) outside _jax_compat never names a moved jax API."""
+    offenders = []
+    for path in ROOT.rglob("*.py"):
+        if path.name == "_jax_compat.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in VERSIONED:
+                owner = ast.unparse(node.value)
+                if owner != "compat" and owner != "_jax_compat":
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {owner}.{node.attr}")
+    assert offenders == []
+
+
+def test_explicit_axes_are_read_from_axis_types_where_the_mesh_lacks_them():
+    """jax < 0.6: no ``Mesh.explicit_axes``; the names come from ``axis_types``."""
+    auto, explicit = jax.sharding.AxisType.Auto, jax.sharding.AxisType.Explicit
+    old = types.SimpleNamespace(axis_names=("x", "y", "z"), axis_types=(explicit, auto, explicit))
+    assert compat.explicit_axes(old) == ("x", "z")
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(explicit, auto))
+    assert compat.explicit_axes(mesh) == ("x",)
+
+
+def test_set_mesh_falls_back_to_use_mesh(monkeypatch):
+    """jax < 0.7 has ``jax.sharding.use_mesh`` where newer jax has ``jax.set_mesh``."""
+    entered = []
+    monkeypatch.delattr(jax, "set_mesh", raising=False)
+    monkeypatch.setattr(jax.sharding, "use_mesh", entered.append, raising=False)
+    compat.set_mesh("mesh")
+    assert entered == ["mesh"]
 
 
 @pytest.fixture
@@ -58,7 +97,7 @@ def test_core_calls_without_the_private_api(hidden, name):
     committed = jax.device_put(key, jax.devices()[2])
     if init.random:  # a deterministic initializer ignores the key, as jax.nn's zeros
         assert init(committed, shape).devices() == {jax.devices()[2]}
-    with jax.set_mesh(jax.make_mesh((2, 4), ("x", "y"))):
+    with compat.set_mesh(jax.make_mesh((2, 4), ("x", "y"))):
         np.testing.assert_array_equal(np.asarray(init(key, shape)), want)
 
 
@@ -94,6 +133,6 @@ def test_quiet_tracer_errors_skips_the_trace_walk(monkeypatch):
     jax.make_jaxpr(lambda x: _probe_sharding(x))(1.0)  # outside: jax's own message
     loud = len(calls) - quiet
     if compat.QUADRATIC_ORIGIN_MSG:
-        assert (quiet, loud) == (0, 1)
+        assert quiet == 0 and loud >= 1  # jax 0.5 walks it twice per probe
     else:
         assert loud == 0, "this jax still walks the trace: extend QUADRATIC_ORIGIN_MSG"

@@ -13,6 +13,7 @@ import jax_inits
 import jax_inits.mup
 import jax_inits.tree
 from jax_inits import pytorch as jpt
+from jax_inits._src import _jax_compat as compat
 
 WIDTHS = (64, 256, 1024)
 BASE, DELTA = 64, 128
@@ -654,7 +655,7 @@ def test_per_leaf_eps_by_gradient_scaling_equals_torch_adamw():
     treedef = jax.tree.structure(p.spec)
 
     def run(tx):
-        with jax.enable_x64(True), jax.numpy_dtype_promotion("standard"):
+        with compat.enable_x64(True), jax.numpy_dtype_promotion("standard"):
             ps = jax.tree.unflatten(treedef, [jnp.asarray(x) for x in params])
 
             @jax.jit
@@ -864,7 +865,7 @@ def test_one_adamw_step_equals_nanogpt_completep(scheme):
     )
     tx = p.adamw(lr, eps=eps, weight_decay=wd, mask=decay)
     with (
-        jax.enable_x64(True),
+        compat.enable_x64(True),
         jax.numpy_dtype_promotion("standard"),
         jax.numpy_rank_promotion("allow"),  # the model broadcasts (b, t, c) with (c,)
     ):

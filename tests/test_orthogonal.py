@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import jax_inits as ji
+from jax_inits._src import _jax_compat as compat
 
 KEY = jax.random.key(5)
 # Tolerance on Q^T Q - I for an n x n product: float32 sums n products of
@@ -24,7 +25,7 @@ def _gram_is_identity(m, dtype):
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16", "complex64", "float64"])
 @pytest.mark.parametrize("shape", [(64, 64), (96, 32), (32, 96)])
 def test_orthogonal_rows_or_columns(shape, dtype):
-    with jax.enable_x64(dtype == "float64"):
+    with compat.enable_x64(dtype == "float64"):
         w = ji.orthogonal()(KEY, shape, dtype)
         assert w.dtype == jnp.dtype(dtype)
         _gram_is_identity(w, dtype)

@@ -19,9 +19,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _gates import fused_kernels_only
 from _subsets import rotated
 
 import jax_inits
+from jax_inits._src import _jax_compat as compat
 from jax_inits._src import dispatch, sampling
 
 J = jax.nn.initializers
@@ -96,7 +98,7 @@ def _cases(cases, ids, variants=COMBO_IDS):
 def key_dtype(combo):
     """The key and dtype of a combination, with x64 on for float64."""
     key_kind, dtype = COMBOS[COMBO_IDS.index(combo)]
-    with jax.enable_x64(dtype == "float64"):
+    with compat.enable_x64(dtype == "float64"):
         yield KEYS[key_kind], jnp.dtype(dtype)
 
 
@@ -252,7 +254,7 @@ ACCELERATOR_CASES = [
 def test_accelerator_path(name, args, shape, key_kind, dtype, eager_path):
     if eager_path != "cpu":
         pytest.skip("runs the accelerator path itself")
-    with jax.enable_x64(dtype == "float64"), sampling.accelerator_path("gpu"):
+    with compat.enable_x64(dtype == "float64"), sampling.accelerator_path("gpu"):
         _assert_parity(
             getattr(jax_inits, name)(*args),
             getattr(J, name)(*args),
@@ -262,6 +264,7 @@ def test_accelerator_path(name, args, shape, key_kind, dtype, eager_path):
         )
 
 
+@fused_kernels_only
 def test_accelerator_path_skips_the_cpu_only_kernels(monkeypatch, eager_path):
     """The switch changes the path: under it a new eager signature runs no bucket
     kernel, traces no fast erf_inv form and no self-check; without it, the CPU's

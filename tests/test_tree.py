@@ -8,12 +8,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _gates import assert_sharded_equals_whole, fused_kernels_only, golden_values_pinned
 from _subsets import builders, rotated
 from jax.sharding import AxisType, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 import jax_inits as ji
 import jax_inits.tree as jt
+from jax_inits._src import _jax_compat as compat
 from jax_inits._src import catalog
 from jax_inits._src import tree as tree_src
 
@@ -111,7 +113,7 @@ def test_dtype_from_spec_and_arrays_as_spec():
 
 def test_whole_tree_is_one_jit():
     jaxpr = jax.make_jaxpr(lambda k: jt.init(k, _mlp_spec(3), RULES))(KEY)
-    assert [e.primitive.name for e in jaxpr.jaxpr.eqns] == ["jit"]
+    assert [e.primitive.name for e in jaxpr.jaxpr.eqns] in (["jit"], ["pjit"])  # pjit: jax < 0.7
 
 
 @pytest.mark.parametrize("name", builders([e.name for e in catalog.ENTRIES]))
@@ -140,21 +142,42 @@ def test_sharded_spec_and_out_shardings_equal_unsharded():
     assert from_spec["ours"].sharding.is_equivalent_to(sharding, 2)
     for name in ("ours", "jax"):
         assert from_arg[name].sharding.is_equivalent_to(sharding, 2)
-        np.testing.assert_array_equal(from_arg[name], plain[name])
-    np.testing.assert_array_equal(from_spec["ours"], plain["ours"])
+        assert_sharded_equals_whole(from_arg[name], plain[name])
+    assert_sharded_equals_whole(from_spec["ours"], plain["ours"])
 
 
+def test_explicit_axes_on_a_jax_that_would_lay_them_out_wrong_are_refused(monkeypatch):
+    """jax 0.5.3 and 0.6.2 return jit outputs on Explicit axes replicated: a clear
+    error naming the jax release needed, never a wrong layout (checked there for
+    real; here by pretending)."""
+    monkeypatch.setattr(compat, "JIT_EXPLICIT_OUT_SHARDINGS", False)
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
+    spec, rules = {"w": _sds(16, 24)}, [("w", ji.lecun_normal())]
+    needs = r"tree\.init: a leaf sharded over Explicit mesh axes needs jax >= 0\.7, but jax "
+    with pytest.raises(RuntimeError, match=needs):
+        jt.init(KEY, spec, rules, out_shardings=NamedSharding(mesh, P("x", "y")))
+    with compat.set_mesh(mesh), pytest.raises(RuntimeError, match=needs):
+        jt.init(KEY, spec, rules, out_shardings=P("x", "y"))
+    auto = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Auto,) * 2)
+    out = jt.init(KEY, spec, rules, out_shardings=NamedSharding(auto, P("x", "y")))
+    assert out["w"].sharding.spec == P("x", "y")
+
+
+@pytest.mark.skipif(
+    not compat.JIT_EXPLICIT_OUT_SHARDINGS,
+    reason=f"jax {jax.__version__} lays jit outputs on Explicit axes out replicated",
+)
 def test_partition_specs_on_explicit_mesh():
     mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Explicit,) * 2)
     spec = {"ours": _sds(16, 24), "jax": _sds(16, 24)}
     rules = [("ours", ji.lecun_normal()), ("jax", jax.nn.initializers.lecun_normal())]
     plain = jt.init(KEY, spec, rules)
-    with jax.set_mesh(mesh):
+    with compat.set_mesh(mesh):
         out = jt.init(KEY, spec, rules, out_shardings={"ours": P("x", "y"), "jax": P(None, "y")})
     assert out["ours"].sharding.is_equivalent_to(NamedSharding(mesh, P("x", "y")), 2)
     assert out["jax"].sharding.is_equivalent_to(NamedSharding(mesh, P(None, "y")), 2)
     for name in spec:
-        np.testing.assert_array_equal(out[name], plain[name])
+        assert_sharded_equals_whole(out[name], plain[name])
 
 
 def test_reinit_equals_init_and_keeps_layout():
@@ -446,6 +469,7 @@ def test_sharded_groups_are_the_formula_and_stay_sharded(mesh_shape):
 COLLECTIVES = ("all-gather", "all-reduce", "all-to-all", "collective-permute", "reduce-scatter")
 
 
+@fused_kernels_only
 @pytest.mark.parametrize("mesh_shape", MESH_SHAPES)
 def test_sharded_groups_compute_one_shard_per_device(mesh_shape):
     # Big enough (128 KiB a member) that a whole member per device would show in temp.
@@ -525,6 +549,7 @@ def test_values_are_equal_on_every_mesh(impl, mesh_shape):
     assert jt.fingerprint(out) == jt.fingerprint(plain), mesh_shape
 
 
+@golden_values_pinned  # a pinned fingerprint of normal draws, as the golden values
 def test_threefry_values_are_unchanged():
     # Pinned before grouping and the root derivation (commit 4667aff): threefry roots
     # keep their values bit for bit.

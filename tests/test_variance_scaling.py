@@ -14,6 +14,7 @@ import pytest
 from _stats import assert_complex_moments, assert_mean_std
 
 import jax_inits as ji
+from jax_inits._src import _jax_compat as compat
 
 KEY = jax.random.key(99)
 MODES = ["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
@@ -72,7 +73,7 @@ def test_stacked_layers_via_batch_axis():
 @pytest.mark.parametrize("dtype", ["complex64", "complex128"])
 @pytest.mark.parametrize("distribution", DISTRIBUTIONS)
 def test_complex_second_moment_is_exact(distribution, dtype):
-    with jax.enable_x64(dtype == "complex128"):
+    with compat.enable_x64(dtype == "complex128"):
         init = ji.variance_scaling(3.0, "fan_in", distribution)
         z = init(KEY, (1024, 1024), dtype)
         assert z.dtype == jnp.dtype(dtype)

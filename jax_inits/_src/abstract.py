@@ -70,7 +70,7 @@ def paused_gc() -> Iterator[None]:
 
 def _in_mesh(mesh: Any) -> Any:
     """``jax.set_mesh(mesh)``, or no context for ``None``."""
-    return contextlib.nullcontext() if mesh is None else jax.set_mesh(mesh)
+    return contextlib.nullcontext() if mesh is None else _jax_compat.set_mesh(mesh)
 
 
 def _hashable(*parts: Any) -> Any:
@@ -185,7 +185,7 @@ def _cached(cache: caches.Cache, key: Any, build: Callable[[], Any]) -> Any:
 
 def _context() -> tuple:
     """What outside ``make`` changes an abstract build: the mesh set with ``jax.set_mesh``."""
-    return (jax.sharding.get_abstract_mesh(),)
+    return (_jax_compat.get_abstract_mesh(),)
 
 
 # ----------------------------------------------------------------------------- nnx

@@ -107,11 +107,11 @@ def _mesh_of(sharding: NamedSharding | None) -> Any:
         sharding is None
         or not compat.top_level()
         or not isinstance(sharding.mesh, Mesh)
-        or not tuple(sharding.mesh.explicit_axes)
-        or not jax.sharding.get_abstract_mesh().empty
+        or not compat.explicit_axes(sharding.mesh)
+        or not compat.get_abstract_mesh().empty
     ):
         return contextlib.nullcontext()
-    return jax.set_mesh(sharding.mesh)
+    return compat.set_mesh(sharding.mesh)
 
 
 def _traced_value_call(
@@ -235,7 +235,7 @@ def resolve_sharding(builder: str, out_sharding: Any) -> NamedSharding | None:
     if isinstance(out_sharding, NamedSharding):
         return out_sharding
     if isinstance(out_sharding, PartitionSpec):
-        mesh = jax.sharding.get_abstract_mesh()
+        mesh = compat.get_abstract_mesh()
         if mesh.empty:
             raise ValueError(
                 f"{builder}: `out_sharding` {out_sharding!r} is a PartitionSpec, which "
@@ -261,9 +261,9 @@ def _constrain(sample, key, sharding: NamedSharding | None):
     """
     if sharding is None:
         return sample(key)
-    explicit = tuple(sharding.mesh.explicit_axes)
+    explicit = compat.explicit_axes(sharding.mesh)
     if explicit:
-        return jax.sharding.auto_axes(sample, out_sharding=sharding, axes=explicit)(key)
+        return compat.auto_axes(sample, out_sharding=sharding, axes=explicit)(key)
     return jax.lax.with_sharding_constraint(sample(key), sharding)
 
 
@@ -311,7 +311,7 @@ def _eager_runner(init: InitializerBase, shape: Shape, dtype: np.dtype, platform
     body = functools.partial(
         _sample, init, shape=shape, dtype=dtype, sharding=None, flat=True, platform=platform
     )
-    return jax.jit(body, compiler_options=sampling.COMPILER_OPTIONS.get(platform))
+    return jax.jit(body, compiler_options=sampling.compiler_options(platform))
 
 
 def _bucket_size(n: int) -> int:

@@ -14,6 +14,7 @@ from typing import Any, cast
 import jax
 from jax.sharding import NamedSharding, PartitionSpec
 
+from jax_inits._src import _jax_compat as compat
 from jax_inits._src import base
 
 
@@ -38,6 +39,6 @@ def sample_into(
     if isinstance(init, base.InitializerBase):
         return init(key, shape, dtype, out_sharding=named)
     x = init(key, shape, dtype)
-    if named.mesh.explicit_axes:
-        return jax.sharding.reshard(x, named)
+    if compat.explicit_axes(named.mesh):
+        return compat.reshard(x, named)
     return jax.lax.with_sharding_constraint(x, named)

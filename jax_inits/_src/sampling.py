@@ -17,8 +17,10 @@ whole initializer into one loop-free elementwise fusion:
   before any kernel uses that form.
 
 Keys of other implementations (rbg, unsafe_rbg, custom), the non-partitionable
-mode, float64 and arrays of 2^32 or more elements use ``jax.random`` itself, so
-they stay correct (and bit-identical to jax) everywhere.
+mode, float64, arrays of 2^32 or more elements and jax releases below
+``_jax_compat.FUSED_KERNELS`` (0.8.3, where XLA's CPU ``erf_inv`` is proven equal
+to the fast form) use ``jax.random`` itself, so they stay correct (and
+bit-identical to jax) everywhere.
 
 Reference: Salmon et al., [Parallel random numbers: as easy as 1, 2,
 3](https://doi.org/10.1145/2063384.2063405), SC 2011 (Threefry-2x32, 20 rounds).
@@ -36,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jax_inits._src import _jax_compat as compat
 from jax_inits._src import caches
 
 Shape = tuple[int, ...]
@@ -140,9 +143,16 @@ def _target() -> tuple[str, bool]:
 COMPILER_OPTIONS: dict[str, dict[str, int]] = {"cpu": {"xla_cpu_prefer_vector_width": 512}}
 
 
+def compiler_options(platform: str) -> dict[str, int] | None:
+    """The options an eager kernel for ``platform`` is compiled with: its
+    `COMPILER_OPTIONS` where the fused kernels run (`compat.FUSED_KERNELS`), else
+    jax's defaults, as ``jax.random`` compiles its own draws."""
+    return COMPILER_OPTIONS.get(platform) if compat.FUSED_KERNELS else None
+
+
 def _draw(sampler, shape: Shape):
     """Calls ``sampler(draw_shape)`` in the current layout; returns ``shape``."""
-    if getattr(_layout, "flat", False) and len(shape) != 1:
+    if getattr(_layout, "flat", False) and len(shape) != 1 and compat.FUSED_KERNELS:
         return sampler((math.prod(shape),)).reshape(shape)
     return sampler(shape)
 
@@ -156,7 +166,8 @@ def _is_threefry(key: jax.Array) -> bool:
 def fused(key: jax.Array, shape: Shape, dtype=_F32) -> bool:
     """Whether the fused kernel reproduces jax.random here (else jax.random runs)."""
     return (
-        np.dtype(dtype) == _F32
+        compat.FUSED_KERNELS
+        and np.dtype(dtype) == _F32
         and math.prod(shape) < 2**32
         and jax.config.jax_threefry_partitionable  # pyright: ignore[reportAttributeAccessIssue]
         and _is_threefry(key)
@@ -364,22 +375,31 @@ _CHECK_STRIDE, _CHECK_COMB = 64, 1 << 15
 @caches.lru("sampling.fast_erf_inv_exact", None)
 def fast_erf_inv_exact() -> bool:
     """Whether `_erf_inv_f32` gives the bits of ``lax.erf_inv`` on this
-    process's CPU, compiled with `COMPILER_OPTIONS` as the eager kernels are.
+    process's CPU, compiled with `COMPILER_OPTIONS` as the eager kernels are and
+    with jax's default options as ``jax.random`` is.
 
-    Checked once per process on a sample of inputs (`_CHECK_STRIDE`);
-    the dispatcher runs it outside the caller's context (no mesh; an explicit
-    transfer of one integer) before the first CPU kernel that may use the fast
-    form is traced (first-call bucket kernels use ``lax.erf_inv`` and need no
-    check: `reference_erf_inv`). The fast form
-    is used only in the kernels jax_inits compiles itself (eager calls): a call
-    traced inside the user's ``jax.jit`` is compiled with the user's options and
-    context, where ``lax.erf_inv`` runs. GPUs and TPUs compute erf_inv with their
-    own log1p, so there ``lax.erf_inv`` runs too.
+    Two gates, both needed. The jax release: only where XLA's CPU ``erf_inv`` is
+    proven equal on every float32 in [-1, 1] (`compat.FUSED_KERNELS`; on older
+    releases a sample can pass while whole draws differ). Then this CPU: checked
+    once per process on a sample of inputs (`_CHECK_STRIDE`), under both sets of
+    options. The dispatcher runs it outside the caller's context (no mesh; an
+    explicit transfer of one integer) before the first CPU kernel that may use
+    the fast form is traced (first-call bucket kernels use ``lax.erf_inv`` and
+    need no check: `reference_erf_inv`). The fast form is used only in the
+    kernels jax_inits compiles itself (eager calls): a call traced inside the
+    user's ``jax.jit`` is compiled with the user's options and context, where
+    ``lax.erf_inv`` runs. GPUs and TPUs compute erf_inv with their own log1p, so
+    there ``lax.erf_inv`` runs too.
     """
+    if not compat.FUSED_KERNELS:
+        return False
     on_cpu = jax.sharding.SingleDeviceSharding(jax.local_devices(backend="cpu")[0])
     check = functools.partial(_erf_inv_mismatches, _CHECK_STRIDE, _CHECK_COMB)
     lowered = jax.jit(check, out_shardings=on_cpu).lower()
-    return int(jax.device_get(lowered.compile(COMPILER_OPTIONS["cpu"])())) == 0  # pyright: ignore[reportArgumentType]
+    return all(
+        int(jax.device_get(lowered.compile(options)())) == 0  # pyright: ignore[reportArgumentType]
+        for options in (COMPILER_OPTIONS["cpu"], None)
+    )
 
 
 def _erf_inv(x):
@@ -510,9 +530,23 @@ def normal(key: jax.Array, shape: Shape, dtype: np.dtype, scale=None) -> jax.Arr
         key_re, key_im = jax.random.split(key)
         return lax.complex(normal(key_re, shape, real, part), normal(key_im, shape, real, part))
     if not fused(key, shape, dtype):
+        if scale is not None and not compat.FUSED_KERNELS:
+            return _draw(lambda s: _normal_scaled(key, s, dtype, scale), shape)
         x = _draw(lambda s: jax.random.normal(key, s, dtype), shape)
         return x if scale is None else x * scale
     return _draw(lambda s: _normal_f32(key, s, scale), shape)
+
+
+def _normal_scaled(key, shape, dtype, scale) -> jax.Array:
+    """``jax.random.normal(key, shape, dtype) * scale`` as XLA folds it outside a
+    mesh: jax.random.normal's own two steps (a uniform in [-1 + ulp, 1), then
+    ``sqrt2 * erf_inv``) with the product written ``erf_inv(u) * (sqrt2 * scale)``.
+    Below the gate only (`compat.FUSED_KERNELS`): there XLA leaves the product
+    unfolded inside a mesh context, which would make values depend on it."""
+    lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype))
+    u = jax.random.uniform(key, shape, dtype, lo, np.array(1.0, dtype))
+    factor = _mul(np.array(np.sqrt(2), dtype), lax.convert_element_type(scale, dtype))
+    return _mul(lax.erf_inv(u), factor)
 
 
 def scale_complex(z: jax.Array, scale) -> jax.Array:

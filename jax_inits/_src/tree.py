@@ -50,6 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec, Sharding
 
+from jax_inits._src import _jax_compat as compat
 from jax_inits._src import base, caches, checks, placement
 
 Pattern = str | re.Pattern | Callable[[str, Any], bool]
@@ -527,22 +528,33 @@ def _is_array_like(leaf: Any) -> bool:
 
 def _resolve(fn: str, path: str, sharding: Any) -> Any:
     """A leaf's sharding as given to the initializer: NamedSharding, other Sharding or None."""
+    if isinstance(sharding, NamedSharding):
+        _check_layout_possible(fn, sharding)
     if sharding is None or isinstance(sharding, NamedSharding):
         return sharding
     if isinstance(sharding, PartitionSpec):
-        if jax.sharding.get_abstract_mesh().empty:
+        if compat.get_abstract_mesh().empty:
             raise ValueError(
                 f"{fn}: the sharding {sharding!r} of the leaf at path {path!r} is a "
                 "PartitionSpec, which needs a mesh: call inside `with jax.set_mesh(mesh):` "
                 "or give a NamedSharding."
             )
-        return base.resolve_sharding(fn, sharding)
+        named = base.resolve_sharding(fn, sharding)
+        _check_layout_possible(fn, named)
+        return named
     if isinstance(sharding, Sharding):
         return sharding
     raise TypeError(
         f"{fn}: a leaf's sharding must be a jax.sharding.Sharding, a PartitionSpec or "
         f"None, got {sharding!r}."
     )
+
+
+def _check_layout_possible(fn: str, sharding: Any) -> None:
+    """Raises where this jax would lay the leaf out otherwise than asked (jit's
+    ``out_shardings`` on Explicit mesh axes before jax 0.7)."""
+    if not compat.JIT_EXPLICIT_OUT_SHARDINGS and compat.explicit_axes(sharding.mesh):
+        raise compat.too_old(f"{fn}: a leaf sharded over Explicit mesh axes", (0, 7))
 
 
 def _named(sharding: Any) -> NamedSharding | None:

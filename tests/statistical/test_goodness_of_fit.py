@@ -31,6 +31,7 @@ import pytest
 import scipy.stats as st
 
 import jax_inits as ji
+from jax_inits._src import _jax_compat as compat
 from jax_inits._src.dtypes import inner_bounds
 
 KEY = jax.random.key(20261123)
@@ -72,7 +73,7 @@ def chi_square_p(sample, dist, dtype, bins, bin_dist=None, inner=None):
 
 
 def _draw(init, n, dtype):
-    with jax.enable_x64(dtype in ("float64", "complex128")):
+    with compat.enable_x64(dtype in ("float64", "complex128")):
         return (
             np.asarray(init(KEY, (n // 256, 256), dtype))
             .astype(np.complex128 if "complex" in dtype else np.float64)
@@ -210,7 +211,7 @@ def haar_chi_square_p(sample, size, dtype, bins):
 def test_orthogonal_entries_are_haar(dtype, n, bins):
     size = 64
     keys = jax.random.split(KEY, n // size**2)
-    with jax.enable_x64(dtype == "float64"):
+    with compat.enable_x64(dtype == "float64"):
         mats = jax.vmap(lambda k: ji.orthogonal()(k, (size, size), dtype))(keys)
         sample = np.asarray(mats).astype(np.float64).ravel()
     assert haar_chi_square_p(sample, size, np.dtype(dtype), bins) > ALPHA
@@ -327,7 +328,7 @@ def test_delta_orthogonal_centre_is_haar(dtype):
     other taps are exactly zero, tested in test_orthogonal.py)."""
     size, n = 64, FAST[0]
     keys = jax.random.split(KEY, n // size**2)
-    with jax.enable_x64(dtype == "float64"):
+    with compat.enable_x64(dtype == "float64"):
         kernels = jax.vmap(lambda k: ji.delta_orthogonal()(k, (3, 3, size, size), dtype))(keys)
         sample = np.asarray(kernels[:, 1, 1]).astype(np.float64).ravel()
     assert haar_chi_square_p(sample, size, np.dtype(dtype), FAST[1]) > ALPHA
