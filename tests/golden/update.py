@@ -35,13 +35,15 @@ claim about those, and the test skips on any default backend but the CPU.
 The one exception is LAPACK. A case whose trace reaches a LAPACK primitive (the
 QR of the orthogonal family: found in the jaxpr, `lapack_calls`) gets its bits
 from the LAPACK that jaxlib loads, OpenBLAS through scipy, which picks its
-kernels per processor. For such a case the fingerprint is of its *draw*: the
-case computed with ``sampling.qr`` left out (`qr_skipped`), so everything before
-and after the QR (key handling, the Gaussian, layout, scale, cast) is still
-pinned bit for bit; and its final values are kept in the file's ``lapack``
-section and matched within `LAPACK_ATOL` of the largest magnitude plus
-`LAPACK_ULPS` ulps of the dtype (`within`): a few ulps apart on another CPU,
-O(1) apart for another seed or formula.
+kernels per processor; and what it computes from Q (``recipes.block_orthogonal``
+multiplies Q's) is matrix products, whose summation order XLA chooses per
+release and CPU. For such a case the fingerprint is of its *draw*: the Gaussian
+matrices it passes to ``sampling.qr`` (`qr_inputs`), threefry and ``erf_inv``
+only, so the key handling and the sampler are still pinned bit for bit; and its
+final values are kept in the file's ``lapack`` section and matched within
+`LAPACK_ATOL` of the largest magnitude plus `LAPACK_ULPS` ulps of the dtype
+(`within`): a few ulps apart on another CPU, O(1) apart for another seed or
+formula.
 """
 
 from __future__ import annotations
@@ -276,18 +278,10 @@ def lapack_calls(fn: Callable[[jax.Array], Any], impl: str = "threefry2x32") -> 
     return _primitives(jaxpr, set()) & LAPACK_PRIMITIVES
 
 
-def _passthrough_qr(z: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``z`` itself as Q with R = I: the builder's result with the QR step left out."""
-    k = z.shape[-1]
-    return z, jnp.broadcast_to(jnp.eye(k, dtype=z.dtype), (*z.shape[:-2], k, k))
-
-
 @contextlib.contextmanager
-def qr_skipped(qr: Callable[[jax.Array], tuple[jax.Array, jax.Array]] = _passthrough_qr):
-    """Within: ``sampling.qr`` is ``qr`` (by default the QR step is left out, so a
-    QR-based builder returns its Gaussian draw laid out as its result). Every
-    cache, ours and jax's, is emptied on the way in and out: no trace made with
-    one QR is reused with the other."""
+def qr_replaced(qr: Callable[[jax.Array], tuple[jax.Array, jax.Array]]):
+    """Within: ``sampling.qr`` is ``qr``. Every cache, ours and jax's, is emptied on
+    the way in and out: no trace made with one QR is reused with the other."""
     original = sampling.qr
     jax_inits.clear_caches()
     jax.clear_caches()
@@ -300,13 +294,29 @@ def qr_skipped(qr: Callable[[jax.Array], tuple[jax.Array, jax.Array]] = _passthr
         jax.clear_caches()
 
 
+def qr_inputs(fn: Callable[[jax.Array], Any], k: jax.Array) -> list[np.ndarray]:
+    """The matrices ``fn(k)`` passes to ``sampling.qr`` (its Gaussian draws), sent
+    to the host by a callback from wherever they are traced (nested jits, vmap),
+    in an order of their own fingerprints (callbacks have no fixed order)."""
+    seen: list[np.ndarray] = []
+    original = sampling.qr
+
+    def recording(z):
+        jax.debug.callback(lambda v: seen.append(np.asarray(v)), z)
+        return original(z)
+
+    with qr_replaced(recording):
+        jax.block_until_ready(jax.jit(fn)(k))
+    return sorted(seen, key=lambda z: jax_inits.tree.fingerprint({"z": z}))
+
+
 # ----------------------------------------------------------------------------- values
 
 
 @dataclasses.dataclass
 class Values:
     """What a checkout gives: ``fingerprints`` for every case (for a LAPACK case,
-    of its draw with the QR step left out: bit for bit on any CPU) and ``near``,
+    of the Gaussian matrices it passes to ``sampling.qr``: bit for bit on any CPU) and ``near``,
     the final values of the LAPACK cases (flattened, complex as real pairs), to
     be matched within `within`."""
 
@@ -360,15 +370,14 @@ def compute(cases: dict[str, Case], batch: int = 64) -> Values:
     values (the cases whose trace reaches a primitive of `LAPACK_PRIMITIVES`)."""
     values = _evaluate(cases, batch)
     lapack = {cid for cid, (_, fn) in cases.items() if lapack_calls(fn, _impl(cid))}
-    with qr_skipped():
-        draws = _evaluate({cid: cases[cid] for cid in lapack}, batch)
-    fingerprints = {cid: _fingerprint(draws.get(cid, values[cid])) for cid in cases}
+    draws = {cid: qr_inputs(cases[cid][1], key(_impl(cid))) for cid in sorted(lapack)}
     for cid in lapack:
-        if fingerprints[cid] == _fingerprint(values[cid]):
+        if not draws[cid]:
             raise RuntimeError(
                 f"golden: {cid} calls LAPACK outside `sampling.qr`, so its draw cannot be "
                 "pinned apart from LAPACK's bits; route the call through `sampling.qr`."
             )
+    fingerprints = {cid: _fingerprint(draws.get(cid, values[cid])) for cid in cases}
     flat = {cid: _flat(values[cid]) for cid in sorted(lapack)}
     return Values(
         fingerprints,
