@@ -202,40 +202,61 @@ class _AtShape:
 
 
 @dataclasses.dataclass(frozen=True)
+class View:
+    """What a scheme scales of a leaf: the leaf itself, one slice of a `jax_inits.stacked`
+    rule's stack, or the matrix ``(*batch, fan_in, fan_out)`` of its named fan axes.
+
+    Attributes:
+      shape: Its shape at the target width.
+      base: Its shape at the base width.
+      axes: Its width axes.
+      init: The rule whose std is asked at ``shape``.
+    """
+
+    shape: tuple[int, ...]
+    base: tuple[int, ...]
+    axes: tuple[int, ...]
+    init: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Own:
+    """The leaf as it is.
+
+    Attributes:
+      shape: Its shape at the target width.
+      base: Its shape at the base width.
+      axes: Its width axes.
+      rule: Its rule at the base width, as given.
+      base_std_shape: The shape whose std under ``rule`` is the base width's
+        (``base`` with a stacked layer axis at the target depth).
+    """
+
+    shape: tuple[int, ...]
+    base: tuple[int, ...]
+    axes: tuple[int, ...]
+    rule: Any
+    base_std_shape: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class Leaf:
     """One leaf as the scheme tables see it.
 
     Attributes:
       path: The leaf's path.
       role: One of `ROLES`.
-      width_mult: mup's width multiplier of ``shape`` (its fan-in's, or its only
+      width_mult: mup's width multiplier of ``view`` (its fan-in's, or its only
         width axis's; 1 without width axes).
-      shape: The shape that scales: the leaf's own, one slice of a
-        `jax_inits.stacked` rule's stack, or the matrix ``(*batch, fan_in, fan_out)``
-        of its named fan axes (``fan_axes``).
-      base: ``shape`` at the base width.
-      axes: The width axes of ``shape``.
-      init: The rule whose std is asked at ``shape``.
-      rule: The leaf's rule at the base width, as given.
-      own_shape: The leaf's shape.
-      own_base: Its shape at the base width.
-      own_axes: Its width axes.
-      base_std_shape: The shape whose std under ``rule`` is the base width's
-        (``own_base`` with a stacked layer axis at the target depth).
+      view: What scales (`View`).
+      own: The leaf itself (`Own`).
     """
 
     path: str
     role: Role
     width_mult: float
-    shape: tuple[int, ...]
-    base: tuple[int, ...]
-    axes: tuple[int, ...]
-    init: Any
-    rule: Any
-    own_shape: tuple[int, ...]
-    own_base: tuple[int, ...]
-    own_axes: tuple[int, ...]
-    base_std_shape: tuple[int, ...]
+    view: View
+    own: Own
 
 
 def role_of(path, shape, base, axes, is_readout) -> Role:
@@ -321,10 +342,9 @@ def leaf_view(path, shapes, has_delta, layer_axis, fans, is_readout, rule) -> Le
     std_base = base
     if layer_axis is not None:
         std_base = base[:layer_axis] + (shape[layer_axis],) + base[layer_axis + 1 :]
-    return Leaf(
-        path, role, _width_mult(v_shape, v_base, v_axes), v_shape, v_base, v_axes, v_init,
-        rule, shape, base, own_axes, std_base,
-    )  # fmt: skip
+    view = View(v_shape, v_base, v_axes, v_init)
+    own = Own(shape, base, own_axes, rule, std_base)
+    return Leaf(path, role, _width_mult(v_shape, v_base, v_axes), view, own)
 
 
 # ----------------------------------------------------------------------------- depth

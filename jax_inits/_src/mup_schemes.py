@@ -229,7 +229,7 @@ DEPTH_SCHEMES: tuple[str, ...] = tuple(name for name, t in TABLES.items() if t.d
 
 def ratio(of: str, leaf: mup_roles.Leaf) -> float:
     """The width ratio ``of`` of a leaf (sizes of its scaled shape; fans the last two axes)."""
-    shape, base = leaf.shape, leaf.base
+    shape, base = leaf.view.shape, leaf.view.base
     if of == "m":
         return leaf.width_mult
     if of == "m_in/m_out":  # mup's fan ratio
@@ -243,8 +243,11 @@ def ratio(of: str, leaf: mup_roles.Leaf) -> float:
 
 def kinds(leaf: mup_roles.Leaf, in_block: bool) -> set[str]:
     """The ``Row.leaf`` values a leaf answers to."""
-    found = {leaf.role, {2: "matrix_like", 1: "vector_like"}.get(len(leaf.axes), "scalar_like")}
-    if len(leaf.shape) >= 2 and leaf.axes:
+    found = {
+        leaf.role,
+        {2: "matrix_like", 1: "vector_like"}.get(len(leaf.view.axes), "scalar_like"),
+    }
+    if len(leaf.view.shape) >= 2 and leaf.view.axes:
         found.add("kernel")
     if in_block:
         found.add("block")
@@ -294,28 +297,28 @@ def _init(
     scheme: str, table: Table, leaf: mup_roles.Leaf, found: set[str], values
 ) -> tuple[float, float | None]:
     """(init_scale, init_std) of a leaf from the ``width`` section."""
-    base_std = mup_roles.std_of(leaf.init, leaf.shape)
+    base_std = mup_roles.std_of(leaf.view.init, leaf.view.shape)
     scale = values["init_scale"]
     if table.init_std is not None and "kernel" in found:
         if base_std is None:
             raise ValueError(
                 f"mup.parametrize: scheme {scheme!r} sets the std of the leaf at path "
                 f"{leaf.path!r}, so its rule must state one (have `target_std`), got "
-                f"{leaf.init!r}."
+                f"{leaf.view.init!r}."
             )
-        scale = table.init_std(leaf.shape) / base_std if base_std > 0 else 1.0
+        scale = table.init_std(leaf.view.shape) / base_std if base_std > 0 else 1.0
     return scale, None if base_std is None else base_std * scale
 
 
 def _depth_init(scheme: str, leaf: mup_roles.Leaf, relative: float) -> tuple[float, float]:
     """(init_scale, init_std): the rule's std at the base width times ``relative``."""
-    std_now = mup_roles.std_of(leaf.rule, leaf.own_shape)
-    std_base = mup_roles.std_of(leaf.rule, leaf.base_std_shape)
+    std_now = mup_roles.std_of(leaf.own.rule, leaf.own.shape)
+    std_base = mup_roles.std_of(leaf.own.rule, leaf.own.base_std_shape)
     if std_now is None or std_base is None:
         raise ValueError(
             f"mup.parametrize: scheme {scheme!r} sets the std of the leaf at path "
             f"{leaf.path!r} from its std at the base width, so its rule must state one "
-            f"(have `target_std`), got {leaf.rule!r}."
+            f"(have `target_std`), got {leaf.own.rule!r}."
         )
     target = std_base * relative
     scale = target / std_now if std_now > 0 else 1.0
@@ -332,8 +335,8 @@ def scale(
     init_scale, init_std = _init(scheme, table, leaf, found, values)
     if table.depth:
         values = _depth(table, values, leaf, found, depth_mult)
-        if leaf.own_axes:
+        if leaf.own.axes:
             init_scale, init_std = _depth_init(scheme, leaf, values["init_std"])
-    own = (leaf.path, leaf.role, leaf.own_shape, leaf.own_base, leaf.own_axes, leaf.width_mult)
+    own = (leaf.path, leaf.role, leaf.own.shape, leaf.own.base, leaf.own.axes, leaf.width_mult)
     multipliers = {q: values[q] for q in QUANTITIES if q not in ("init_scale", "init_std")}
     return LeafScaling(*own, init_std, init_scale, in_block=in_block, **multipliers)
