@@ -5,6 +5,8 @@ their model and parametrization; this module trains it for a grid of learning ra
 and says where the best one lands.
 """
 
+import pathlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -63,20 +65,24 @@ def report(label, lrs, losses):
     )
 
 
-def compare(sweep, schemes, sizes, lrs, steps, label, across):
-    """Runs ``sweep(scheme, size, lrs, x, y, steps, batch_size=64)`` for every scheme and
-    size, prints a line each (``label(scheme, size)``), then per scheme how many grid
-    steps the best rate moves across ``sizes``; returns ``{(scheme, size): losses}``."""
+def compare(sweep, panels, sizes, lrs, steps, label, size_name, title, xlabel, out):
+    """Runs ``sweep(scheme, size, lrs, x, y, steps, batch_size=64)`` for every scheme of
+    ``panels`` (``(scheme, title)`` pairs) and size, prints a line each
+    (``label(scheme, size)``), then per scheme how many grid steps the best rate moves
+    across ``sizes``, and plots the losses to ``out``."""
     x, y = load_digits()
     results = {}
-    for scheme in schemes:
+    for scheme, _ in panels:
         for size in sizes:
             results[scheme, size] = sweep(scheme, size, lrs, x, y, steps, batch_size=64)
             report(label(scheme, size), lrs, results[scheme, size])
-    for scheme in schemes:
+    for scheme, _ in panels:
         bests = [best_index(results[scheme, n]) for n in sizes]
-        print(f"{scheme} best-lr shift (grid steps) across {across}: {max(bests) - min(bests)}")
-    return results
+        shift = max(bests) - min(bests)
+        print(f"{scheme} best-lr shift (grid steps) across {size_name}s: {shift}")
+    titled = [(scheme, f"{name}: {title}") for scheme, name in panels]
+    plot(results, titled, sizes, size_name, lrs, xlabel, pathlib.Path(out))
+    print(f"plot: {out}")
 
 
 def plot(results, panels, sizes, size_name, lrs, xlabel, path):

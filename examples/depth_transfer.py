@@ -19,7 +19,6 @@ Run: ``python examples/depth_transfer.py`` (several minutes on 2 CPU cores), or
 """
 
 import argparse
-import pathlib
 
 import _transfer
 import jax
@@ -108,12 +107,9 @@ def main():
     # A factor 2 apart: 9 rates, 6 in the quick run.
     lrs = [2.0**k for k in (range(-11, -5) if args.quick else range(-13, -4))]
     label = lambda scheme, depth: f"{scheme:10s} depth {depth:3d}"  # noqa: E731
-    schemes = [s for s, _ in SCHEMES]
-    results = _transfer.compare(sweep, schemes, depths, lrs, steps, label, "depths")
-    panels = [(s, f"{title}: AdamW, digits, residual MLP") for s, title in SCHEMES]
     xlabel = f"learning rate (at the base depth {BASE_DEPTH})"
-    _transfer.plot(results, panels, depths, "depth", lrs, xlabel, pathlib.Path(args.out))
-    print(f"plot: {args.out}")
+    title = "AdamW, digits, residual MLP"
+    _transfer.compare(sweep, SCHEMES, depths, lrs, steps, label, "depth", title, xlabel, args.out)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ Run: ``python examples/mup_transfer.py`` (a few minutes on 2 CPU cores), or
 """
 
 import argparse
-import pathlib
 
 import _transfer
 import jax
@@ -83,12 +82,9 @@ def main():
     # A factor 2 apart: 10 rates, 8 in the quick run.
     lrs = [2.0**k for k in (range(-12, -4) if args.quick else range(-13, -3))]
     label = lambda scheme, width: f"{scheme:3s} width {width:5d}"  # noqa: E731
-    schemes = [s for s, _ in SCHEMES]
-    results = _transfer.compare(sweep, schemes, widths, lrs, steps, label, "widths")
-    panels = [(s, f"{title}: Adam, digits, 3-layer MLP") for s, title in SCHEMES]
     xlabel = f"learning rate (at the base width {BASE})"
-    _transfer.plot(results, panels, widths, "width", lrs, xlabel, pathlib.Path(args.out))
-    print(f"plot: {args.out}")
+    title = "Adam, digits, 3-layer MLP"
+    _transfer.compare(sweep, SCHEMES, widths, lrs, steps, label, "width", title, xlabel, args.out)
 
 
 if __name__ == "__main__":
