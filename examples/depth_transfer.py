@@ -19,11 +19,10 @@ Run: ``python examples/depth_transfer.py`` (several minutes on 2 CPU cores), or
 """
 
 import argparse
-import pathlib
 
+import _transfer
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 import jax_inits
 import jax_inits.mup
@@ -31,14 +30,6 @@ import jax_inits.mup
 BASE_DEPTH = 2
 WIDTH = 128
 CLASSES = 10
-
-
-def load_digits():
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    x = (x - x.mean(0)) / (x.std(0) + 1e-6)
-    return jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.int32)
 
 
 def spec(depth, d_in):
@@ -82,8 +73,7 @@ def make_loss(residual_mult, readout_mult):
         h, _ = jax.lax.scan(block, h, params["blocks"])
         h = layer_norm(h, params["ln_f"]["scale"], params["ln_f"]["bias"]) * readout_mult
         logits = h @ params["output"]["kernel"] + params["output"]["bias"][None]
-        logp = jax.nn.log_softmax(logits)
-        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+        return _transfer.cross_entropy(logits, y)
 
     return loss_fn
 
@@ -101,30 +91,7 @@ def sweep(scheme, depth, lrs, x, y, steps, batch_size, seed=0):
     )
     loss_fn = make_loss(p.residual_mult, p.forward_mult["output/kernel"])
     params = p.init(jax.random.key(seed))
-    order = jax.random.permutation(jax.random.key(seed + 1), jnp.arange(steps * batch_size))
-    batches = (order % x.shape[0]).reshape(steps, batch_size)
-
-    def train(lr):
-        tx = p.adamw(lr)
-
-        def step(carry, idx):
-            params, state = carry
-            grads = jax.grad(loss_fn)(params, x[idx], y[idx])
-            updates, state = tx.update(grads, state, params)
-            params = jax.tree.map(lambda a, u: a + u, params, updates)
-            return (params, state), None
-
-        (final, _), _ = jax.lax.scan(step, (params, tx.init(params)), batches)
-        return loss_fn(final, x, y)
-
-    with jax.numpy_dtype_promotion("standard"), jax.numpy_rank_promotion("allow"):
-        losses = jax.jit(jax.vmap(train))(jnp.asarray(lrs, jnp.float32))
-    return np.asarray(losses, np.float64)
-
-
-def best_index(losses):
-    """The grid index of the lowest loss (NaN/diverged runs never win)."""
-    return int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan)))
+    return _transfer.final_losses(loss_fn, params, p.adamw, lrs, x, y, steps, batch_size, seed)
 
 
 SCHEMES = (("mup", "muP (width only)"), ("complete_p", "CompleteP"))
@@ -139,47 +106,10 @@ def main():
     steps = 100 if args.quick else 200
     # A factor 2 apart: 9 rates, 6 in the quick run.
     lrs = [2.0**k for k in (range(-11, -5) if args.quick else range(-13, -4))]
-    x, y = load_digits()
-    results = {}
-    for scheme, _ in SCHEMES:
-        for depth in depths:
-            losses = sweep(scheme, depth, lrs, x, y, steps, batch_size=64)
-            results[scheme, depth] = losses
-            best = best_index(losses)
-            print(
-                f"{scheme:10s} depth {depth:3d}: best lr 2^{int(np.log2(lrs[best]))} "
-                f"loss {losses[best]:.4f}   " + " ".join(f"{v:.3f}" for v in losses),
-                flush=True,
-            )
-    for scheme, _ in SCHEMES:
-        bests = [best_index(results[scheme, d]) for d in depths]
-        print(f"{scheme} best-lr shift (grid steps) across depths: {max(bests) - min(bests)}")
-    plot(results, depths, lrs, pathlib.Path(args.out))
-    print(f"plot: {args.out}")
-
-
-def plot(results, depths, lrs, path):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    axes = fig.subplots(1, 2, sharey=True)
-    colors = [f"C{i}" for i in range(len(depths))]
-    for ax, (scheme, title) in zip(axes, SCHEMES, strict=True):
-        for depth, color in zip(depths, colors, strict=True):
-            losses = results[scheme, depth]
-            ax.plot(lrs, losses, marker="o", color=color, label=f"depth {depth}")
-            best = best_index(losses)
-            ax.plot(lrs[best], losses[best], marker="*", markersize=14, color=color)
-        ax.set_xscale("log", base=2)
-        ax.set_title(f"{title}: AdamW, digits, residual MLP")
-        ax.set_xlabel(f"learning rate (at the base depth {BASE_DEPTH})")
-    axes[0].set_ylabel("training loss")
-    finite = np.concatenate([v[np.isfinite(v)] for v in results.values()])
-    axes[0].set_ylim(max(finite.min() * 0.5, 1e-4), min(finite.max(), 2.5))
-    axes[0].set_yscale("log")
-    axes[1].legend()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    label = lambda scheme, depth: f"{scheme:10s} depth {depth:3d}"  # noqa: E731
+    xlabel = f"learning rate (at the base depth {BASE_DEPTH})"
+    title = "AdamW, digits, residual MLP"
+    _transfer.compare(sweep, SCHEMES, depths, lrs, steps, label, "depth", title, xlabel, args.out)
 
 
 if __name__ == "__main__":

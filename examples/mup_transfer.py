@@ -17,11 +17,10 @@ Run: ``python examples/mup_transfer.py`` (a few minutes on 2 CPU cores), or
 """
 
 import argparse
-import pathlib
 
+import _transfer
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 import jax_inits
@@ -29,14 +28,6 @@ import jax_inits.mup
 
 BASE = 64
 CLASSES = 10
-
-
-def load_digits():
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    x = (x - x.mean(0)) / (x.std(0) + 1e-6)
-    return jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.int32)
 
 
 def spec(width, d_in):
@@ -58,8 +49,7 @@ def make_loss(forward_mult):
         for layer in ("hidden1", "hidden2"):
             h = jax.nn.relu(h @ params[layer]["kernel"] + params[layer]["bias"][None])
         logits = (h * forward_mult) @ params["output"]["kernel"] + params["output"]["bias"][None]
-        logp = jax.nn.log_softmax(logits)
-        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+        return _transfer.cross_entropy(logits, y)
 
     return loss_fn
 
@@ -74,30 +64,12 @@ def sweep(scheme, width, lrs, x, y, steps, batch_size, seed=0):
         scheme=scheme,
     )
     loss_fn = make_loss(p.forward_mult["output/kernel"])
+    make_tx = lambda lr: optax.chain(optax.adam(lr), p.scale_updates("adam"))  # noqa: E731
     params = p.init(jax.random.key(seed))
-    order = jax.random.permutation(jax.random.key(seed + 1), jnp.arange(steps * batch_size))
-    batches = (order % x.shape[0]).reshape(steps, batch_size)
-
-    def train(lr):
-        tx = optax.chain(optax.adam(lr), p.scale_updates("adam"))
-
-        def step(carry, idx):
-            params, state = carry
-            grads = jax.grad(loss_fn)(params, x[idx], y[idx])
-            updates, state = tx.update(grads, state, params)
-            return (optax.apply_updates(params, updates), state), None
-
-        (final, _), _ = jax.lax.scan(step, (params, tx.init(params)), batches)
-        return loss_fn(final, x, y)
-
-    with jax.numpy_dtype_promotion("standard"):
-        losses = jax.jit(jax.vmap(train))(jnp.asarray(lrs, jnp.float32))
-    return np.asarray(losses, np.float64)
+    return _transfer.final_losses(loss_fn, params, make_tx, lrs, x, y, steps, batch_size, seed)
 
 
-def best_index(losses):
-    """The grid index of the lowest loss (NaN/diverged runs never win)."""
-    return int(np.nanargmin(np.where(np.isfinite(losses), losses, np.nan)))
+SCHEMES = (("sp", "SP"), ("mup", "muP"))
 
 
 def main():
@@ -109,46 +81,10 @@ def main():
     steps = 150 if args.quick else 200
     # A factor 2 apart: 10 rates, 8 in the quick run.
     lrs = [2.0**k for k in (range(-12, -4) if args.quick else range(-13, -3))]
-    x, y = load_digits()
-    results = {}
-    for scheme in ("sp", "mup"):
-        for width in widths:
-            losses = sweep(scheme, width, lrs, x, y, steps, batch_size=64)
-            results[scheme, width] = losses
-            best = best_index(losses)
-            print(
-                f"{scheme:3s} width {width:5d}: best lr 2^{int(np.log2(lrs[best]))} "
-                f"loss {losses[best]:.4f}   " + " ".join(f"{v:.3f}" for v in losses)
-            )
-    for scheme in ("sp", "mup"):
-        bests = [best_index(results[scheme, w]) for w in widths]
-        print(f"{scheme} best-lr shift (grid steps) across widths: {max(bests) - min(bests)}")
-    plot(results, widths, lrs, pathlib.Path(args.out))
-    print(f"plot: {args.out}")
-
-
-def plot(results, widths, lrs, path):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(10, 4), layout="constrained")
-    axes = fig.subplots(1, 2, sharey=True)
-    colors = [f"C{i}" for i in range(len(widths))]
-    for ax, scheme, title in zip(axes, ("sp", "mup"), ("SP", "muP"), strict=True):
-        for width, color in zip(widths, colors, strict=True):
-            losses = results[scheme, width]
-            ax.plot(lrs, losses, marker="o", color=color, label=f"width {width}")
-            best = best_index(losses)
-            ax.plot(lrs[best], losses[best], marker="*", markersize=14, color=color)
-        ax.set_xscale("log", base=2)
-        ax.set_title(f"{title}: Adam, digits, 3-layer MLP")
-        ax.set_xlabel("learning rate (at the base width 64)")
-    axes[0].set_ylabel("training loss")
-    finite = np.concatenate([v[np.isfinite(v)] for v in results.values()])
-    axes[0].set_ylim(max(finite.min() * 0.5, 1e-4), min(finite.max(), 2.5))
-    axes[0].set_yscale("log")
-    axes[1].legend()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    label = lambda scheme, width: f"{scheme:3s} width {width:5d}"  # noqa: E731
+    xlabel = f"learning rate (at the base width {BASE})"
+    title = "Adam, digits, 3-layer MLP"
+    _transfer.compare(sweep, SCHEMES, widths, lrs, steps, label, "width", title, xlabel, args.out)
 
 
 if __name__ == "__main__":

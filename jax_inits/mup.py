@@ -8,14 +8,14 @@ std and the learning-rate, weight-decay and forward multipliers of microsoft/mup
 the multipliers.
 """
 
-from jax_inits._src.mup import OPTIMIZERS as OPTIMIZERS
-from jax_inits._src.mup import ROLES as ROLES
-from jax_inits._src.mup import SCHEMES as SCHEMES
-from jax_inits._src.mup import LeafScaling as LeafScaling
 from jax_inits._src.mup import Parametrization as Parametrization
-from jax_inits._src.mup import Role as Role
-from jax_inits._src.mup import Scheme as Scheme
 from jax_inits._src.mup import parametrize as parametrize
+from jax_inits._src.mup_optim import OPTIMIZERS as OPTIMIZERS
+from jax_inits._src.mup_roles import ROLES as ROLES
+from jax_inits._src.mup_roles import Role as Role
+from jax_inits._src.mup_schemes import SCHEMES as SCHEMES
+from jax_inits._src.mup_schemes import LeafScaling as LeafScaling
+from jax_inits._src.mup_schemes import Scheme as Scheme
 from jax_inits._src.u_mup import attention_output_scale as attention_output_scale
 from jax_inits._src.u_mup import residual_tau as residual_tau
 

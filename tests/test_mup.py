@@ -1453,3 +1453,37 @@ def test_layer_axis_on_unstacked_leaves_says_they_look_unstacked():
             scheme="complete_p", blocks=["layers_*/fc/kernel", "layers_*/proj/kernel"],
             layer_axis=0,
         )  # fmt: skip
+
+
+def test_schemes_are_tables_of_rows():
+    from jax_inits._src import mup_schemes
+
+    assert jax_inits.mup.SCHEMES == (*mup_schemes.TABLES, "u_mup")
+    assert mup_schemes.DEPTH_SCHEMES == ("depth_mup", "complete_p")
+    Row, Table = mup_schemes.Row, mup_schemes.Table
+    with pytest.raises(ValueError, match="unknown kind, quantity or ratio"):
+        Table(width=(Row("hiden", "adam_lr", width=-1),))
+    with pytest.raises(ValueError, match="unknown kind, quantity or ratio"):
+        Table(width=(Row("hidden", "adam_lr", width=-1, of="n"),))
+    with pytest.raises(ValueError, match="a `width` row has no depth"):
+        Table(width=(Row("block", "adam_lr", depth=-0.5),))
+    with pytest.raises(ValueError, match="a `depth` row is a power of m"):
+        Table(depth=(Row("hidden", "adam_lr", width=-1, of="m_in/m_out"),))
+
+
+def test_a_new_table_is_a_new_scheme(monkeypatch):
+    """What CONTRIBUTING's "How to add a scheme" promises: a table is enough."""
+    from jax_inits._src import mup_schemes
+
+    Row = mup_schemes.Row
+    halved = mup_schemes.Table(width=(*mup_schemes.MUP.width, Row("hidden", "adam_lr", width=-1)))
+    monkeypatch.setitem(mup_schemes.TABLES, "mup_squared", halved)
+    monkeypatch.setattr(mup_schemes, "SCHEMES", (*mup_schemes.TABLES, "u_mup"))
+    monkeypatch.setattr(jax_inits._src.mup, "SCHEMES", mup_schemes.SCHEMES)
+    s = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)  # noqa: E731
+    mlp = lambda w: {"fc": {"kernel": s(w, w)}, "head": {"kernel": s(w, 10)}}  # noqa: E731
+    args = dict(readout="head/*", init=[("*", jax_inits.lecun_normal())])
+    mup = jax_inits.mup.parametrize(mlp(256), mlp(64), **args)
+    new = jax_inits.mup.parametrize(mlp(256), mlp(64), scheme="mup_squared", **args)  # type: ignore[arg-type]
+    assert new.table["fc/kernel"].adam_lr == mup.table["fc/kernel"].adam_lr / 4 == 1 / 16
+    assert new.table["head/kernel"] == mup.table["head/kernel"]

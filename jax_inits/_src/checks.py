@@ -211,7 +211,7 @@ def shape(builder: str, value: Any) -> tuple[int, ...]:
     Accepts an int, a sequence of ints and a concrete 1-d integer array
     (``jnp.array([64, 32])``, as jax accepts).
     """
-    if isinstance(value, (type, np.dtype)) and _is_dtype(value):  # init(shape, dtype)
+    if isinstance(value, (type, np.dtype)) and is_dtype(value):  # init(shape, dtype)
         raise TypeError(
             f"{builder}: `shape` must be a sequence of non-negative integers, got the dtype "
             f"{np.dtype(value).name}; {_NO_KEY}"
@@ -249,7 +249,8 @@ def shape(builder: str, value: Any) -> tuple[int, ...]:
     return tuple(dims)
 
 
-def _is_dtype(value: Any) -> bool:
+def is_dtype(value: Any) -> bool:
+    """Whether ``np.dtype(value)`` accepts ``value``."""
     try:
         np.dtype(value)
     except TypeError:

@@ -108,18 +108,7 @@ def complex_glorot(
     is sampled. (The paper's reference code passes $1/(n_\mathrm{in} +
     n_\mathrm{out})$ itself as $\sigma$, missing the square root.)
 
-    Args:
-      in_axis: Input axis or axes.
-      out_axis: Output axis or axes.
-      batch_axis: Axis or axes that count in neither fan.
-      dtype: Default dtype (complex; ``None``: complex64).
-
-    Returns:
-      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
-
-    Raises:
-      TypeError: a real ``dtype`` (here or at call), non-integer axes.
-      ValueError: repeated axes; at call, axes outside the shape.
+    {fans}
 
     Examples:
       >>> w = jax_inits.complex_glorot()(jax.random.key(0), (256, 256))
@@ -144,18 +133,7 @@ def complex_he(
     phase uniform, so $E|w|^2 = 2 / n_\mathrm{in}$ (sampled as a circular
     complex normal, the same distribution).
 
-    Args:
-      in_axis: Input axis or axes.
-      out_axis: Output axis or axes.
-      batch_axis: Axis or axes that count in neither fan.
-      dtype: Default dtype (complex; ``None``: complex64).
-
-    Returns:
-      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
-
-    Raises:
-      TypeError: a real ``dtype`` (here or at call), non-integer axes.
-      ValueError: repeated axes; at call, axes outside the shape.
+    {fans}
 
     Examples:
       >>> w = jax_inits.complex_he()(jax.random.key(0), (256, 256))
@@ -168,8 +146,24 @@ def complex_he(
     return _complex_fans("complex_he", 2.0, "fan_in", in_axis, out_axis, batch_axis, dtype)
 
 
+# The Args, Returns and Raises both builders share (indented as in their docstrings).
+_FANS = """Args:
+      in_axis: Input axis or axes.
+      out_axis: Output axis or axes.
+      batch_axis: Axis or axes that count in neither fan.
+      dtype: Default dtype (complex; ``None``: complex64).
+
+    Returns:
+      An initializer ``init(key, shape, dtype=None, out_sharding=None)``.
+
+    Raises:
+      TypeError: a real ``dtype`` (here or at call), non-integer axes.
+      ValueError: repeated axes; at call, axes outside the shape.
+"""
+
 for _fn in (complex_glorot, complex_he):
-    _fn.__doc__ = _fn.__doc__.replace("{ref}", _TRABELSI)  # pyright: ignore[reportOptionalMemberAccess]
+    _doc = _fn.__doc__ or ""
+    _fn.__doc__ = _doc.replace("{ref}", _TRABELSI).replace("    {fans}\n", "    " + _FANS)
 
 
 @registry.register("complex_uniform", complex=True, kinds={"scale": "nonneg"})

@@ -219,9 +219,7 @@ def coord_check_mlp(
     with checks.needs("diagnostics.coord_check_mlp", "optax"):
         import optax
 
-    batch_key, label_key = jax.random.split(jax.random.key(seed))
-    x = jax.random.normal(batch_key, (batch_size, d_in), jnp.float32)
-    y = jax.random.randint(label_key, (batch_size,), 0, classes)
+    x, y = _synthetic_batch(seed, batch_size, d_in, classes)
 
     def spec(width):
         s = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)  # noqa: E731
@@ -248,9 +246,7 @@ def coord_check_mlp(
             h1 = jax.nn.relu(x @ params["hidden1"]["kernel"] + params["hidden1"]["bias"][None])
             h2 = jax.nn.relu(h1 @ params["hidden2"]["kernel"] + params["hidden2"]["bias"][None])
             logits = (h2 * mult) @ params["output"]["kernel"] + params["output"]["bias"][None]
-            logp = jax.nn.log_softmax(logits)
-            loss = -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
-            return loss, {"hidden1": h1, "hidden2": h2, "output": logits}
+            return _cross_entropy(logits, y), {"hidden1": h1, "hidden2": h2, "output": logits}
 
         return (
             p.init(key),
@@ -315,83 +311,111 @@ def coord_check_residual(
       >>> float(updates["update block L"].max())  # the parameters have not moved
       0.0
     """
-    batch_key, label_key = jax.random.split(jax.random.key(seed))
-    x = jax.random.normal(batch_key, (batch_size, d_in), jnp.float32)
-    y = jax.random.randint(label_key, (batch_size,), 0, classes)
-
-    def spec(depth):
-        s = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)  # noqa: E731
-        return {
-            "input": {"kernel": s(d_in, width), "bias": s(width)},
-            "blocks": {
-                "ln": {"scale": s(depth, width)},
-                "fc1": {"kernel": s(depth, width, width), "bias": s(depth, width)},
-                "fc2": {"kernel": s(depth, width, width), "bias": s(depth, width)},
-            },
-            "output": {"kernel": s(width, classes), "bias": s(classes)},
-        }
-
-    rules = [
-        ("*/scale", constant.ones),
-        ("*/bias", constant.zeros),
-        ("blocks/*", variance_scaling.lecun_normal(batch_axis=0)),
-        ("*", variance_scaling.lecun_normal()),
-    ]
+    x, y = _synthetic_batch(seed, batch_size, d_in, classes)
+    spec = lambda depth: _residual_spec(depth, d_in, width, classes)  # noqa: E731
 
     def setup(depth, key):
         p = mup.parametrize(
             spec(depth),
             None if scheme == "u_mup" else spec(base_depth),
             readout="output/*",
-            init=rules,
+            init=_RESIDUAL_RULES,
             scheme=scheme,  # pyright: ignore[reportArgumentType]
             blocks="blocks/*",
             layer_axis=0,
         )
-        fm = p.multipliers("forward_mult")
-        if scheme == "u_mup":
-            taus = jnp.asarray([u_mup.residual_tau(i, depth) for i in range(depth)])
-            mix = lambda h, f, t: (t * f + h) / jnp.sqrt(1.0 + t * t)  # noqa: E731
-        else:
-            taus = jnp.zeros((depth,))
-            mix = lambda h, f, t: h + p.residual_mult * f  # noqa: E731
-
-        def layer_norm(h, scale):
-            mu = h.mean(-1, keepdims=True)
-            h = (h - mu) / jnp.sqrt(jnp.square(h - mu).mean(-1, keepdims=True) + 1e-5)
-            return h * scale[None]
-
-        def linear(h, layer, mult):
-            return (h @ layer["kernel"] + layer["bias"][None]) * mult
-
-        def features(params, x):
-            h = linear(x, params["input"], fm["input"]["kernel"])
-            m1, m2 = fm["blocks"]["fc1"]["kernel"], fm["blocks"]["fc2"]["kernel"]
-
-            def block(h, layer_and_tau):
-                layer, tau = layer_and_tau
-                z = jax.nn.relu(linear(layer_norm(h, layer["ln"]["scale"]), layer["fc1"], m1))
-                f = linear(z, layer["fc2"], m2)
-                h = mix(h, f, tau)
-                return h, h
-
-            _, hs = jax.lax.scan(block, h, (params["blocks"], taus))
-            out = params["output"]
-            if scheme == "u_mup":
-                logits = linear(hs[-1], out, fm["output"]["kernel"])
-            else:
-                logits = (hs[-1] * fm["output"]["kernel"]) @ out["kernel"] + out["bias"][None]
-            picks = {"block 1": hs[0], "block L/2": hs[(depth - 1) // 2], "block L": hs[-1]}
-            return {**picks, "logits": logits}
-
+        model = _Residual(scheme, p.multipliers("forward_mult"), p.residual_mult, depth)
         params0 = p.init(key)
-        feats0 = features(params0, x)
+        return params0, model.updates_since(params0, x), _StandardPromotion(p.adamw(lr))
+
+    return setup, (x, y)
+
+
+def _synthetic_batch(seed, batch_size, d_in, classes):
+    """Gaussian inputs and random labels, fixed by ``seed``."""
+    batch_key, label_key = jax.random.split(jax.random.key(seed))
+    x = jax.random.normal(batch_key, (batch_size, d_in), jnp.float32)
+    y = jax.random.randint(label_key, (batch_size,), 0, classes)
+    return x, y
+
+
+def _cross_entropy(logits, y):
+    logp = jax.nn.log_softmax(logits)
+    return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+
+def _residual_spec(depth, d_in, width, classes):
+    s = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)  # noqa: E731
+    return {
+        "input": {"kernel": s(d_in, width), "bias": s(width)},
+        "blocks": {
+            "ln": {"scale": s(depth, width)},
+            "fc1": {"kernel": s(depth, width, width), "bias": s(depth, width)},
+            "fc2": {"kernel": s(depth, width, width), "bias": s(depth, width)},
+        },
+        "output": {"kernel": s(width, classes), "bias": s(classes)},
+    }
+
+
+_RESIDUAL_RULES = [
+    ("*/scale", constant.ones),
+    ("*/bias", constant.zeros),
+    ("blocks/*", variance_scaling.lecun_normal(batch_axis=0)),
+    ("*", variance_scaling.lecun_normal()),
+]
+
+
+def _layer_norm(h, scale):
+    mu = h.mean(-1, keepdims=True)
+    h = (h - mu) / jnp.sqrt(jnp.square(h - mu).mean(-1, keepdims=True) + 1e-5)
+    return h * scale[None]
+
+
+def _linear(h, layer, mult):
+    return (h @ layer["kernel"] + layer["bias"][None]) * mult
+
+
+class _Residual:
+    """`coord_check_residual`'s model at one depth: its features and their updates."""
+
+    def __init__(self, scheme: str, fm: Any, residual_mult: float, depth: int):
+        self.scheme, self.fm, self.depth = scheme, fm, depth
+        if scheme == "u_mup":
+            self.taus = jnp.asarray([u_mup.residual_tau(i, depth) for i in range(depth)])
+            self.mix = lambda h, f, t: (t * f + h) / jnp.sqrt(1.0 + t * t)
+        else:
+            self.taus = jnp.zeros((depth,))
+            self.mix = lambda h, f, t: h + residual_mult * f
+
+    def features(self, params, x):
+        fm = self.fm
+        h = _linear(x, params["input"], fm["input"]["kernel"])
+        m1, m2 = fm["blocks"]["fc1"]["kernel"], fm["blocks"]["fc2"]["kernel"]
+
+        def block(h, layer_and_tau):
+            layer, tau = layer_and_tau
+            z = jax.nn.relu(_linear(_layer_norm(h, layer["ln"]["scale"]), layer["fc1"], m1))
+            f = _linear(z, layer["fc2"], m2)
+            h = self.mix(h, f, tau)
+            return h, h
+
+        _, hs = jax.lax.scan(block, h, (params["blocks"], self.taus))
+        out = params["output"]
+        if self.scheme == "u_mup":
+            logits = _linear(hs[-1], out, fm["output"]["kernel"])
+        else:
+            logits = (hs[-1] * fm["output"]["kernel"]) @ out["kernel"] + out["bias"][None]
+        picks = {"block 1": hs[0], "block L/2": hs[(self.depth - 1) // 2], "block L": hs[-1]}
+        return {**picks, "logits": logits}
+
+    def updates_since(self, params0, x0):
+        """``apply(params, batch) -> (loss, {"update <layer>": h - h(params0)})``."""
+        feats0 = self.features(params0, x0)
 
         def apply(params, batch):
             x, y = batch
-            feats = features(params, x)
-            logp = jax.nn.log_softmax(feats["logits"])
-            loss = -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+            feats = self.features(params, x)
+            loss = _cross_entropy(feats["logits"], y)
             # Unchanged parameters have no update: exactly 0 (not the rounding difference
             # between this compiled forward pass and the eager one of feats0).
             moved = jnp.stack([jnp.any(a != b) for a, b in zip(
@@ -400,9 +424,7 @@ def coord_check_residual(
                 f"update {k}": jnp.where(moved, v - feats0[k], 0.0) for k, v in feats.items()
             }
 
-        return params0, apply, _StandardPromotion(p.adamw(lr))
-
-    return setup, (x, y)
+        return apply
 
 
 @dataclasses.dataclass(frozen=True)

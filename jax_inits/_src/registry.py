@@ -334,7 +334,7 @@ def _encode(value: Any, where: str) -> Any:
         return value if math.isfinite(value) else {"float": repr(value)}
     if isinstance(value, np.generic) and not isinstance(value, np.flexible):
         return _encode(value.item(), where)
-    if isinstance(value, np.dtype) or (isinstance(value, type) and _is_dtype(value)):
+    if isinstance(value, np.dtype) or (isinstance(value, type) and checks.is_dtype(value)):
         return np.dtype(value).name
     if isinstance(value, (tuple, list)):
         return [_encode(v, where) for v in value]
@@ -352,14 +352,6 @@ def _encode(value: Any, where: str) -> Any:
         f"config: argument `{where}` holds {value!r}, which has no JSON form; only "
         "numbers, strings, dtypes, sequences, arrays and jax_inits initializers do."
     )
-
-
-def _is_dtype(value: type) -> bool:
-    try:
-        np.dtype(value)
-    except TypeError:
-        return False
-    return True
 
 
 def _decode(value: Any) -> Any:

@@ -1,4 +1,4 @@
-r"""u-muP's forward pieces beside the table in ``mup``: the residual tau rule, unit attention.
+r"""u-muP's own rules: its table (absolute sizes), the residual tau rule, unit attention.
 
 Unit scaling (Blake et al. 2024) keeps every tensor at unit scale. A residual layer mixes
 skip $x$ and branch $f(x)$ as $(\tau f(x) + x) / \sqrt{1 + \tau^2}$, with the weights
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from jax_inits._src import checks
+from jax_inits._src import checks, distributions, mup_roles, mup_schemes
 
 
 def residual_tau(
@@ -113,3 +113,64 @@ def attention_output_scale(
     a = 1.0 / (1.0 + 4.0 * head_dim / mult**2)
     lower = math.sqrt((math.log(seq_len) if is_causal else 1.0) / seq_len)
     return math.sqrt(1.0 - dropout_p) / lower ** (1.0 - a)
+
+
+# u-muP (Blake et al. 2024) as graphcore's unit-scaling 0.3.5 implements it: the same kind
+# of table with absolute sizes, m_N = the leaf's fan-in and m_L = the depth (the number of
+# layers of the `DepthSequential`/`TransformerStack` the leaf is in, for leaves in `blocks`).
+# Role -> (init std or None for the rule's own, exponent of fan-in of the forward
+# multiplier, of the Adam lr); every leaf inside the blocks has lr x depth^-1/2
+# (unit_scaling.optim.lr_scale_func_adam). Kernels ("hidden": linear weights, fan-in their
+# input size; "input": embeddings, whose fan-in unit-scaling takes to be their output size)
+# are N(0, 1); the linear output (bias included) is x fan_in^-1/2, the readout's x 1/fan_in,
+# an embedding's x 1. SGD takes Adam's rule (lr_scale_func_sgd(None): a readout without
+# constraint, LinearReadout's default); weight decay and eps multipliers are 1.
+_U_MUP: dict[str, tuple[float | None, float, float]] = {
+    "hidden": (1.0, -0.5, -0.5),
+    "input": (1.0, 0.0, -0.5),
+    "readout": (1.0, -1.0, 0.0),
+    "readout_bias": (None, 0.0, 0.0),
+    "vector": (None, 0.0, 0.0),
+    "fixed": (None, 0.0, 0.0),
+}
+_U_MUP_DEPTH_LR = -0.5
+
+
+def leaf_row(path, shape, layer_axis, is_readout, is_embedding, base_init, depth, in_block):
+    """The row of a leaf under u-muP (no base model: sizes are absolute)."""
+    dims = [n for axis, n in enumerate(shape) if axis != layer_axis]
+    if is_readout:
+        role = "readout" if len(dims) >= 2 else "readout_bias"
+    elif len(dims) >= 2:
+        role = "input" if is_embedding else "hidden"
+    else:
+        role = "vector" if dims else "fixed"
+    if role == "input":
+        fan_in = dims[-1]
+    elif len(dims) >= 2:
+        fan_in = math.prod(dims[:-1])
+    else:
+        fan_in = 1
+    std, forward_exp, lr_exp = _U_MUP[role]
+    lr = float(fan_in) ** lr_exp
+    if in_block and depth is not None:
+        lr *= float(depth) ** _U_MUP_DEPTH_LR
+    own_std = mup_roles.std_of(base_init, shape)
+    row = mup_schemes.LeafScaling(
+        path=path,
+        role=role,  # pyright: ignore[reportArgumentType]
+        shape=shape,
+        base_shape=shape,
+        width_axes=(),
+        width_mult=1.0,
+        init_std=own_std if std is None else std,
+        init_scale=1.0,
+        forward_mult=float(fan_in) ** forward_exp,
+        adam_lr=lr,
+        adam_wd=1.0,
+        sgd_lr=lr,
+        sgd_wd=1.0,
+        in_block=in_block,
+    )
+    leaf_init = base_init if std is None else distributions.normal(std)
+    return row, leaf_init
