@@ -922,15 +922,21 @@ def init(
       >>> params["dense"]["kernel"].shape, float(params["dense"]["bias"].sum())
       ((64, 32), 0.0)
     """
-    params, _ = init_reporting(
-        key, spec, rules, out_shardings=out_shardings, known=known, force=force
-    )
-    return params
+    return init_reporting(key, spec, rules, out_shardings=out_shardings, known=known, force=force)[
+        0
+    ]
 
 
-def init_reporting(key, spec, rules, *, out_shardings=None, known=None, force=()):
-    """`init` (the same arguments, typed there), and the paths of the leaves it drew (not
-    taken from ``known``), in order: ``(params, paths)``."""
+def init_reporting(
+    key: jax.Array,
+    spec: Any,
+    rules: Rules,
+    *,
+    out_shardings: Any = None,
+    known: Any = None,
+    force: Sequence[Pattern] = (),
+) -> tuple[Any, list[str]]:
+    """`init`, and the paths of the leaves it drew (not taken from ``known``), in order."""
     _check_key("tree.init", key)
     rule_list = _rule_list("tree.init", rules, allow_keep=False)
     paths, leaves, treedef = flatten(spec)
@@ -1033,9 +1039,17 @@ def reinit(
     )
 
 
-def reinit_as(fn: str, params, key, rules, *, donate=False, out_shardings=None, only=None):
-    """`reinit` (the same arguments, typed there), its errors naming ``fn`` (the public
-    function called)."""
+def reinit_as(
+    fn: str,
+    params: Any,
+    key: jax.Array,
+    rules: Rules,
+    *,
+    donate: bool = False,
+    out_shardings: Any = None,
+    only: Sequence[Pattern] | None = None,
+) -> Any:
+    """`reinit`, its errors naming ``fn`` (the public function called)."""
     _check_key(fn, key)
     rule_list = _rule_list(fn, rules, allow_keep=True)
     paths, leaves, treedef = flatten(params)
