@@ -38,7 +38,9 @@ def test_every_public_module_has_an_api_page_in_the_nav():
     nav = (ROOT / "mkdocs.yml").read_text()
     for module in modules:
         page = ROOT / "docs" / "api" / f"{module}.md"
-        assert page.read_text().strip() == f"::: jax_inits.{module}", module
+        directive, *options = page.read_text().strip().splitlines()
+        assert directive == f"::: jax_inits.{module}", module
+        assert all(line.startswith(" ") for line in options), module  # the directive's options
         assert f"api/{module}.md" in nav, module
 
 
