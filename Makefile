@@ -45,7 +45,7 @@ test: install
 	$(PY) -m ruff check jax_inits tests benchmarks examples
 	$(PY) -m ruff format --check jax_inits tests benchmarks examples
 	$(PY) -m pyright --pythonpath $(PY)
-	$(PY) -m pytest -n auto -rs
+	$(PY) -m pytest -n auto --dist worksteal -rs
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict -q
 
 # Everything `make test` leaves out (a separate CI step): the other variants of the
@@ -54,7 +54,7 @@ test: install
 # fresh interpreters, the longer examples, the browser check of the docs site and the
 # wheel check.
 test-slow: install
-	$(PY) -m pytest -n auto -rs -m slow tests
+	$(PY) -m pytest -n auto --dist worksteal -rs -m slow tests
 
 # Both tiers, as CI runs them: `make test`, then `make test-slow` (the browser check of
 # the docs site needs chromium: `apt-get install chromium`).
@@ -81,8 +81,8 @@ test-min:
 	$(OLD_PY) -m pip install -q --upgrade pip
 	$(OLD_PY) -m pip install -q -e '.[test]' 'jax==$(JAX)' 'jaxlib==$(JAX)'
 	$(OLD_PY) -c "import jax; assert jax.__version__ == '$(JAX)', jax.__version__"
-	$(OLD_PY) -m pytest -n auto -rs -p no:cacheprovider
-	$(if $(filter $(JAX),$(JAX_FLOOR)),$(OLD_PY) -m pytest -n auto -rs -p no:cacheprovider -m slow tests/test_parity.py tests/test_golden.py)
+	$(OLD_PY) -m pytest -n auto --dist worksteal -rs -p no:cacheprovider
+	$(if $(filter $(JAX),$(JAX_FLOOR)),$(OLD_PY) -m pytest -n auto --dist worksteal -rs -p no:cacheprovider -m slow tests/test_parity.py tests/test_golden.py)
 
 test-mid:
 	$(MAKE) test-min JAX=$(JAX_MID)
