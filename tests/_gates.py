@@ -27,7 +27,8 @@ golden_values_pinned = pytest.mark.skipif(
 )
 
 #: jax 0.7.0 to 0.8.2: the last bits of XLA's CPU erf_inv depend on the loop it is
-#: compiled in, so a draw partitioned over devices can differ from the whole draw on a
+#: compiled in, so a draw partitioned over devices or processes (or vmapped over keys, as
+#: `stacked` draws) can differ from the whole draw on a
 #: few elements (below the fused kernels' gate every draw is jax.random's own).
 #: jax.nn's own initializers do so too: he_normal (16, 24) under jit with and without
 #: out_shardings on a 2x4 mesh differs in 1 element on 0.7.2.
