@@ -135,7 +135,8 @@ def llama(config: LlamaConfig, mesh: Any, *, scanned: bool = False) -> dict[str,
 
 def gpt2(config: GPT2Config, mesh: Any, *, scanned: bool = False) -> dict[str, Any]:
     """The parameter spec of a GPT-2 decoder of ``config``, sharded on ``mesh``
-    (column-parallel biases sharded with their kernel's output, the others replicated)."""
+    (column-parallel biases sharded with their kernel's output, the others replicated;
+    the token embedding over ``d_model`` only, as its vocabulary is odd)."""
     c = config
 
     def block(stack: int | None) -> dict[str, Any]:
@@ -175,7 +176,9 @@ def gpt2(config: GPT2Config, mesh: Any, *, scanned: bool = False) -> dict[str, A
 
     return {
         "transformer": {
-            "wte": {"embedding": leaf((c.vocab, c.d_model), P("model", "data"))},
+            # vocab 50257 is odd: no mesh axis divides it, and jax lays out only even
+            # shards, so the tied embedding is sharded over d_model alone.
+            "wte": {"embedding": leaf((c.vocab, c.d_model), P(None, "data"))},
             "wpe": {"embedding": leaf((c.n_ctx, c.d_model), P(None, "data"))},
             "h": _layers(block, c.layers, scanned),
             "ln_f": {"scale": leaf((c.d_model,), P()), "bias": leaf((c.d_model,), P())},

@@ -12,6 +12,8 @@ Subcommands (each with ``--help`` and ``--json``):
   for initializers x activations (x plain/residual): a PNG and a table.
 - ``coord-check``: activation scale of every layer of an MLP after a few Adam
   steps, across widths, under muP / SP / spectral: a table and a PNG.
+- ``memory TARGET --mesh data=2,model=4``: the bytes per device and per process
+  of the parameter spec ``TARGET`` returns for that mesh, nothing drawn.
 
 Progress bars go to stderr, only when stderr is a terminal or ``--progress`` is
 given; ``--json`` output on stdout is JSON and nothing else. Bad arguments and
@@ -33,7 +35,7 @@ import numpy as np
 
 from jax_inits._src import catalog, checks, diagnostics, registry
 
-SUBCOMMANDS = ("list", "sample", "propagate", "coord-check")
+SUBCOMMANDS = ("list", "sample", "propagate", "coord-check", "memory")
 DEFAULT_SHAPE = (256, 512)
 DEFAULT_INITS = ("glorot_normal", "he_normal", "orthogonal")
 DEFAULT_ACTIVATIONS = ("tanh", "relu", "gelu")
@@ -442,6 +444,130 @@ def _cmd_propagate(args, parser) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- memory
+
+
+def _mesh_axes(text: str) -> dict[str, int]:
+    """``data=2,model=4`` -> ``{"data": 2, "model": 4}``."""
+    axes: dict[str, int] = {}
+    for part in text.split(","):
+        name, sep, size = part.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier() or name in axes or not size.strip().isdigit():
+            raise argparse.ArgumentTypeError(
+                "--mesh must be comma-separated AXIS=SIZE with distinct axis names and "
+                f"positive sizes, such as data=2,model=4, got {text!r}"
+            )
+        axes[name] = int(size)
+        if axes[name] < 1:
+            raise argparse.ArgumentTypeError(f"--mesh sizes must be >= 1, got {text!r}")
+    return axes
+
+
+def _load_target(parser, target: str) -> Any:
+    """The callable ``module.path:name`` or ``path/to/file.py:name`` names."""
+    import importlib
+    import importlib.util
+    import pathlib
+
+    where, sep, name = target.rpartition(":")
+    if not sep or not where or not name:
+        parser.error(
+            f"TARGET must be module.path:function or path/to/file.py:function, got {target!r}"
+        )
+    if where.endswith(".py"):
+        path = pathlib.Path(where)
+        if not path.is_file():
+            parser.error(f"TARGET {target!r}: no file {where!r}")
+        spec = importlib.util.spec_from_file_location(f"_jax_inits_target_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)  # pyright: ignore[reportArgumentType]
+        sys.modules[module.__name__] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)  # pyright: ignore[reportOptionalMemberAccess]
+    else:
+        try:
+            module = importlib.import_module(where)
+        except ModuleNotFoundError as error:
+            parser.error(f"TARGET {target!r}: cannot import {where!r} ({error})")
+    value = module
+    for part in name.split("."):
+        if not hasattr(value, part):
+            parser.error(f"TARGET {target!r}: {where!r} has no attribute {name!r}")
+        value = getattr(value, part)
+    return value
+
+
+def _mesh_for(axes: dict[str, int]) -> Any:
+    """A concrete mesh of the first devices when there are enough, else an AbstractMesh."""
+    count = math.prod(axes.values())
+    if len(jax.devices()) >= count:
+        return jax.make_mesh(tuple(axes.values()), tuple(axes), devices=jax.devices()[:count])
+    return jax.sharding.AbstractMesh(tuple(axes.values()), tuple(axes))
+
+
+def _cmd_memory(args, parser) -> int:
+    from jax_inits._src import memory
+
+    make = _load_target(parser, args.target)
+    mesh = _mesh_for(args.mesh) if args.mesh else None
+    if callable(make):
+        takes_mesh = True
+        try:
+            inspect.signature(make).bind(mesh)
+        except TypeError:
+            takes_mesh = False
+        except ValueError:  # no signature to read (a builtin): try with the mesh
+            pass
+        spec = make(mesh) if takes_mesh else make()
+    else:
+        spec = make  # a spec object itself
+    report = memory.plan("jax-inits memory", spec, mesh=mesh, processes=args.processes)
+    if args.json:
+        _dump(dict(report.to_json(), target=args.target))
+    else:
+        print(f"{args.target}")
+        print(report.format(top=args.top or None))
+    return 0
+
+
+def _add_memory_parser(sub) -> None:
+    p = sub.add_parser(
+        "memory",
+        help="bytes per device and per process of a parameter spec on a mesh, before drawing",
+        description="Plan memory before launching: call TARGET (module.path:function or "
+        "path/to/file.py:function) with the mesh (if it takes an argument) for a parameter "
+        "spec, a pytree of jax.ShapeDtypeStruct whose leaves carry their NamedSharding, "
+        "and print the bytes of every leaf, per device and per process (nothing is drawn). "
+        "The mesh is concrete when this machine has enough devices, else a "
+        "jax.sharding.AbstractMesh: a laptop plans a pod.",
+    )
+    p.add_argument(
+        "target",
+        metavar="TARGET",
+        help="module.path:function or path/to/file.py:function, e.g. "
+        "examples/llama_spec.py:llama3_8b",
+    )
+    p.add_argument(
+        "--mesh",
+        type=_mesh_axes,
+        default=None,
+        help="mesh axes and sizes, e.g. data=2,model=4 (default: the spec's own shardings)",
+    )
+    p.add_argument(
+        "--processes",
+        type=_positive,
+        default=None,
+        help="processes (hosts) the devices split over, in contiguous blocks in mesh order "
+        "(default: the devices' process_index; one on an abstract mesh)",
+    )
+    p.add_argument(
+        "--top",
+        type=int,
+        default=20,
+        help="leaves in the table, largest per-device first (default 20; 0: all)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON (only JSON) on stdout")
+
+
 # --------------------------------------------------------------------------- plumbing
 
 
@@ -531,7 +657,7 @@ def build_parser() -> argparse.ArgumentParser:
     from jax_inits import __version__
 
     parser.add_argument("--version", action="version", version=f"jax-inits {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{list,sample,propagate,coord-check}")
+    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUBCOMMANDS) + "}")
     parser.set_defaults(subparsers=sub.choices)
 
     p = sub.add_parser(
@@ -671,6 +797,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-plot", action="store_true", help="table only, no PNG")
     _json_and_progress(p)
+    _add_memory_parser(sub)
     return parser
 
 
@@ -679,6 +806,7 @@ COMMANDS = {
     "sample": _cmd_sample,
     "propagate": _cmd_propagate,
     "coord-check": _cmd_coord_check,
+    "memory": _cmd_memory,
 }
 
 

@@ -12,11 +12,14 @@
   `coord_check_mlp` is a ready model for it, `coord_check_residual` a
   ready depth sweep (flat under Depth-μP/CompleteP), `plot_coord_check`
   its plot.
+- `memory`: the bytes of a parameter tree per device and per process on a
+  mesh (concrete or abstract), from shapes and shardings alone: what to check
+  before launching on a pod.
 - `plot_propagation`, `plot_histogram`: PNG plots (matplotlib,
   imported on first use; ``pip install 'jax-inits[cli]'``).
 
-The same diagnostics are on the command line: ``jax-inits sample`` and
-``jax-inits propagate``.
+The same diagnostics are on the command line: ``jax-inits sample``,
+``jax-inits propagate`` and ``jax-inits memory``.
 """
 
 from jax_inits._src.coord_check import CoordCheck as CoordCheck
@@ -37,13 +40,18 @@ from jax_inits._src.diagnostics import status as status
 from jax_inits._src.diagnostics import summarize as summarize
 from jax_inits._src.diagnostics import sweep as sweep
 from jax_inits._src.diagnostics import target_density as target_density
+from jax_inits._src.memory import LeafMemory as LeafMemory
+from jax_inits._src.memory import Memory as Memory
+from jax_inits._src.memory import memory as memory
 from jax_inits._src.plots import plot_histogram as plot_histogram
 from jax_inits._src.plots import plot_propagation as plot_propagation
 
 __all__ = (
     "ACTIVATIONS",
     "CoordCheck",
+    "LeafMemory",
     "LeafSummary",
+    "Memory",
     "Propagation",
     "Summary",
     "bounds",
@@ -51,6 +59,7 @@ __all__ = (
     "coord_check_mlp",
     "coord_check_residual",
     "format_table",
+    "memory",
     "plot_coord_check",
     "plot_histogram",
     "plot_propagation",

@@ -33,6 +33,7 @@ __all__ = (
     "create",
     "create_linen",
     "linen_with_partitioning",
+    "memory",
     "nnx_with_partitioning",
     "reinit",
 )
@@ -353,6 +354,64 @@ def create(
     rest = built.own(key, rest_spec) if len(nnx.to_flat_state(rest_spec)) else rest_spec
     model = nnx.merge(built.graphdef, drawn, rest)
     return (model, paths) if report else model
+
+
+def memory(make: Any, *, mesh: Any, filter: Any = None, processes: Any = None) -> Any:  # noqa: A002
+    """Plans an nnx model's memory per device and per process, before creating it.
+
+    ``make(rngs)`` is built abstractly as `create` builds it (the same cached
+    ``nnx.eval_shape`` inside the mesh, so a later `create` on a concrete mesh reuses
+    it) and every variable's sharding is read from its metadata
+    (``nnx.with_partitioning``) on ``mesh``; `jax_inits.diagnostics.memory` reports
+    the bytes. ``mesh`` may be a ``jax.sharding.AbstractMesh``: a laptop plans a pod.
+
+    Args:
+      make: ``make(rngs) -> nnx.Module``, as for `create`.
+      mesh: A ``jax.sharding.Mesh`` or ``jax.sharding.AbstractMesh``.
+      filter: The nnx filter of the variables to count; ``None``: all of the
+        model's state (what the created model holds: parameters, RNG state,
+        batch statistics).
+      processes: As for `jax_inits.diagnostics.memory`.
+
+    Returns:
+      A `jax_inits.diagnostics.Memory` report.
+
+    Raises:
+      TypeError: If ``make`` is not callable or does not return an nnx.Module,
+        ``mesh`` is not a mesh, or ``filter`` is not an nnx filter.
+      ValueError: As for `jax_inits.diagnostics.memory`.
+
+    Examples:
+      >>> from flax import nnx
+      >>> import jax_inits.flax
+      >>> mesh = jax.sharding.AbstractMesh((2, 4), ("data", "model"))
+      >>> def make(rngs):
+      ...     init = nnx.with_partitioning(nnx.initializers.lecun_normal(), ("data", "model"))
+      ...     return nnx.Linear(1024, 512, kernel_init=init, rngs=rngs)
+      >>> report = jax_inits.flax.memory(make, mesh=mesh, filter=nnx.Param)
+      >>> report.total_bytes, report.per_device[0]  # the bias is replicated
+      (2099200, 264192)
+    """
+    with checks.needs("flax.memory", "flax"):
+        from flax import nnx
+
+    from jax_inits._src import abstract
+    from jax_inits._src import memory as plan
+
+    if isinstance(make, nnx.Module) or not callable(make):
+        raise TypeError(
+            f"flax.memory: `make` must build the model, make(rngs) -> nnx.Module, got {make!r}."
+        )
+    if not isinstance(mesh, (jax.sharding.Mesh, jax.sharding.AbstractMesh)):
+        raise TypeError(
+            "flax.memory: `mesh` must be a jax.sharding.Mesh or a jax.sharding.AbstractMesh, "
+            f"got {mesh!r}."
+        )
+    built = abstract.nnx_model(make, mesh)
+    state = built.state
+    if filter is not None:
+        state = _split_rest("flax.memory", state, filter)[0]
+    return plan.plan("flax.memory", state, built.shardings(state), mesh=mesh, processes=processes)
 
 
 def reinit(

@@ -94,6 +94,15 @@ def set_mesh(mesh: Any) -> Any:
     return jax.sharding.use_mesh(mesh)  # pyright: ignore[reportAttributeAccessIssue]
 
 
+def use_any_mesh(mesh: Any) -> Any:
+    """`set_mesh` for a concrete mesh; for a ``jax.sharding.AbstractMesh`` (which
+    ``jax.set_mesh`` refuses) ``jax.sharding.use_abstract_mesh``: sharding
+    annotations resolve against it while nothing runs on devices."""
+    if isinstance(mesh, jax.sharding.AbstractMesh):
+        return jax.sharding.use_abstract_mesh(mesh)
+    return set_mesh(mesh)
+
+
 def get_abstract_mesh() -> Any:
     """The abstract mesh set with `set_mesh` in this thread (empty outside any)."""
     return jax.sharding.get_abstract_mesh()

@@ -69,8 +69,9 @@ def paused_gc() -> Iterator[None]:
 
 
 def _in_mesh(mesh: Any) -> Any:
-    """``jax.set_mesh(mesh)``, or no context for ``None``."""
-    return contextlib.nullcontext() if mesh is None else _jax_compat.set_mesh(mesh)
+    """``jax.set_mesh(mesh)`` (an abstract mesh: ``use_abstract_mesh``), or no
+    context for ``None``."""
+    return contextlib.nullcontext() if mesh is None else _jax_compat.use_any_mesh(mesh)
 
 
 def _hashable(*parts: Any) -> Any:
