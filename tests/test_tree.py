@@ -402,17 +402,44 @@ def test_stacked_is_one_group_member():
     assert [group[4] for group in groups] == [3]
 
 
-def _draw_jaxpr(spec, rules):
+def _plan(spec, rules):
     paths, leaves, _ = tree_src.flatten(spec)
-    plan = tree_src._plan(
+    return tree_src._plan(
         "t",
         tree_src._rule_list("t", rules, allow_keep=False),
         list(zip(paths, leaves, strict=True)),
         [getattr(leaf, "sharding", None) for leaf in leaves],
     )
-    groups, order, words = tree_src._groups(tuple(plan))
+
+
+def _draw_jaxpr(spec, rules):
+    groups, order, words = tree_src._groups(tuple(_plan(spec, rules)))
     fn = tree_src._build(groups, order, split=False)
     return groups, fn, words
+
+
+def test_big_groups_are_cut_into_stacks_within_the_limit(monkeypatch):
+    # Eagerly the draw needs the tree plus its largest stack: a group is cut into
+    # stacks of at most max(_STACK_FLOOR, tree / _STACK_SHARE) bytes; values do not move.
+    spec = _llama_spec(6)
+    whole = jt.init(KEY, spec, LLAMA_RULES)
+    groups, _, _ = _draw_jaxpr(spec, LLAMA_RULES)
+    member_bytes = {g[:4]: 4 * int(np.prod(g[1])) for g in groups}
+    tree_bytes = sum(4 * int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(spec))
+    monkeypatch.setattr(tree_src, "_STACK_FLOOR", 3 * max(member_bytes.values()))
+    assert tree_src._stack_limit(()) == 3 * max(member_bytes.values())
+    cut, _, _ = _draw_jaxpr(spec, LLAMA_RULES)
+    stack_bytes = [member_bytes[g[:4]] * g[4] for g in cut]
+    assert len(cut) > len(groups) and max(stack_bytes) <= tree_src._stack_limit(())
+    assert sorted({g[:4] for g in cut}, key=str) == sorted(member_bytes, key=str)
+    assert sum(g[4] for g in cut) == sum(g[4] for g in groups)
+    for value, expected in zip(
+        jax.tree.leaves(jt.init(KEY, spec, LLAMA_RULES)), jax.tree.leaves(whole), strict=True
+    ):
+        np.testing.assert_array_equal(value, expected)
+    monkeypatch.setattr(tree_src, "_STACK_FLOOR", 0)  # the share alone bounds a stack
+    share = tree_src._stack_limit(tuple(_plan(spec, LLAMA_RULES)))
+    assert share == tree_bytes // tree_src._STACK_SHARE
 
 
 def test_compiled_draw_does_not_grow_with_depth():
@@ -464,6 +491,14 @@ def test_sharded_groups_are_the_formula_and_stay_sharded(mesh_shape):
         assert value.sharding.is_equivalent_to(leaf.sharding, leaf.ndim)
         np.testing.assert_array_equal(value, expected)
     _assert_leaves_are_the_formula(plain, _llama_spec(3, d=16, ffn=32, vocab=64), rules)
+
+
+def test_a_layout_jax_cannot_make_names_the_leaf():
+    mesh = jax.make_mesh((2, 4), ("x", "y"), axis_types=(AxisType.Auto,) * 2)
+    spec = {"wte": _sds(1001, 8, sharding=NamedSharding(mesh, P("y", "x")))}
+    at_wte = r"tree.init: the leaf at path 'wte'.*dimension 0 \(1001\)"
+    with pytest.raises(ValueError, match=at_wte):
+        jt.init(KEY, spec, [("*", ji.normal())])
 
 
 COLLECTIVES = ("all-gather", "all-reduce", "all-to-all", "collective-permute", "reduce-scatter")

@@ -260,40 +260,6 @@ def _report_mesh(fn: str, given: Any, paths: list[str], shardings: list) -> Any:
 # ----------------------------------------------------------------------------- shards
 
 
-def _check_spec(fn: str, path: str, shape: tuple[int, ...], spec: Any, axes: dict) -> None:
-    """The errors jax would raise later, said with the leaf's path."""
-    if len(spec) > len(shape):
-        raise ValueError(
-            f"{fn}: the partition spec {spec!r} of the leaf at path {path!r} has "
-            f"{len(spec)} entries, but the leaf has {len(shape)} dimensions {shape}."
-        )
-    for dim, entry in enumerate(spec):
-        names = _names(entry)
-        for name in names:
-            if name not in axes:
-                raise ValueError(
-                    f"{fn}: the partition spec {spec!r} of the leaf at path {path!r} names "
-                    f"the axis {name!r}, which the mesh does not have; its axes: "
-                    f"{tuple(axes)}."
-                )
-        ways = math.prod(axes[name] for name in names)
-        if shape[dim] % ways:
-            raise ValueError(
-                f"{fn}: the leaf at path {path!r} (shape {shape}) cannot be laid out as "
-                f"{spec!r}: dimension {dim} ({shape[dim]}) is split {ways} ways by "
-                f"{names}, which does not divide it; jax lays out only even shards (pad "
-                "the dimension or shard it over other axes)."
-            )
-
-
-def _names(entry: Any) -> tuple[str, ...]:
-    if entry is None:
-        return ()
-    if isinstance(entry, str):
-        return (entry,)
-    return tuple(entry)
-
-
 def _abstract_blocks(shape: tuple[int, ...], spec: Any, axes: dict) -> tuple[tuple, np.ndarray]:
     """(shard shape, block id of each device in mesh order) from the axis sizes."""
     sizes = tuple(axes.values())
@@ -301,7 +267,7 @@ def _abstract_blocks(shape: tuple[int, ...], spec: Any, axes: dict) -> tuple[tup
     ids = np.zeros(math.prod(sizes), dtype=np.int64)
     shard = list(shape)
     for dim in range(len(shape)):
-        names = _names(spec[dim]) if dim < len(spec) else ()
+        names = tree.spec_axes(spec[dim]) if dim < len(spec) else ()
         block = np.zeros_like(ids)
         ways = 1
         for name in names:  # the first axis named is the major one
@@ -465,7 +431,7 @@ def plan(
                     "PartitionSpec, which needs a mesh: give `mesh` or call inside "
                     "`with jax.set_mesh(mesh):`."
                 )
-            _check_spec(fn, path, tuple(leaf.shape), sharding, _axes(context))
+            tree.check_spec(fn, path, tuple(leaf.shape), sharding, _axes(context))
             with compat.use_any_mesh(context):
                 sharding = tree._resolve(fn, path, sharding)
         elif sharding is not None and not isinstance(sharding, Sharding):
@@ -514,7 +480,7 @@ def plan(
         if layout is None and report_mesh is not None:
             layout = NamedSharding(report_mesh, PartitionSpec())
         if isinstance(layout, NamedSharding):
-            _check_spec(fn, path, shape, layout.spec, axes)
+            tree.check_spec(fn, path, shape, layout.spec, axes)
             if devices:  # on the concrete mesh: jax's own blocks
                 layout = NamedSharding(cast(Any, report_mesh), layout.spec)
         if layout is None:  # no mesh, no sharding: on the default (first) device
