@@ -39,7 +39,7 @@ from jax.sharding import PartitionSpec as P
 import jax_inits.presets
 import jax_inits.tree
 
-SPECS = ("llama3_8b", "llama_small", "gpt2_xl")
+SPECS = ("llama3_8b", "llama_small", "gpt2_xl", "gpt2_small")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +78,15 @@ LLAMA_SMALL = LlamaConfig(
 )
 #: OpenAI's GPT-2 XL (1.5B; ``config.json`` of openai-community/gpt2-xl).
 GPT2_XL = GPT2Config(layers=48, d_model=1600, ffn=6400, vocab=50257, n_ctx=1024)
+#: A two-layer GPT-2 for tests (an odd vocabulary, as GPT-2's).
+GPT2_SMALL = GPT2Config(layers=2, d_model=128, ffn=512, vocab=1001, n_ctx=64)
+#: The configuration of every spec.
+CONFIGS: dict[str, Any] = {
+    "llama3_8b": LLAMA3_8B,
+    "llama_small": LLAMA_SMALL,
+    "gpt2_xl": GPT2_XL,
+    "gpt2_small": GPT2_SMALL,
+}
 
 
 def _leaf(mesh: Any, shape: tuple[int, ...], dtype: Any, spec: P, stack: int | None) -> Any:
@@ -176,9 +185,9 @@ def gpt2(config: GPT2Config, mesh: Any, *, scanned: bool = False) -> dict[str, A
 
     return {
         "transformer": {
-            # vocab 50257 is odd: no mesh axis divides it, and jax lays out only even
-            # shards, so the tied embedding is sharded over d_model alone.
-            "wte": {"embedding": leaf((c.vocab, c.d_model), P(None, "data"))},
+            # GPT-2's vocabulary (50257 = 29 x 1733) divides by no mesh axis, and jax
+            # shards only evenly: wte is sharded along d_model over both axes.
+            "wte": {"embedding": leaf((c.vocab, c.d_model), P(None, ("data", "model")))},
             "wpe": {"embedding": leaf((c.n_ctx, c.d_model), P(None, "data"))},
             "h": _layers(block, c.layers, scanned),
             "ln_f": {"scale": leaf((c.d_model,), P()), "bias": leaf((c.d_model,), P())},
@@ -201,20 +210,40 @@ def gpt2_xl(mesh: Any, *, scanned: bool = False) -> dict[str, Any]:
     return gpt2(GPT2_XL, mesh, scanned=scanned)
 
 
-_STACKS = {"llama3_8b": "model/layers", "llama_small": "model/layers", "gpt2_xl": "transformer/h"}
+def gpt2_small(mesh: Any, *, scanned: bool = False) -> dict[str, Any]:
+    """A two-layer GPT-2 (d_model 128, ffn 512, vocab 1001, 64 positions) on ``mesh``."""
+    return gpt2(GPT2_SMALL, mesh, scanned=scanned)
 
 
-def rules_for(name: str, *, scanned: bool = False) -> list[tuple[Any, Any]]:
+def config_of(name: str, layers: int | None = None) -> Any:
+    """The configuration of spec ``name`` (one of `SPECS`), with ``layers`` blocks if given."""
+    if name not in CONFIGS:
+        raise ValueError(f"llama_spec: `name` must be one of {SPECS}, got {name!r}.")
+    config = CONFIGS[name]
+    return config if layers is None else dataclasses.replace(config, layers=layers)
+
+
+def spec(
+    name: str, mesh: Any, *, scanned: bool = False, layers: int | None = None
+) -> dict[str, Any]:
+    """The spec of ``name`` (one of `SPECS`) on ``mesh``, with ``layers`` blocks if given."""
+    config = config_of(name, layers)
+    build = gpt2 if isinstance(config, GPT2Config) else llama
+    return build(config, mesh, scanned=scanned)
+
+
+def rules_for(
+    name: str, *, scanned: bool = False, layers: int | None = None
+) -> list[tuple[Any, Any]]:
     """The `jax_inits.presets` rules of spec ``name`` (one of `SPECS`): Hugging Face's
     ``_init_weights`` with ``initializer_range`` 0.02; with ``scanned``, for the
     stacked spec (`jax_inits.tree.scanned` over the stack's path)."""
-    if name not in _STACKS:
-        raise ValueError(f"rules_for: `name` must be one of {SPECS}, got {name!r}.")
-    if name == "gpt2_xl":
-        rules = jax_inits.presets.hf_gpt2(GPT2_XL.layers, 0.02)
+    config = config_of(name, layers)
+    if isinstance(config, GPT2Config):
+        rules, stack = jax_inits.presets.hf_gpt2(config.layers, 0.02), "transformer/h"
     else:
-        rules = jax_inits.presets.hf_llama(0.02)
-    return jax_inits.tree.scanned(rules, _STACKS[name]) if scanned else rules
+        rules, stack = jax_inits.presets.hf_llama(0.02), "model/layers"
+    return jax_inits.tree.scanned(rules, stack) if scanned else rules
 
 
 def main() -> None:
