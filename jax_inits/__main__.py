@@ -533,7 +533,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jax-inits {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{list,sample,propagate,coord-check}")
     parser.set_defaults(subparsers=sub.choices)
+    _add_list_parser(sub)
+    _add_sample_parser(sub)
+    _add_propagate_parser(sub)
+    _add_coord_check_parser(sub)
+    return parser
 
+
+def _add_list_parser(sub) -> None:
+    """The `list` subcommand: the catalogue."""
     p = sub.add_parser(
         "list",
         help="every initializer: formula, target std (--measure: measured), equivalents",
@@ -556,6 +564,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out the table of equivalents in other libraries",
     )
 
+
+def _add_sample_parser(sub) -> None:
+    """The `sample` subcommand: statistics and a histogram of one sample."""
     p = sub.add_parser(
         "sample",
         help="statistics and a histogram of one sample",
@@ -577,6 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="PNG", help="histogram file (default out/sample-NAME.png)")
     p.add_argument("--no-plot", action="store_true", help="statistics only, no PNG")
 
+
+def _add_propagate_parser(sub) -> None:
+    """The `propagate` subcommand: signal propagation through a deep MLP."""
     p = sub.add_parser(
         "propagate",
         help="forward variance and gradient norm through a deep MLP",
@@ -626,6 +640,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plot", action="store_true", help="table only, no PNG")
     _json_and_progress(p)
 
+
+def _add_coord_check_parser(sub) -> None:
+    """The `coord-check` subcommand: activation scale per layer across widths or depths."""
     p = sub.add_parser(
         "coord-check",
         help="activation scale per layer across widths after a few steps (muP vs SP)",
@@ -671,7 +688,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-plot", action="store_true", help="table only, no PNG")
     _json_and_progress(p)
-    return parser
 
 
 COMMANDS = {
