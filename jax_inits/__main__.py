@@ -533,23 +533,51 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jax-inits {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{list,sample,propagate,coord-check}")
     parser.set_defaults(subparsers=sub.choices)
-    _add_list_parser(sub)
-    _add_sample_parser(sub)
-    _add_propagate_parser(sub)
-    _add_coord_check_parser(sub)
+    _add_list_arguments(
+        sub.add_parser(
+            "list",
+            help="every initializer: formula, target std (--measure: measured), equivalents",
+            description="Print every jax_inits initializer with its formula and the standard "
+            "deviation it targets for --shape (with --measure, also the one measured on a "
+            "sample of each), then the closest initializer of torch.nn.init, keras, haiku "
+            "and flax.",
+        )
+    )
+    _add_sample_arguments(
+        sub.add_parser(
+            "sample",
+            help="statistics and a histogram of one sample",
+            description="Draw one sample of initializer NAME and print mean, std, min, max, "
+            "the target std and the truncation bounds; write a histogram PNG with the "
+            "target density overlaid.",
+        )
+    )
+    _add_propagate_arguments(
+        sub.add_parser(
+            "propagate",
+            help="forward variance and gradient norm through a deep MLP",
+            description="Forward activation variance and backward gradient norm through a "
+            "deep MLP (h^l = phi(h^(l-1)) W^l, and with --variant residual "
+            "h^l = h^(l-1) + s phi(h^(l-1)) W^l) for every initializer x activation: "
+            "a PNG plot and a table. Every run uses the same seed.",
+        )
+    )
+    _add_coord_check_arguments(
+        sub.add_parser(
+            "coord-check",
+            help="activation scale per layer across widths after a few steps (muP vs SP)",
+            description="Train a 3-layer ReLU MLP (jax_inits.diagnostics.coord_check_mlp) for "
+            "--steps Adam steps at every width under each --scheme and print the mean |x| of "
+            "every layer: flat across widths under muP, growing under SP. With --depths, a "
+            "residual MLP at every depth instead: the feature update of its blocks, flat under "
+            "depth_mup/complete_p/u_mup, growing under sp/mup.",
+        )
+    )
     return parser
 
 
-def _add_list_parser(sub) -> None:
-    """The `list` subcommand: the catalogue."""
-    p = sub.add_parser(
-        "list",
-        help="every initializer: formula, target std (--measure: measured), equivalents",
-        description="Print every jax_inits initializer with its formula and the standard "
-        "deviation it targets for --shape (with --measure, also the one measured on a "
-        "sample of each), then the closest initializer of torch.nn.init, keras, haiku "
-        "and flax.",
-    )
+def _add_list_arguments(p) -> None:
+    """The `list` subcommand's arguments: the catalogue."""
     _common(p, shape_default=DEFAULT_SHAPE, dtype_default=np.dtype("float32"))
     p.add_argument(
         "--measure",
@@ -565,15 +593,8 @@ def _add_list_parser(sub) -> None:
     )
 
 
-def _add_sample_parser(sub) -> None:
-    """The `sample` subcommand: statistics and a histogram of one sample."""
-    p = sub.add_parser(
-        "sample",
-        help="statistics and a histogram of one sample",
-        description="Draw one sample of initializer NAME and print mean, std, min, max, "
-        "the target std and the truncation bounds; write a histogram PNG with the "
-        "target density overlaid.",
-    )
+def _add_sample_arguments(p) -> None:
+    """The `sample` subcommand's arguments: statistics and a histogram of one sample."""
     p.add_argument("name", metavar="NAME", help="an initializer name (see `jax-inits list`)")
     _common(p, shape_default=None, dtype_default=None)
     p.add_argument(
@@ -589,16 +610,8 @@ def _add_sample_parser(sub) -> None:
     p.add_argument("--no-plot", action="store_true", help="statistics only, no PNG")
 
 
-def _add_propagate_parser(sub) -> None:
-    """The `propagate` subcommand: signal propagation through a deep MLP."""
-    p = sub.add_parser(
-        "propagate",
-        help="forward variance and gradient norm through a deep MLP",
-        description="Forward activation variance and backward gradient norm through a "
-        "deep MLP (h^l = phi(h^(l-1)) W^l, and with --variant residual "
-        "h^l = h^(l-1) + s phi(h^(l-1)) W^l) for every initializer x activation: "
-        "a PNG plot and a table. Every run uses the same seed.",
-    )
+def _add_propagate_arguments(p) -> None:
+    """The `propagate` subcommand's arguments: signal propagation through a deep MLP."""
     p.add_argument("--depth", type=_positive, default=64, help="layers (default 64)")
     p.add_argument("--width", type=_positive, default=256, help="units per layer (default 256)")
     p.add_argument("--batch", type=_positive, default=128, help="inputs (default 128)")
@@ -641,17 +654,8 @@ def _add_propagate_parser(sub) -> None:
     _json_and_progress(p)
 
 
-def _add_coord_check_parser(sub) -> None:
-    """The `coord-check` subcommand: activation scale per layer across widths or depths."""
-    p = sub.add_parser(
-        "coord-check",
-        help="activation scale per layer across widths after a few steps (muP vs SP)",
-        description="Train a 3-layer ReLU MLP (jax_inits.diagnostics.coord_check_mlp) for "
-        "--steps Adam steps at every width under each --scheme and print the mean |x| of "
-        "every layer: flat across widths under muP, growing under SP. With --depths, a "
-        "residual MLP at every depth instead: the feature update of its blocks, flat under "
-        "depth_mup/complete_p/u_mup, growing under sp/mup.",
-    )
+def _add_coord_check_arguments(p) -> None:
+    """The `coord-check` subcommand's arguments: activation scale across widths or depths."""
     p.add_argument(
         "--scheme",
         type=_names,
