@@ -529,17 +529,7 @@ def _cmd_memory(args, parser) -> int:
     return 0
 
 
-def _add_memory_parser(sub) -> None:
-    p = sub.add_parser(
-        "memory",
-        help="bytes per device and per process of a parameter spec on a mesh, before drawing",
-        description="Plan memory before launching: call TARGET (module.path:function or "
-        "path/to/file.py:function) with the mesh (if it takes an argument) for a parameter "
-        "spec, a pytree of jax.ShapeDtypeStruct whose leaves carry their NamedSharding, "
-        "and print the bytes of every leaf, per device and per process (nothing is drawn). "
-        "The mesh is concrete when this machine has enough devices, else a "
-        "jax.sharding.AbstractMesh: a laptop plans a pod.",
-    )
+def _add_memory_arguments(p) -> None:
     p.add_argument(
         "target",
         metavar="TARGET",
@@ -659,15 +649,63 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jax-inits {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(SUBCOMMANDS) + "}")
     parser.set_defaults(subparsers=sub.choices)
-
-    p = sub.add_parser(
-        "list",
-        help="every initializer: formula, target std (--measure: measured), equivalents",
-        description="Print every jax_inits initializer with its formula and the standard "
-        "deviation it targets for --shape (with --measure, also the one measured on a "
-        "sample of each), then the closest initializer of torch.nn.init, keras, haiku "
-        "and flax.",
+    _add_list_arguments(
+        sub.add_parser(
+            "list",
+            help="every initializer: formula, target std (--measure: measured), equivalents",
+            description="Print every jax_inits initializer with its formula and the standard "
+            "deviation it targets for --shape (with --measure, also the one measured on a "
+            "sample of each), then the closest initializer of torch.nn.init, keras, haiku "
+            "and flax.",
+        )
     )
+    _add_sample_arguments(
+        sub.add_parser(
+            "sample",
+            help="statistics and a histogram of one sample",
+            description="Draw one sample of initializer NAME and print mean, std, min, max, "
+            "the target std and the truncation bounds; write a histogram PNG with the "
+            "target density overlaid.",
+        )
+    )
+    _add_propagate_arguments(
+        sub.add_parser(
+            "propagate",
+            help="forward variance and gradient norm through a deep MLP",
+            description="Forward activation variance and backward gradient norm through a "
+            "deep MLP (h^l = phi(h^(l-1)) W^l, and with --variant residual "
+            "h^l = h^(l-1) + s phi(h^(l-1)) W^l) for every initializer x activation: "
+            "a PNG plot and a table. Every run uses the same seed.",
+        )
+    )
+    _add_coord_check_arguments(
+        sub.add_parser(
+            "coord-check",
+            help="activation scale per layer across widths after a few steps (muP vs SP)",
+            description="Train a 3-layer ReLU MLP (jax_inits.diagnostics.coord_check_mlp) for "
+            "--steps Adam steps at every width under each --scheme and print the mean |x| of "
+            "every layer: flat across widths under muP, growing under SP. With --depths, a "
+            "residual MLP at every depth instead: the feature update of its blocks, flat under "
+            "depth_mup/complete_p/u_mup, growing under sp/mup.",
+        )
+    )
+    _add_memory_arguments(
+        sub.add_parser(
+            "memory",
+            help="bytes per device and per process of a parameter spec on a mesh, before drawing",
+            description="Plan memory before launching: call TARGET (module.path:function or "
+            "path/to/file.py:function) with the mesh (if it takes an argument) for a parameter "
+            "spec, a pytree of jax.ShapeDtypeStruct whose leaves carry their NamedSharding, "
+            "and print the bytes of every leaf, per device and per process (nothing is drawn). "
+            "The mesh is concrete when this machine has enough devices, else a "
+            "jax.sharding.AbstractMesh: a laptop plans a pod.",
+        )
+    )
+    return parser
+
+
+def _add_list_arguments(p) -> None:
+    """The `list` subcommand's arguments: the catalogue."""
     _common(p, shape_default=DEFAULT_SHAPE, dtype_default=np.dtype("float32"))
     p.add_argument(
         "--measure",
@@ -682,13 +720,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out the table of equivalents in other libraries",
     )
 
-    p = sub.add_parser(
-        "sample",
-        help="statistics and a histogram of one sample",
-        description="Draw one sample of initializer NAME and print mean, std, min, max, "
-        "the target std and the truncation bounds; write a histogram PNG with the "
-        "target density overlaid.",
-    )
+
+def _add_sample_arguments(p) -> None:
+    """The `sample` subcommand's arguments: statistics and a histogram of one sample."""
     p.add_argument("name", metavar="NAME", help="an initializer name (see `jax-inits list`)")
     _common(p, shape_default=None, dtype_default=None)
     p.add_argument(
@@ -703,14 +737,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="PNG", help="histogram file (default out/sample-NAME.png)")
     p.add_argument("--no-plot", action="store_true", help="statistics only, no PNG")
 
-    p = sub.add_parser(
-        "propagate",
-        help="forward variance and gradient norm through a deep MLP",
-        description="Forward activation variance and backward gradient norm through a "
-        "deep MLP (h^l = phi(h^(l-1)) W^l, and with --variant residual "
-        "h^l = h^(l-1) + s phi(h^(l-1)) W^l) for every initializer x activation: "
-        "a PNG plot and a table. Every run uses the same seed.",
-    )
+
+def _add_propagate_arguments(p) -> None:
+    """The `propagate` subcommand's arguments: signal propagation through a deep MLP."""
     p.add_argument("--depth", type=_positive, default=64, help="layers (default 64)")
     p.add_argument("--width", type=_positive, default=256, help="units per layer (default 256)")
     p.add_argument("--batch", type=_positive, default=128, help="inputs (default 128)")
@@ -752,15 +781,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plot", action="store_true", help="table only, no PNG")
     _json_and_progress(p)
 
-    p = sub.add_parser(
-        "coord-check",
-        help="activation scale per layer across widths after a few steps (muP vs SP)",
-        description="Train a 3-layer ReLU MLP (jax_inits.diagnostics.coord_check_mlp) for "
-        "--steps Adam steps at every width under each --scheme and print the mean |x| of "
-        "every layer: flat across widths under muP, growing under SP. With --depths, a "
-        "residual MLP at every depth instead: the feature update of its blocks, flat under "
-        "depth_mup/complete_p/u_mup, growing under sp/mup.",
-    )
+
+def _add_coord_check_arguments(p) -> None:
+    """The `coord-check` subcommand's arguments: activation scale across widths or depths."""
     p.add_argument(
         "--scheme",
         type=_names,
@@ -797,8 +820,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-plot", action="store_true", help="table only, no PNG")
     _json_and_progress(p)
-    _add_memory_parser(sub)
-    return parser
 
 
 COMMANDS = {

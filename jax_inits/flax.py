@@ -239,6 +239,24 @@ def _variable_kinds(state: Any) -> dict[str, str]:
     }
 
 
+def _check_create_args(nnx: Any, make: Any, rules: Any, known: Any, report: bool) -> None:
+    """`create`'s checks: ``make`` builds an nnx model; ``known`` and ``report`` need rules."""
+    if isinstance(make, nnx.Module):
+        name = type(make).__name__
+        raise TypeError(
+            f"flax.create: `make` must build the model, make(rngs) -> nnx.Module, got the built "
+            f"module {name} ({type(make)!r}); pass `lambda rngs: {name}(..., rngs=rngs)` (a "
+            "built model is re-drawn with jax_inits.flax.reinit)."
+        )
+    if not callable(make):
+        raise TypeError(f"flax.create: `make` must be callable, got {make!r}.")
+    if rules is None and (known is not None or report):
+        raise ValueError(
+            "flax.create: `known` and `report` need `rules` (to draw what `known` lacks); "
+            "got rules=None."
+        )
+
+
 def create(
     make: Any,
     key: jax.Array,
@@ -252,41 +270,21 @@ def create(
 ) -> Any:
     """Creates a Flax nnx model abstractly, then every parameter into its sharding.
 
-    ``make(rngs)`` is built abstractly (``nnx.eval_shape``, inside
-    ``jax.set_mesh(mesh)`` when a mesh is given, so sharding annotations such as
-    ``nnx.with_partitioning`` resolve); no parameter exists until the state is
-    created in one call, each laid out as its metadata asks
-    (``nnx.get_named_sharding``):
-
-    * with ``rules``: the variables selected by ``filter`` (``nnx.Param`` by
-      default) by `jax_inits.tree.init` (grouped draws, leaf values
-      ``init(leaf_key(key, path), shape, dtype)``); the model's own initializers
-      are not used for them. Every other variable (RNG keys and counts of
-      ``nnx.Dropout`` or a model's own ``nnx.Rngs``, ``nnx.BatchNorm``
-      statistics, caches) gets the value ``make(nnx.Rngs(key))`` gives it, so
-      dropout masks are those of the model built without this helper;
-    * without: everything by the model's own initializers, ``make(nnx.Rngs(key))``
-      traced in one ``jax.jit`` with the state's shardings as ``out_shardings``
-      (values as ``nnx.jit`` gives them; compile time grows with the model's size).
+    ``make(rngs)`` is built abstractly (``nnx.eval_shape``, inside ``jax.set_mesh(mesh)``
+    when a mesh is given, so annotations such as ``nnx.with_partitioning`` resolve), then
+    its state is created in one call, each variable laid out as its metadata asks
+    (``nnx.get_named_sharding``). With ``rules``, the variables of ``filter`` are drawn by
+    `jax_inits.tree.init` (grouped; leaf values ``init(leaf_key(key, path), shape,
+    dtype)``), not by the model's initializers; every other variable (RNG keys and counts
+    of ``nnx.Dropout`` or ``nnx.Rngs``, ``nnx.BatchNorm`` statistics, caches) gets the
+    value ``make(nnx.Rngs(key))`` gives it: dropout masks are those of the model built
+    without this helper. Without ``rules``, one ``jax.jit`` of ``make(nnx.Rngs(key))``
+    into those shardings (the values of ``nnx.jit``; its compile time grows with the model).
 
     The abstract model is cached per ``make`` and mesh (`jax_inits.clear_caches`
-    empties the cache), so ``make`` must build the same structure on every call; a
-    second ``create`` with another key only draws. ``make`` is keyed by what it
-    builds: a class by itself, a ``functools.partial`` by its function and
-    arguments, a lambda by its code, closure, defaults and the globals it reads
-    when those are immutable values (numbers, strings, tuples, frozen dataclasses)
-    or classes and modules (with the attributes of theirs it reads: ``hp.width``
-    read from a config module keys the build by the width it has now; an attribute
-    read only through ``self``/``cls`` inside a method is not seen), so
-    ``create(lambda rngs: Model(cfg, rngs=rngs), ...)`` written inline reuses the
-    build while ``cfg`` is equal; a closure over anything mutable is keyed by the
-    lambda object itself. On jax releases whose tracers
-    build a trace-walking error message each time nnx probes their ``.sharding``
-    (jax <= 0.10, jax pull request 40041) that message is skipped during the
-    abstract build, which keeps it linear in the model's size; Python's cyclic
-    garbage collector is paused while it runs. The build is the cost of a first
-    call at depth: tracing ``make`` once (about the time of `jax_inits.tree.init`
-    itself at 256 layers, ``benchmarks/results/create_depth.md``).
+    empties it), so ``make`` must build the same structure on every call; a second call
+    only draws. How ``make`` is keyed (an inline lambda reuses the build while what it
+    reads is equal) and what a first build costs: docs/guides/model-scale.md.
 
     Args:
       make: ``make(rngs) -> nnx.Module``, e.g. ``lambda rngs: Model(..., rngs=rngs)``.
@@ -326,26 +324,12 @@ def create(
 
     from jax_inits._src import abstract, tree
 
-    if isinstance(make, nnx.Module):
-        name = type(make).__name__
-        raise TypeError(
-            f"flax.create: `make` must build the model, make(rngs) -> nnx.Module, got the built "
-            f"module {name} ({type(make)!r}); pass `lambda rngs: {name}(..., rngs=rngs)` (a "
-            "built model is re-drawn with jax_inits.flax.reinit)."
-        )
-    if not callable(make):
-        raise TypeError(f"flax.create: `make` must be callable, got {make!r}.")
-    if rules is None and (known is not None or report):
-        raise ValueError(
-            "flax.create: `known` and `report` need `rules` (to draw what `known` lacks); "
-            "got rules=None."
-        )
+    _check_create_args(nnx, make, rules, known, report)
     built = abstract.nnx_model(make, mesh)
     if rules is None:
         return nnx.merge(built.graphdef, built.own(key, built.state))
-    drawn_spec, rest_spec = _split_rest(
-        "flax.create", built.state, nnx.Param if filter is None else filter
-    )
+    selected = nnx.Param if filter is None else filter
+    drawn_spec, rest_spec = _split_rest("flax.create", built.state, selected)
     if known is not None:
         known = _known_by_path(known, tree.leaf_paths(drawn_spec), rest_spec)
     drawn, paths = tree.init_reporting(
@@ -497,6 +481,22 @@ def _only_list(only: Any) -> Any:
     return only
 
 
+def _check_linen_args(nn: Any, module: Any, collections: Any) -> None:
+    """`create_linen`'s checks: a linen module and a tuple of collection names."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(
+            f"flax.create_linen: `module` must be a flax.linen.Module, got {module!r}; "
+            "for an nnx model use jax_inits.flax.create."
+        )
+    if isinstance(collections, str) or not (
+        isinstance(collections, (tuple, list)) and all(isinstance(c, str) for c in collections)
+    ):
+        raise TypeError(
+            "flax.create_linen: `collections` must be a tuple of collection names, "
+            f"got {collections!r}."
+        )
+
+
 def create_linen(
     module: Any,
     key: jax.Array,
@@ -560,18 +560,7 @@ def create_linen(
 
     from jax_inits._src import abstract, tree
 
-    if not isinstance(module, nn.Module):
-        raise TypeError(
-            f"flax.create_linen: `module` must be a flax.linen.Module, got {module!r}; "
-            "for an nnx model use jax_inits.flax.create."
-        )
-    if isinstance(collections, str) or not (
-        isinstance(collections, (tuple, list)) and all(isinstance(c, str) for c in collections)
-    ):
-        raise TypeError(
-            "flax.create_linen: `collections` must be a tuple of collection names, "
-            f"got {collections!r}."
-        )
+    _check_linen_args(nn, module, collections)
     built = abstract.linen_variables(module, key, args, kwargs, method, mesh)
     names = tuple(built.unboxed)
     if rules is None:

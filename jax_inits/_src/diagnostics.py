@@ -135,6 +135,32 @@ def _positive_int(arg: str, value: Any) -> int:
     return value
 
 
+def _check_activation(activation: Any) -> None:
+    """`propagate`'s ``activation``: a name in `ACTIVATIONS` or a function."""
+    if isinstance(activation, str) and activation not in ACTIVATIONS:
+        raise ValueError(
+            f"propagate: unknown activation {activation!r}"
+            + (
+                registry.did_you_mean(activation, ACTIVATIONS)
+                or f"; choose from {', '.join(ACTIVATIONS)}"
+            )
+        )
+    if not (isinstance(activation, str) or callable(activation)):
+        raise TypeError(
+            f"propagate: `activation` must be a name or a function, got {activation!r}."
+        )
+
+
+def _draw_network(key, init, depth, width, batch, dtype):
+    """`propagate`'s weights (one key per layer), standard-normal inputs and unit direction."""
+    k_weights, k_inputs, k_direction = jax.random.split(key, 3)
+    weights = jax.vmap(lambda k: init(k, (width, width), dtype))(jax.random.split(k_weights, depth))
+    inputs = jax.random.normal(k_inputs, (batch, width), dtype)
+    direction = jax.random.normal(k_direction, (batch, width), dtype)
+    direction = direction / jnp.sqrt(jnp.sum(jnp.square(direction)))
+    return weights, inputs, direction
+
+
 def propagate(
     key: jax.Array,
     init: Any,
@@ -149,28 +175,18 @@ def propagate(
 ) -> Propagation:
     r"""Measures how a signal and its gradient travel through a deep MLP at init.
 
-    The network is the one of the mean-field analyses of Poole et al. (2016)
-    and Schoenholz et al. (2017), without biases:
-
-    $$
-    h^0 = x, \qquad h^l = \phi(h^{l-1}) W^l \quad (l = 1, \dots, L),
-    $$
-
-    or, with ``residual=True``, $h^l = h^{l-1} + \alpha\,\phi(h^{l-1}) W^l$.
-    Every $W^l$ of shape ``(width, width)`` is drawn by ``init`` from its
-    own key, the ``batch`` inputs $x$ are standard normal, and the loss
-    $L = \langle h^L, v \rangle$ projects the output on a random unit
-    direction $v$. The forward pass records $q^l = \mathrm{mean}((h^l)^2)$,
-    the backward pass $\|\partial L/\partial h^l\|$ relative to the output
-    layer and $\|\partial L / \partial W^l\|_F$. A good initialization keeps
-    both near constant over depth (He et al., 2015: ``he_normal`` with ReLU keeps
-    $\mathbb{E}[q^l]$ exactly constant; orthogonal weights with a linear
-    activation keep $q^l$ constant for every sample, Saxe et al., 2014).
-
-    The function is pure: under ``jax.jit`` (with ``init`` and the keyword
-    arguments static) or ``jax.vmap`` over keys it returns what it returns
-    eagerly. The network itself runs as one jitted ``lax.scan``, compiled once
-    per activation, variant and shape, whatever the initializer.
+    The network of the mean-field analyses of Poole et al. (2016) and Schoenholz
+    et al. (2017), without biases: $h^0 = x$, $h^l = \phi(h^{l-1}) W^l$
+    ($l = 1, \dots, L$), or with ``residual=True``,
+    $h^l = h^{l-1} + \alpha\,\phi(h^{l-1}) W^l$. Every $W^l$ of shape
+    ``(width, width)`` is drawn by ``init`` from its own key, the ``batch`` inputs $x$
+    are standard normal, and the loss $L = \langle h^L, v \rangle$ projects the output
+    on a random unit direction $v$. The forward pass records
+    $q^l = \mathrm{mean}((h^l)^2)$, the backward pass $\|\partial L/\partial h^l\|$
+    relative to the output layer and $\|\partial L / \partial W^l\|_F$. A good
+    initialization keeps both near constant over depth (what each initializer does:
+    docs/propagation.md). Pure: under ``jax.jit`` (``init`` and the keyword arguments
+    static) or ``jax.vmap`` over keys it returns what it returns eagerly.
 
     Args:
       key: A PRNG key; the weights, inputs and direction are drawn from it.
@@ -216,28 +232,14 @@ def propagate(
     depth = _positive_int("depth", depth)
     width = _positive_int("width", width)
     batch = _positive_int("batch", batch)
-    if isinstance(activation, str) and activation not in ACTIVATIONS:
-        raise ValueError(
-            f"propagate: unknown activation {activation!r}"
-            + (
-                registry.did_you_mean(activation, ACTIVATIONS)
-                or f"; choose from {', '.join(ACTIVATIONS)}"
-            )
-        )
-    if not (isinstance(activation, str) or callable(activation)):
-        raise TypeError(
-            f"propagate: `activation` must be a name or a function, got {activation!r}."
-        )
+    _check_activation(activation)
     residual_scale = checks.real_number("propagate", "residual_scale", residual_scale)
     dtype = checks.dtype("propagate", jnp.float32 if dtype is None else dtype, random=True)
     if not jnp.issubdtype(dtype, np.floating):
         raise TypeError(f"propagate: `dtype` must be a real floating dtype, got {dtype.name}.")
-    init = _as_initializer(init)
-    k_weights, k_inputs, k_direction = jax.random.split(key, 3)
-    weights = jax.vmap(lambda k: init(k, (width, width), dtype))(jax.random.split(k_weights, depth))
-    inputs = jax.random.normal(k_inputs, (batch, width), dtype)
-    direction = jax.random.normal(k_direction, (batch, width), dtype)
-    direction = direction / jnp.sqrt(jnp.sum(jnp.square(direction)))
+    weights, inputs, direction = _draw_network(
+        key, _as_initializer(init), depth, width, batch, dtype
+    )
     return _propagate(weights, inputs, direction, activation, bool(residual), residual_scale)
 
 
@@ -259,6 +261,27 @@ def _ratio(a: float, b: float) -> float:
     if b == 0:
         return math.nan
     return a / b
+
+
+def _record(run: dict, p: Propagation, depth, width, batch, residual_scale) -> dict:
+    """`sweep`'s JSON-ready record of one `propagate` run (``run``: its names)."""
+    forward, backward, weight_grad = (np.asarray(a).tolist() for a in p)
+    f_ratio = _ratio(forward[-1], forward[0])
+    b_ratio = backward[0]
+    return {
+        **run,
+        "depth": depth,
+        "width": width,
+        "batch": batch,
+        "residual_scale": residual_scale if run["variant"] == "residual" else None,
+        "forward": forward,
+        "backward": backward,
+        "weight_grad": weight_grad,
+        "forward_ratio": f_ratio,
+        "backward_ratio": b_ratio,
+        "forward_status": status(f_ratio),
+        "backward_status": status(b_ratio),
+    }
 
 
 def sweep(
@@ -323,27 +346,8 @@ def sweep(
                     residual_scale=residual_scale,
                     dtype=dtype,
                 )
-                forward, backward, weight_grad = (np.asarray(a).tolist() for a in p)
-                f_ratio = _ratio(forward[-1], forward[0])
-                b_ratio = backward[0]
-                records.append(
-                    {
-                        "init": name,
-                        "activation": activation,
-                        "variant": variant,
-                        "depth": depth,
-                        "width": width,
-                        "batch": batch,
-                        "residual_scale": residual_scale if variant == "residual" else None,
-                        "forward": forward,
-                        "backward": backward,
-                        "weight_grad": weight_grad,
-                        "forward_ratio": f_ratio,
-                        "backward_ratio": b_ratio,
-                        "forward_status": status(f_ratio),
-                        "backward_status": status(b_ratio),
-                    }
-                )
+                run = {"init": name, "activation": activation, "variant": variant}
+                records.append(_record(run, p, depth, width, batch, residual_scale))
                 if progress is not None:
                     progress(f"{variant} {activation} {name}")
     return records

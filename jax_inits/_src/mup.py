@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -194,74 +194,20 @@ def parametrize(
 ) -> Parametrization:
     r"""Builds the width parametrization of a model: init scales and multipliers per leaf.
 
-    Widths: an axis is a width axis when its size differs between ``base`` and
-    ``delta`` (without ``delta``: between ``base`` and ``spec``), as in mup's
-    ``set_base_shapes``. With $m = n / n_\mathrm{base}$ per width axis and, for a
-    kernel, $m_\mathrm{in}$, $m_\mathrm{out}$ those of its fan-in and fan-out
-    (the leaf's *width multiplier* is $m_\mathrm{in}$, or that of its only width
-    axis), ``scheme="mup"`` follows microsoft/mup 1.0.0:
-
-    - hidden (two width axes): the base rule at the target shape; Adam lr
-      $\times 1/m_\mathrm{in}$, wd $\times m_\mathrm{in}$; SGD lr
-      $\times m_\mathrm{out}/m_\mathrm{in}$, wd $\times m_\mathrm{in}/m_\mathrm{out}$.
-    - input and vector (one width axis: input kernels, embeddings, biases, norm
-      scales): the base rule; Adam $\times 1$; SGD lr $\times m$, wd $\div m$.
-    - readout kernel: the base rule $\times\sqrt{m}$, so that its std stays the
-      base width's (exact zeros with ``readout_zero_init``); its input is
-      multiplied by ``output_mult / m``; lr and wd by its width axes as above.
-    - readout bias and fixed leaves (no width axis): the base rule, multipliers 1.
-
-    Biases: mup multiplies a torch ``Linear``'s bias by $\sqrt{m_\mathrm{in}}$,
-    which undoes the $1/\sqrt{n_\mathrm{in}}$ of torch's default bias init, so that
-    its std stays the base width's. A jax bias rule sees only the bias shape, so
-    written for the base width (e.g. ``jax_inits.pytorch.linear_bias_default(64)``)
-    it already gives that std: biases take their rule unscaled.
-
-    ``scheme="spectral"`` (Yang, Simon and Bernstein): every kernel with a width
-    axis (input, hidden and readout alike, no forward multiplier) gets std
-    $\frac{1}{\sqrt{n_\mathrm{in}}}\min(1, \sqrt{n_\mathrm{out}/n_\mathrm{in}})$ (the
-    base rule rescaled, so it must have ``target_std``), SGD learning rate
-    $\propto n_\mathrm{out}/n_\mathrm{in}$ (the paper's rule) and Adam learning
-    rate $\propto 1/n_\mathrm{in}$ (Adam's entrywise-normalized, low-rank update
-    has spectral norm $\eta\sqrt{n_\mathrm{in} n_\mathrm{out}}$, and the condition
-    asks $\sqrt{n_\mathrm{out}/n_\mathrm{in}}$), both normalized to 1 at the base
-    shape, weight decay the inverse; fans are the global sizes of the last two
-    axes. Other leaves as in SP. Embedding tables are kernels here too, though
-    the paper's input-norm assumption does not hold for one-hot inputs.
-    ``scheme="sp"``: the base rule at the target shape, every multiplier 1.
-
-    Depth: ``scheme="depth_mup"`` ($\alpha = 1/2$) and ``scheme="complete_p"``
-    ($\alpha = 1$) (Dey et al. 2025) add the depth ratio $m_L$ = ``depth /
-    base_depth`` to muP's Adam rules. Every residual branch is multiplied by
-    $m_L^{-\alpha}$ (`Parametrization.residual_mult`); every leaf inside a residual
-    block (matched by ``blocks``: kernels, biases and norm gains alike) has Adam
-    lr $\times m_L^{\alpha - 1}$ and $\epsilon \times m_L^{-\alpha}$; hidden kernels
-    have init std $\sigma_\mathrm{base} / \sqrt{m_N}$ ($\sigma_\mathrm{base}$: the
-    rule's std at the base width, so the rule must have ``target_std``), Adam lr
-    $\times 1/m_N$, weight decay $\times m_N$; embeddings, biases, norms and the
-    readout keep the base width's std; the readout's input is multiplied by
-    ``output_mult`` $/m_N$; $\epsilon \times 1/m_N$ on every leaf with a width axis.
-    Apply the multipliers with `Parametrization.adamw` (per-leaf $\epsilon$ included).
-    SGD: muP's width rules and lr $\times m_L^{2\alpha - 1}$ in blocks (derived, not
-    checked against a reference). With ``blocks`` and a depth, the width-only
-    schemes have `Parametrization.residual_mult` 1 and no depth multiplier.
-
-    ``scheme="u_mup"`` (Blake et al. 2024, as graphcore's ``unit-scaling`` 0.3.5):
-    sizes are absolute, so ``base`` may be None (its widths are not used). Kernels
-    are $\mathcal{N}(0, 1)$, every other leaf takes its rule (norm gains ones,
-    biases zeros). Forward multipliers (applied to the layer's *output*, bias
-    included): a kernel $n_\mathrm{in}^{-1/2}$, the readout $1/n_\mathrm{in}$, an
-    embedding (matched by ``embeddings``) 1. Adam and SGD lr: a kernel
-    $\times n_\mathrm{in}^{-1/2}$ (an embedding's $n_\mathrm{in}$ is its output
-    size, as unit-scaling counts it), others 1, and every leaf in ``blocks``
-    $\times$ ``depth``$^{-1/2}$ (the number of layers); weight decay 1 (see
-    ``independent_weight_decay`` of `Parametrization.adamw`). Residual branches
-    use `residual_tau`, attention `attention_output_scale`. unit-scaling's
-    backward-only gradient scales are not applied (see the guide).
-
-    The model applies `Parametrization.forward_mult` to the readout's input,
-    `Parametrization.residual_mult` to its residual branches and
-    `Parametrization.attention_scale` to its attention logits.
+    Width axes are those whose size differs between ``base`` and ``delta`` (without
+    ``delta``: between ``base`` and ``spec``), as in mup's ``set_base_shapes``. Each leaf
+    gets a role (hidden, input, vector, readout, fixed) and, from the ``scheme``'s table,
+    its init scale and its multipliers of the Adam and SGD learning rate, weight decay and
+    Adam $\epsilon$ (`Parametrization.table`). ``"mup"`` is microsoft/mup 1.0.0,
+    ``"spectral"`` the spectral condition, ``"sp"`` the base rule with every multiplier 1;
+    ``"depth_mup"`` ($\alpha = 1/2$) and ``"complete_p"`` ($\alpha = 1$) add the depth ratio
+    $m_L$ = ``depth / base_depth``; ``"u_mup"`` is unit-scaling 0.3.5's u-μP, with
+    absolute sizes. The model applies `Parametrization.forward_mult` to the readout's
+    input, `Parametrization.residual_mult` to its residual branches and
+    `Parametrization.attention_scale` to its attention logits; `Parametrization.adamw`
+    applies the optimizer multipliers (per-leaf $\epsilon$ included). What each scheme
+    gives each leaf, with the references each is tested against: the guide
+    docs/guides/mup.md ("What each leaf gets", "Other schemes", "Depth").
 
     Args:
       spec: The model's parameters (arrays or ``jax.ShapeDtypeStruct``, e.g. from
@@ -353,14 +299,48 @@ def parametrize(
       Parametrization](https://arxiv.org/abs/2407.17465), 2024.
     """
     fn = "mup.parametrize"
-    # The arguments and the trees.
+    # The arguments, then the pipeline: classify the leaves, look up each one's row of the
+    # scheme's table, build the scaled rules.
     output_mult = _check_args(fn, scheme, output_mult, readout_zero_init)
     mup_roles.patterns("readout", readout)
     rule_list = _tree._rule_list(fn, init, allow_keep=False)
     fan_rules = mup_roles.fan_rules(fan_axes)
+    leaves = _classify(
+        fn, scheme, spec, base, delta, rule_list, readout, embeddings,
+        blocks, depth, base_depth, layer_axis,
+    )  # fmt: skip
+    table, rules = _scale_leaves(
+        fn, scheme, leaves, rule_list, fan_rules, output_mult, readout_zero_init
+    )
+    alpha = mup_schemes.TABLES[scheme].alpha if scheme in mup_schemes.TABLES else 0.0
+    depth_mult = leaves.depth_mult
+    return Parametrization(
+        scheme, spec, table, rules, depth_mult=depth_mult, residual_mult=depth_mult**-alpha
+    )
+
+
+class _Leaves(NamedTuple):
+    """What `parametrize` knows of each leaf: parallel lists, item ``i`` for leaf ``i``."""
+
+    paths: list[str]
+    leaves: list[Any]  # spec's leaves
+    shapes: tuple[list, list, list]  # the (spec, base, delta) shape of each leaf
+    has_delta: bool
+    is_readout: list[bool]
+    is_embedding: list[bool]  # u-muP's ``embeddings``
+    in_block: list[bool]
+    layer_axes: list[Any]  # the stack axis of a block leaf with ``layer_axis``, else None
+    depth: Any
+    depth_mult: float
+
+
+def _classify(
+    fn, scheme, spec, base, delta, rule_list, readout, embeddings,
+    blocks, depth, base_depth, layer_axis,
+) -> _Leaves:  # fmt: skip
+    """Reads the trees and classifies their leaves: readout, blocks and depth, embeddings."""
     paths, leaves, shapes = _read_trees(fn, scheme, spec, base, delta, embeddings)
     _tree.check_stacks(fn, rule_list, paths)
-    # Classify the leaves: readout, blocks and depth, embeddings (u-muP).
     is_readout = mup_roles.match_all(fn, "readout", readout, paths, leaves)
     in_block, layer_axes, depth, depth_mult = mup_roles.depth_args(
         scheme, scheme in mup_schemes.DEPTH_SCHEMES, paths, leaves, shapes[0], shapes[1],
@@ -369,38 +349,45 @@ def parametrize(
     is_embedding = [False] * len(paths)
     if embeddings is not None:
         is_embedding = mup_roles.match_all(fn, "embeddings", embeddings, paths, leaves)
-    # Per leaf: its rule at the base width, its row of the scheme's table, its scaled rule.
-    spec_leaves = dict(zip(paths, leaves, strict=True))
+    return _Leaves(
+        paths, leaves, shapes, delta is not None, is_readout, is_embedding, in_block,
+        layer_axes, depth, depth_mult,
+    )  # fmt: skip
+
+
+def _scale_leaves(
+    fn, scheme, leaves: _Leaves, rule_list, fan_rules, output_mult, readout_zero_init
+) -> tuple[dict[str, LeafScaling], list]:
+    """Per leaf: its rule at the base width, its row of the scheme's table, its scaled rule."""
+    spec_leaves = dict(zip(leaves.paths, leaves.leaves, strict=True))
     table: dict[str, LeafScaling] = {}
     rules = []
-    for i, (path, leaf) in enumerate(zip(paths, leaves, strict=True)):
+    for i, (path, leaf) in enumerate(zip(leaves.paths, leaves.leaves, strict=True)):
         if path in table:
             raise ValueError(
                 f"{fn}: two leaves have the same path {path!r}; rename one (a dict key "
                 "containing '/' is the usual cause)."
             )
-        rule = mup_roles.base_rule(fn, rule_list, path, leaf, spec_leaves, layer_axes[i])
+        rule = mup_roles.base_rule(fn, rule_list, path, leaf, spec_leaves, leaves.layer_axes[i])
         if scheme == "u_mup":
             row, leaf_init = u_mup.leaf_row(
-                path, shapes[0][i], layer_axes[i], is_readout[i], is_embedding[i], rule, depth,
-                in_block[i],
+                path, leaves.shapes[0][i], leaves.layer_axes[i], leaves.is_readout[i],
+                leaves.is_embedding[i], rule, leaves.depth, leaves.in_block[i],
             )  # fmt: skip
         else:
             fans = next((f for p, f in fan_rules if _tree._matches(p, path, leaf)), None)
             view = mup_roles.leaf_view(
-                path, tuple(s[i] for s in shapes), delta is not None, layer_axes[i], fans,
-                is_readout[i], rule,
+                path, tuple(s[i] for s in leaves.shapes), leaves.has_delta,
+                leaves.layer_axes[i], fans, leaves.is_readout[i], rule,
             )  # fmt: skip
             row = mup_schemes.scale(
-                scheme, view, output_mult=output_mult, in_block=in_block[i], depth_mult=depth_mult
-            )
+                scheme, view, output_mult=output_mult, in_block=leaves.in_block[i],
+                depth_mult=leaves.depth_mult,
+            )  # fmt: skip
             row, leaf_init = _rule(row, rule, readout_zero_init)
         table[path] = row
         rules.append((re.compile(re.escape(path)), leaf_init))
-    alpha = mup_schemes.TABLES[scheme].alpha if scheme in mup_schemes.TABLES else 0.0
-    return Parametrization(
-        scheme, spec, table, rules, depth_mult=depth_mult, residual_mult=depth_mult**-alpha
-    )
+    return table, rules
 
 
 def _check_args(fn, scheme, output_mult, readout_zero_init) -> float:

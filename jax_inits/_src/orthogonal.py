@@ -45,11 +45,10 @@ class Orthogonal(InitializerBase):
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
-class DeltaOrthogonal(InitializerBase):
+class DeltaOrthogonal(Orthogonal):
+    """`Orthogonal`'s matrix over the last two axes at the centre tap, zeros elsewhere."""
+
     name: str = dataclasses.field(default="delta_orthogonal", compare=False, kw_only=True)
-    scale: float = 1.0
-    column_axis: int = -1
-    dtype: np.dtype | None = None
 
     formula = property(lambda self: f"{self.scale:g} * orthogonal at the centre tap, 0 elsewhere")
 
@@ -70,7 +69,7 @@ class DeltaOrthogonal(InitializerBase):
         _column_axis(self.name, shape[-2:], self.column_axis)
 
     def _sample(self, key, shape, dtype):
-        matrix = Orthogonal(self.scale, self.column_axis)._sample(key, shape[-2:], dtype)
+        matrix = super()._sample(key, shape[-2:], dtype)
         centre = tuple((k - 1) // 2 for k in shape[:-2])
         return jnp.zeros(shape, dtype).at[centre].set(matrix)
 

@@ -185,9 +185,12 @@ class Stacked(InitializerBase):
         return axis, shape[:axis] + shape[axis + 1 :]
 
     @property
+    def _inner_formula(self) -> str:
+        return getattr(self.init, "formula", repr(self.init))
+
+    @property
     def formula(self) -> str:
-        inner = getattr(self.init, "formula", repr(self.init))
-        return f"independent per slice of axis {self.axis}: {inner}"
+        return f"independent per slice of axis {self.axis}: {self._inner_formula}"
 
     def target_std(self, shape) -> float:
         shape = tuple(shape)
@@ -238,8 +241,7 @@ class Grouped(Stacked):
 
     @property
     def formula(self) -> str:
-        inner = getattr(self.init, "formula", repr(self.init))
-        return f"{self.groups} independent blocks of axis {self.axis}: {inner}"
+        return f"{self.groups} independent blocks of axis {self.axis}: {self._inner_formula}"
 
     def _sample(self, key, shape, dtype):
         axis, inner = self._slice(shape)
@@ -495,15 +497,13 @@ class ZeroRow(Stacked):
 
     @property
     def formula(self) -> str:
-        inner = getattr(self.init, "formula", repr(self.init))
-        return f"{inner}, row {self.index} = 0"
+        return f"{self._inner_formula}, row {self.index} = 0"
 
     def target_std(self, shape) -> float:
         shape = tuple(shape)
-        if not hasattr(self.init, "target_std"):
-            raise TypeError(f"{self.name}: {self.init!r} does not say its target std.")
-        # one of the shape[0] rows is zero: E[w^2] shrinks by (n - 1) / n (zero mean)
-        return self.init.target_std(shape) * math.sqrt((shape[0] - 1) / shape[0])
+        # `init`'s std (the "slice" is the whole shape), but one of the shape[0] rows is
+        # zero: E[w^2] shrinks by (n - 1) / n (zero mean)
+        return super().target_std(shape) * math.sqrt((shape[0] - 1) / shape[0])
 
     def _check_call(self, shape, dtype):
         if not shape:

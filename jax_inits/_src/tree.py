@@ -1200,6 +1200,47 @@ def fingerprint(params: Any) -> str:
 # ----------------------------------------------------------------------------- LSUV
 
 
+def _lsuv_targets(weights: Any, params: Any) -> tuple[list[str], list[Any], Any, list[int]]:
+    """`flatten(params)` and the index of the one array leaf each ``weights`` pattern matches."""
+    if isinstance(weights, (str, re.Pattern)) or not isinstance(weights, Sequence):
+        raise TypeError(
+            f"lsuv: `weights` must be a sequence of patterns, one per layer, got {weights!r}."
+        )
+    paths, leaves, treedef = flatten(params)
+    targets = []
+    for pattern in weights:
+        _rule_list("lsuv", [(pattern, None)], allow_keep=True)
+        hits = [
+            i
+            for i, leaf in enumerate(leaves)
+            if _is_array_like(leaf) and _matches(pattern, paths[i], leaf)
+        ]
+        if len(hits) != 1:
+            found = [paths[i] for i in hits] or "none"
+            raise ValueError(
+                f"lsuv: each pattern in `weights` must match exactly one array leaf; "
+                f"{_describe_pattern(pattern)} matches {found}."
+            )
+        targets.append(hits[0])
+    return paths, leaves, treedef, targets
+
+
+def _lsuv_variance(variances: Sequence[Any], n_layers: int, layer: int, path: str) -> float:
+    """Layer ``layer``'s output variance, checked: one output per layer, finite and > 0."""
+    if len(variances) != n_layers:
+        raise ValueError(
+            f"lsuv: `apply_fn` must return one output per entry of `weights` "
+            f"({n_layers}), got {len(variances)}."
+        )
+    var = float(variances[layer])
+    if not (math.isfinite(var) and var > 0):
+        raise ValueError(
+            f"lsuv: the output of layer {layer} (weight {path!r}) has "
+            f"variance {var!r}; it must be finite and > 0 to be rescaled."
+        )
+    return var
+
+
 def lsuv(
     apply_fn: Callable[[Any, Any], Sequence[Any]],
     params: Any,
@@ -1265,42 +1306,12 @@ def lsuv(
     max_iters = checks.integer("lsuv", "max_iters", max_iters)
     if max_iters < 1:
         raise ValueError(f"lsuv: `max_iters` must be >= 1, got {max_iters!r}.")
-    if isinstance(weights, (str, re.Pattern)) or not isinstance(weights, Sequence):
-        raise TypeError(
-            f"lsuv: `weights` must be a sequence of patterns, one per layer, got {weights!r}."
-        )
-    paths, leaves, treedef = flatten(params)
-    targets = []
-    for pattern in weights:
-        _rule_list("lsuv", [(pattern, None)], allow_keep=True)
-        hits = [
-            i
-            for i, leaf in enumerate(leaves)
-            if _is_array_like(leaf) and _matches(pattern, paths[i], leaf)
-        ]
-        if len(hits) != 1:
-            found = [paths[i] for i in hits] or "none"
-            raise ValueError(
-                f"lsuv: each pattern in `weights` must match exactly one array leaf; "
-                f"{_describe_pattern(pattern)} matches {found}."
-            )
-        targets.append(hits[0])
-
+    paths, leaves, treedef, targets = _lsuv_targets(weights, params)
     forward = jax.jit(lambda p, b: [jnp.var(y) for y in apply_fn(p, b)])
     for layer, index in enumerate(targets):
         for _ in range(max_iters):
             variances = forward(jax.tree_util.tree_unflatten(treedef, leaves), batch)
-            if len(variances) != len(targets):
-                raise ValueError(
-                    f"lsuv: `apply_fn` must return one output per entry of `weights` "
-                    f"({len(targets)}), got {len(variances)}."
-                )
-            var = float(variances[layer])
-            if not (math.isfinite(var) and var > 0):
-                raise ValueError(
-                    f"lsuv: the output of layer {layer} (weight {paths[index]!r}) has "
-                    f"variance {var!r}; it must be finite and > 0 to be rescaled."
-                )
+            var = _lsuv_variance(variances, len(targets), layer, paths[index])
             if abs(var - target_var) < tol:
                 break
             weight = jnp.asarray(leaves[index])
