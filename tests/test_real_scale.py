@@ -122,3 +122,31 @@ def test_an_unknown_method_is_named(bench):
         timeout=120,
     )
     assert out.returncode == 2 and "--methods: unknown ['tree.int']" in out.stderr
+
+
+@pytest.fixture(scope="module")
+def multihost():
+    spec = importlib.util.spec_from_file_location(
+        "benchmarks_multihost", ROOT / "benchmarks" / "multihost.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow  # ~40 s: three fresh processes (jax.distributed, orbax)
+def test_two_processes_draw_save_and_restore_around_as_one(multihost):
+    # benchmarks/multihost.py on GPT-2's shapes at small size: over 2 processes every
+    # shard is the one-process draw's (hashes), no sharded leaf is whole on a process,
+    # and the orbax checkpoint restored across both, with a new head and the embedding
+    # forced, is the one-process restore-around.
+    reference = multihost.run("gpt2_small", 1, timeout=300)
+    two = multihost.run("gpt2_small", 2, timeout=300)
+    summary = multihost.compare(reference, two)
+    assert summary["hashes_equal"] and summary["around_hashes_equal"], summary
+    assert summary["restored_equal"] and summary["forced_differs"], summary
+    assert summary["whole_sharded_leaves"] == []
+    leaves = {index.split("|")[0] for index in reference[0]["hashes"]}
+    assert summary["hashes_count"] == len(reference[0]["hashes"]) > len(leaves) == 28
+    held = summary["held_bytes_per_process"]
+    assert len(held) == 2 and sum(held) == reference[0]["held_bytes"]

@@ -915,12 +915,25 @@ def _known_leaves(
                 f"({_kind(value.dtype)}), but `spec` wants {np.dtype(want.dtype).name} "
                 f"({_kind(want.dtype)}); only casts within a kind are made."
             )
-        array = jax.device_put(value).astype(want.dtype)  # explicit: no implicit transfer
-        sharding = _resolve(fn, path, shardings[i])
-        if sharding is not None:
-            array = jax.device_put(array, _concrete(sharding) or sharding)
-        out[i] = array
+        out[i] = _place_known(value, want.dtype, _resolve(fn, path, shardings[i]))
     return out
+
+
+def _place_known(value: Any, dtype: Any, sharding: Any) -> jax.Array:
+    """A known leaf cast to ``dtype`` and laid out as ``sharding``, with explicit
+    transfers only. A jax.Array stays where it is when it is laid out so already
+    (arrays of several processes, e.g. restored by orbax, are never gathered:
+    each process keeps its shards); a host value goes to the device first."""
+    if isinstance(value, jax.Array):
+        array = value if value.dtype == dtype else value.astype(dtype)
+    else:
+        array = jax.device_put(value).astype(dtype)
+    if sharding is None:
+        return array
+    concrete = _concrete(sharding)
+    if concrete is not None and array.sharding.is_equivalent_to(concrete, array.ndim):
+        return array
+    return jax.device_put(array, concrete or sharding)
 
 
 def init(
