@@ -1,18 +1,20 @@
-"""Real model sizes: Llama-3-8B (bfloat16) and GPT-2-XL (float32) initialized
+"""Real model sizes: Llama-3-8B (bfloat16) and GPT-2 XL (float32) initialized
 sharded on 8 virtual CPU devices, beside what users do today.
 
-Run: ``python benchmarks/real_scale.py [--models llama3-8b,gpt2-xl] [--methods ...]``
-(``--models llama_small`` for a minute-long smoke run). Every case is a fresh
-process with ``jax_num_cpu_devices=8`` and a 2x4 ``("data", "model")`` mesh;
-parameters are laid out FSDP x tensor-parallel as MaxText and torchtitan do
-(``examples/llama_spec.py`` has the layout of every leaf). Methods:
+Run: ``python benchmarks/real_scale.py [--models llama3_8b,gpt2_xl] [--methods ...]
+[--layers N] [--before PATH]`` (``--models llama_small`` for a minute-long smoke
+run). Every case is a fresh process with ``jax_num_cpu_devices=8`` and a 2x4
+``("data", "model")`` mesh; parameters are laid out FSDP x tensor-parallel as
+MaxText and torchtitan do (``examples/llama_spec.py`` has the layout of every
+leaf). Methods:
 
 * ``tree.init``: ``jax_inits.tree.init(key, spec, rules)`` on the spec of
   ``examples/llama_spec.py`` with the ``presets.hf_llama`` / ``presets.hf_gpt2``
   rules; ``tree.init scanned`` the same with the layers stacked on a leading axis.
 * ``flax.create`` / ``flax.create scanned``: ``jax_inits.flax.create`` of the nnx
-  model below (layers a list of blocks, or one block whose parameters carry a
-  leading layer axis), every parameter annotated with ``nnx.with_partitioning``.
+  model `nnx_model` (the spec's leaves as ``nnx.Param``s with
+  ``nnx.with_partitioning``; layers a list of blocks, or one block whose
+  parameters carry a leading layer axis).
 * ``nnx recipe``: Flax's documented sharded init, ``nnx.jit`` of the
   constructor that constrains the state to ``nnx.get_partition_spec`` (the
   model's own initializers: ``jax.nn.initializers`` normal(0.02), ones, zeros).
@@ -23,12 +25,16 @@ Per case: cold seconds (the first call in the fresh process: tracing,
 compilation and the draw; imports and the mesh excluded), warm seconds (a
 second call from another key once the first result is freed), the process's
 peak resident set (``VmHWM`` from ``/proc/self/status``, reset just before each
-call) above its resident set before the call, against the bytes of the
-parameters, and the bytes the first call's compiled program needs per device
-beyond its output where jax reports it (``memory_analysis()`` of the one
-executable of ``jax.nn jit``; CPU devices report no live-buffer statistics).
-Results go to ``benchmarks/results/real_scale.{json,md}`` with the machine and
-the load average. Linux only (``/proc``).
+call) above its resident set before the first call, against the bytes of the
+parameters, and the bytes the one executable of ``jax.nn jit`` needs per
+device (``memory_analysis()``; compiled alone where the run was killed). CPU
+devices report no live-buffer statistics. A case killed for memory is a
+record too. ``--layers N`` gives every model N blocks (the largest size at
+which the baselines fit); ``--before PATH`` runs ``tree.init`` and
+``flax.create`` also with the package of the checkout at PATH, in the same run;
+``--report`` writes the table of a ``--name`` JSON again. Results go to
+``benchmarks/results/<name>.{json,md}`` with the machine and the load average.
+Linux only (``/proc``).
 """
 
 from __future__ import annotations
@@ -47,6 +53,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 GIB = 2**30
 MODELS = ("llama3_8b", "gpt2_xl", "llama_small", "gpt2_small")
+#: The methods ``--before`` runs with the other checkout too (scanned layers are
+#: one leaf a stack: no group to cut, the same draw).
+BEFORE = ("tree.init", "flax.create")
 METHODS = (
     "tree.init",
     "tree.init scanned",
@@ -213,8 +222,19 @@ def _timed(make, key) -> tuple[float, int, int, object]:
     return seconds, before, rss("VmHWM:"), params
 
 
-def run_case(model: str, method: str, layers: int | None = None) -> dict:
-    """One case in this (fresh) process."""
+def _compiled_memory(jitted) -> dict:
+    """What the one executable of ``jitted`` needs per device (nothing allocated)."""
+    import jax
+
+    memory = jitted.lower(jax.random.key(0)).compile().memory_analysis()
+    return {
+        "temp_bytes_per_device": memory.temp_size_in_bytes,
+        "output_bytes_per_device": memory.output_size_in_bytes,
+    }
+
+
+def run_case(model: str, method: str, layers: int | None = None, compile_only=False) -> dict:
+    """One case in this (fresh) process; ``compile_only``: only `_compiled_memory`."""
     import jax
     import numpy as np
 
@@ -223,6 +243,8 @@ def run_case(model: str, method: str, layers: int | None = None) -> dict:
 
     mesh = jax.make_mesh((2, 4), ("data", "model"), axis_types=(AxisType.Auto,) * 2)
     make, notes = _maker(model, method, mesh, layers)
+    if compile_only:
+        return _compiled_memory(notes["jitted"])
     cold, before, peak, params = _timed(make, jax.random.key(0))
     count, total, device_max = _bytes(params)
     del params
@@ -241,12 +263,13 @@ def run_case(model: str, method: str, layers: int | None = None) -> dict:
         "rss_before_bytes": before,
         "peak_rss_bytes": peak,
         "peak_increase_bytes": peak - before,
-        "warm_peak_increase_bytes": warm_peak - warm_before,
+        # Over the resident set before the first call: after `del params` the allocator
+        # may keep freed pages, so the one before the warm call can be higher.
+        "warm_rss_before_bytes": warm_before,
+        "warm_peak_increase_bytes": warm_peak - before,
     }
     if "jitted" in notes:
-        memory = notes["jitted"].lower(jax.random.key(0)).compile().memory_analysis()
-        record["temp_bytes_per_device"] = memory.temp_size_in_bytes
-        record["output_bytes_per_device"] = memory.output_size_in_bytes
+        record.update(_compiled_memory(notes["jitted"]))
     return record
 
 
@@ -280,15 +303,22 @@ def _machine() -> dict:
 
 
 def _row(r: dict) -> str:
+    program = ""
+    if "temp_bytes_per_device" in r:
+        need = r["temp_bytes_per_device"] + r["output_bytes_per_device"]
+        program = f"{need / GIB:.2f} ({r['temp_bytes_per_device'] / GIB:.2f} temporary)"
     if "error" in r:
         layers = r.get("layers") or "all"
-        return f"| {r['model']} | {layers} | {r['method']} | failed: {r['error']} | | | | | |"
+        return (
+            f"| {r['model']} | {layers} | {r['method']} | failed: {r['error']} | | | | "
+            f"| {program} |"
+        )
     ratio = r["peak_increase_bytes"] / r["param_bytes"]
     return (
         f"| {r['model']} | {r['layers']} | {r['method']} | {r['cold_s']:.1f} s | "
         f"{r['warm_s']:.1f} s | "
         f"{r['param_bytes'] / GIB:.2f} | {r['peak_increase_bytes'] / GIB:.2f} ({ratio:.2f}x) | "
-        f"{r['warm_peak_increase_bytes'] / GIB:.2f} | {r['load_before']} |"
+        f"{r['warm_peak_increase_bytes'] / GIB:.2f} | {program} |"
     )
 
 
@@ -296,7 +326,7 @@ def _markdown(records: list[dict], machine: dict) -> str:
     lines = [
         "# Real model sizes: sharded init on one host",
         "",
-        "Produced by `python benchmarks/real_scale.py`; every case a fresh process with 8 "
+        f"Produced by `{machine['command']}`; every case a fresh process with 8 "
         "virtual CPU devices on a 2x4 (data, model) mesh, FSDP x tensor-parallel layout "
         "(`examples/llama_spec.py`).",
         "",
@@ -307,16 +337,52 @@ def _markdown(records: list[dict], machine: dict) -> str:
         "cold = first call in the process (trace, compile, draw; imports excluded); warm = "
         "a second call from another key after the first result is freed; peak = rise of the "
         "process's peak resident set (VmHWM) over its resident set before the call, all 8 "
-        "devices together, and its ratio to the parameters' bytes; load = 1-minute load "
-        "average before the case.",
+        "devices together, and its ratio to the parameters' bytes (warm: over the resident "
+        "set before the first call). A case killed for memory is named with the seconds "
+        "it ran. Load average (1 min) before the run: "
+        f"{machine['load']}; during it the cases' own threads (8 devices on "
+        f"{machine['cores']} cores) keep it near 6. One jit's program = output plus "
+        "temporaries per device of the one executable of `jax.nn jit` (`memory_analysis()`, "
+        "compiled alone where the run was killed); CPU devices report no live buffers.",
         "",
         "| model | layers | method | cold | warm | params (GiB) | peak cold (GiB) "
-        "| peak warm (GiB) | load |",
+        "| peak warm (GiB) | one jit's program / device (GiB) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [_row(r) for r in records]
     lines.append("")
     return "\n".join(lines)
+
+
+def _run_one(
+    model: str, method: str, args: argparse.Namespace, env: dict, compile_only: bool = False
+) -> dict:
+    """The record of one case, run in a fresh process (a failure is a record too).
+    Where one jax.jit failed, its compiled program's needs are asked for alone."""
+    load, start = os.getloadavg()[0], time.perf_counter()
+    command = [sys.executable, __file__, "--case", f"{model}:{method}"]
+    if compile_only:
+        command.append("--compile-only")
+    if args.layers is not None:
+        command += ["--layers", str(args.layers)]
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=args.timeout
+        )
+        if result.returncode == 0:
+            record = json.loads(result.stdout.strip().splitlines()[-1])
+        else:
+            tail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+            why = "killed (out of memory)" if result.returncode == -9 else tail[-300:]
+            record = {"error": f"{why} after {time.perf_counter() - start:.0f} s"}
+    except subprocess.TimeoutExpired:
+        record = {"error": f"over {args.timeout} s"}
+    record.update(model=model, method=method, load_before=round(load, 2))
+    record.setdefault("layers", args.layers)
+    if "error" in record and method == "jax.nn jit" and not compile_only:
+        compiled = _run_one(model, method, args, env, compile_only=True)
+        record.update({k: v for k, v in compiled.items() if k.endswith("per_device")})
+    return record
 
 
 def main() -> int:
@@ -327,11 +393,25 @@ def main() -> int:
     parser.add_argument("--timeout", type=int, default=600, help="seconds a case may take")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS)
     parser.add_argument("--name", default="real_scale", help="result file stem")
+    parser.add_argument(
+        "--before",
+        type=pathlib.Path,
+        metavar="PATH",
+        help="also run tree.init and flax.create with the package of the checkout at PATH",
+    )
+    parser.add_argument(
+        "--report", action="store_true", help="only write the .md of the --name .json again"
+    )
     parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--compile-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         model, method = args.case.split(":")
-        print(json.dumps(run_case(model, method, args.layers)))
+        print(json.dumps(run_case(model, method, args.layers, args.compile_only)))
+        return 0
+    if args.report:
+        payload = json.loads((args.out / f"{args.name}.json").read_text())
+        (args.out / f"{args.name}.md").write_text(_markdown(payload["records"], payload["machine"]))
         return 0
     models, methods = args.models.split(","), args.methods.split(",")
     for flag, given, allowed in (("--models", models, MODELS), ("--methods", methods, METHODS)):
@@ -340,32 +420,23 @@ def main() -> int:
             parser.error(f"{flag}: unknown {unknown}; allowed: {', '.join(allowed)}")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("XLA_FLAGS", None)
-    records = []
-    for model in models:
-        for method in methods:
-            load = os.getloadavg()[0]
-            try:
-                result = subprocess.run(
-                    [sys.executable, __file__, "--case", f"{model}:{method}"]
-                    + ([] if args.layers is None else ["--layers", str(args.layers)]),
-                    capture_output=True,
-                    text=True,
-                    env=env,
-                    timeout=args.timeout,
-                )
-                if result.returncode == 0:
-                    record = json.loads(result.stdout.strip().splitlines()[-1])
-                else:
-                    tail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-                    why = "killed (out of memory)" if result.returncode == -9 else tail[-300:]
-                    record = {"model": model, "method": method, "error": why}
-            except subprocess.TimeoutExpired:
-                record = {"model": model, "method": method, "error": f"over {args.timeout} s"}
-            record.setdefault("layers", args.layers)
-            record["load_before"] = round(load, 2)
-            records.append(record)
-            print(_row(record), flush=True)
-    machine = _machine()
+    cases = [(model, method, method, env) for model in models for method in methods]
+    if args.before is not None:  # the same package methods with the checkout at PATH
+        before = dict(env, PYTHONPATH=f"{args.before.resolve()}{os.pathsep}{ROOT}")
+        cases = [
+            case
+            for model, method, label, env in cases
+            for case in [(model, method, label, env)]
+            + ([(model, method, f"{method} (before)", before)] if method in BEFORE else [])
+        ]
+    records, run_load = [], os.getloadavg()[0]
+    for model, method, label, case_env in cases:
+        record = _run_one(model, method, args, case_env)
+        record["method"] = label
+        records.append(record)
+        print(_row(record), flush=True)
+    command = " ".join(["python benchmarks/real_scale.py", *sys.argv[1:]])
+    machine = dict(_machine(), load=round(run_load, 2), command=command)
     args.out.mkdir(parents=True, exist_ok=True)
     payload = {"machine": machine, "records": records}
     (args.out / f"{args.name}.json").write_text(json.dumps(payload, indent=1) + "\n")
