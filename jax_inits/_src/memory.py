@@ -396,7 +396,60 @@ def memory(
 def plan(
     fn: str, spec: Any, out_shardings: Any = None, *, mesh: Any = None, processes: Any = None
 ) -> Memory:
-    """`memory`, its errors starting with ``fn``."""
+    """`memory`, its errors starting with ``fn``: the leaves' shardings, the
+    report's devices and processes, then each leaf's blocks."""
+    processes = _check_arguments(fn, mesh, processes)
+    paths, leaves, shardings = _leaf_shardings(fn, spec, out_shardings, mesh)
+    report_mesh = _report_mesh(fn, mesh, paths, shardings)
+    devices, axes, names = _devices(report_mesh, shardings)
+    process_of = _processes(fn, devices, len(names), processes)
+    process_ids = sorted(set(process_of.tolist()))
+    rank = np.searchsorted(process_ids, process_of)
+    per_device = np.zeros(len(names), dtype=np.int64)
+    per_process = np.zeros(len(process_ids), dtype=np.int64)
+    distinct = np.zeros(len(process_ids), dtype=np.int64)
+    rows, total, parameters = [], 0, 0
+    for path, leaf, sharding in zip(paths, leaves, shardings, strict=True):
+        shape = tuple(int(n) for n in leaf.shape)
+        bits = _bits(fn, path, leaf.dtype)
+        shard, ids = _blocks(fn, path, shape, sharding, report_mesh, devices, axes)
+        shard_bytes = _nbytes(math.prod(shard), bits)
+        held = ids >= 0
+        per_device += np.where(held, shard_bytes, 0)
+        np.add.at(per_process, rank[held], shard_bytes)
+        for p in range(len(process_ids)):
+            distinct[p] += shard_bytes * len(np.unique(ids[held & (rank == p)]))
+        blocks, n_held = len(np.unique(ids[held])), int(held.sum())
+        rows.append(
+            LeafMemory(
+                path=path,
+                shape=shape,
+                dtype=str(leaf.dtype),
+                spec=_spec_string(sharding),
+                shard_shape=tuple(shard),
+                shard_bytes=shard_bytes,
+                devices=n_held,
+                copies=n_held // max(blocks, 1),
+                replicated=blocks == 1 and n_held == len(names),
+            )
+        )
+        total += _nbytes(math.prod(shape), bits)
+        parameters += math.prod(shape)
+    return Memory(
+        mesh=axes,
+        devices=names,
+        process_of=tuple(int(p) for p in process_of),
+        parameters=parameters,
+        total_bytes=total,
+        per_device=tuple(int(b) for b in per_device),
+        per_process=tuple(int(b) for b in per_process),
+        per_process_distinct=tuple(int(b) for b in distinct),
+        leaves=tuple(rows),
+    )
+
+
+def _check_arguments(fn: str, mesh: Any, processes: Any) -> int | None:
+    """Checks ``mesh`` and ``processes``; returns ``processes``."""
     if mesh is not None and not isinstance(mesh, (jax.sharding.Mesh, jax.sharding.AbstractMesh)):
         raise TypeError(
             f"{fn}: `mesh` must be a jax.sharding.Mesh, a jax.sharding.AbstractMesh or None, "
@@ -406,6 +459,12 @@ def plan(
         processes = checks.integer(fn, "processes", processes)
         if processes < 1:
             raise ValueError(f"{fn}: `processes` must be >= 1, got {processes!r}.")
+    return processes
+
+
+def _leaf_shardings(fn: str, spec: Any, out_shardings: Any, mesh: Any) -> tuple:
+    """``(paths, leaves, shardings)``: each leaf's sharding as `tree.init` resolves it
+    (a PartitionSpec against ``mesh`` or the context's), nnx metadata included."""
     spec, is_nnx = _nnx_state(spec)
     context = mesh if mesh is not None else compat.context_mesh()
     if is_nnx and out_shardings is None and context is not None:
@@ -440,8 +499,11 @@ def plan(
                 f"or None, got {sharding!r} at path {path!r}."
             )
         shardings.append(sharding)
+    return paths, leaves, shardings
 
-    report_mesh = _report_mesh(fn, mesh, paths, shardings)
+
+def _devices(report_mesh: Any, shardings: list) -> tuple[list, dict[str, int], tuple]:
+    """``(concrete devices or [], mesh axes, device names)`` of the report."""
     if report_mesh is None:
         others = [s for s in shardings if s is not None]
         devices = sorted({d for s in others for d in s.device_set}, key=lambda d: d.id)
@@ -450,83 +512,46 @@ def plan(
     else:
         axes = _axes(report_mesh)
         devices = list(report_mesh.devices.flat) if _is_concrete(report_mesh) else []
-    count = len(devices) if devices else math.prod(axes.values())
     if devices:
-        names = tuple(str(d.id) for d in devices)
-    else:
-        names = tuple(str(tuple(map(int, c))) for c in np.ndindex(*axes.values()))
+        return devices, axes, tuple(str(d.id) for d in devices)
+    return devices, axes, tuple(str(tuple(map(int, c))) for c in np.ndindex(*axes.values()))
+
+
+def _processes(fn: str, devices: list, count: int, processes: int | None) -> np.ndarray:
+    """The process of each device: its ``process_index`` (one process on an
+    abstract mesh), or ``processes`` contiguous blocks in mesh order."""
     if processes is None:
         if devices:
-            process_of = np.array([d.process_index for d in devices])
-        else:
-            process_of = np.zeros(count, dtype=np.int64)
-    else:
-        if count % processes:
-            raise ValueError(
-                f"{fn}: `processes` must divide the number of devices ({count}), got {processes!r}."
-            )
-        process_of = np.arange(count) // (count // processes)
-    process_ids = sorted(set(process_of.tolist()))
-    rank = np.searchsorted(process_ids, process_of)
-
-    per_device = np.zeros(count, dtype=np.int64)
-    per_process = np.zeros(len(process_ids), dtype=np.int64)
-    distinct = np.zeros(len(process_ids), dtype=np.int64)
-    rows, total, parameters = [], 0, 0
-    for path, leaf, sharding in zip(paths, leaves, shardings, strict=True):
-        shape = tuple(int(n) for n in leaf.shape)
-        bits = _bits(fn, path, leaf.dtype)
-        layout = sharding
-        if layout is None and report_mesh is not None:
-            layout = NamedSharding(report_mesh, PartitionSpec())
-        if isinstance(layout, NamedSharding):
-            tree.check_spec(fn, path, shape, layout.spec, axes)
-            if devices:  # on the concrete mesh: jax's own blocks
-                layout = NamedSharding(cast(Any, report_mesh), layout.spec)
-        if layout is None:  # no mesh, no sharding: on the default (first) device
-            shard, ids = shape, np.full(count, -1, dtype=np.int64)
-            ids[0] = 0
-        elif isinstance(layout, NamedSharding) and not devices:
-            shard, ids = _abstract_blocks(shape, layout.spec, axes)
-        elif not devices:
-            raise ValueError(
-                f"{fn}: the leaf at path {path!r} has the sharding {layout!r} on concrete "
-                f"devices, but the report's mesh ({_describe(report_mesh)}) is abstract; give "
-                "a concrete `mesh` or NamedShardings."
-            )
-        else:
-            shard, ids = _concrete_blocks(layout, shape, devices)
-        shard_bytes = _nbytes(math.prod(shard), bits)
-        held = ids >= 0
-        per_device += np.where(held, shard_bytes, 0)
-        np.add.at(per_process, rank[held], shard_bytes)
-        for p in range(len(process_ids)):
-            distinct[p] += shard_bytes * len(np.unique(ids[held & (rank == p)]))
-        blocks = len(np.unique(ids[held]))
-        n_held = int(held.sum())
-        rows.append(
-            LeafMemory(
-                path=path,
-                shape=shape,
-                dtype=str(leaf.dtype),
-                spec=_spec_string(sharding),
-                shard_shape=tuple(shard),
-                shard_bytes=shard_bytes,
-                devices=n_held,
-                copies=n_held // max(blocks, 1),
-                replicated=blocks == 1 and n_held == count,
-            )
+            return np.array([d.process_index for d in devices])
+        return np.zeros(count, dtype=np.int64)
+    if count % processes:
+        raise ValueError(
+            f"{fn}: `processes` must divide the number of devices ({count}), got {processes!r}."
         )
-        total += _nbytes(math.prod(shape), bits)
-        parameters += math.prod(shape)
-    return Memory(
-        mesh=axes,
-        devices=names,
-        process_of=tuple(int(p) for p in process_of),
-        parameters=parameters,
-        total_bytes=total,
-        per_device=tuple(int(b) for b in per_device),
-        per_process=tuple(int(b) for b in per_process),
-        per_process_distinct=tuple(int(b) for b in distinct),
-        leaves=tuple(rows),
-    )
+    return np.arange(count) // (count // processes)
+
+
+def _blocks(
+    fn: str, path: str, shape: tuple, sharding: Any, report_mesh: Any, devices: list, axes: dict
+) -> tuple[tuple, np.ndarray]:
+    """``(shard shape, block id of each device or -1)`` of one leaf."""
+    layout = sharding
+    if layout is None and report_mesh is not None:
+        layout = NamedSharding(report_mesh, PartitionSpec())
+    if isinstance(layout, NamedSharding):
+        tree.check_spec(fn, path, shape, layout.spec, axes)
+        if devices:  # on the concrete mesh: jax's own blocks
+            layout = NamedSharding(cast(Any, report_mesh), layout.spec)
+    if layout is None:  # no mesh, no sharding: on the default (first) device
+        ids = np.full(len(devices), -1, dtype=np.int64)
+        ids[0] = 0
+        return shape, ids
+    if isinstance(layout, NamedSharding) and not devices:
+        return _abstract_blocks(shape, layout.spec, axes)
+    if not devices:
+        raise ValueError(
+            f"{fn}: the leaf at path {path!r} has the sharding {layout!r} on concrete "
+            f"devices, but the report's mesh ({_describe(report_mesh)}) is abstract; give "
+            "a concrete `mesh` or NamedShardings."
+        )
+    return _concrete_blocks(layout, shape, devices)
