@@ -1,7 +1,6 @@
 """Smoke test of the benchmark harness in benchmarks/ (tiny sizes; timings are not
 asserted). The harness is not part of the package: it is loaded from its file."""
 
-import importlib.util
 import json
 import pathlib
 import subprocess
@@ -9,17 +8,14 @@ import sys
 
 import pytest
 
+from tests import _scripts
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def harness():
-    spec = importlib.util.spec_from_file_location(
-        "benchmarks_harness", ROOT / "benchmarks" / "harness.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _scripts.load("benchmarks/harness.py", "benchmarks_harness")
 
 
 @pytest.mark.slow  # times a few cases for real; --help above checks the script imports

@@ -2,7 +2,6 @@
 and per process, compared with jax's own sharding methods and with arithmetic from
 the model configs (never with the function's own formulas)."""
 
-import importlib.util
 import json
 import math
 import pathlib
@@ -17,21 +16,14 @@ from jax.sharding import AbstractMesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jax_inits.diagnostics import memory
+from tests import _scripts
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "llama_spec.py"
 AXES = ("data", "model")
 
 
-def _example():
-    spec = importlib.util.spec_from_file_location("llama_spec", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["llama_spec"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-L = _example()
+L = _scripts.load("examples/llama_spec.py", "llama_spec")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ parameters of its spec (``examples/llama_spec.py``), in their layouts, and the
 sharded draws equal the unsharded one bit for bit (the benchmark's values are
 what the package promises, only bigger). The benchmark is loaded from its file."""
 
-import importlib.util
 import json
 import pathlib
 import subprocess
@@ -17,6 +16,7 @@ from jax.sharding import AxisType
 
 import jax_inits.flax
 import jax_inits.tree
+from tests import _scripts
 from tests._gates import assert_sharded_equals_whole
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -25,12 +25,7 @@ KEY = jax.random.key(7)
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        "benchmarks_real_scale", ROOT / "benchmarks" / "real_scale.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _scripts.load("benchmarks/real_scale.py", "benchmarks_real_scale")
 
 
 @pytest.fixture(scope="module")
@@ -126,12 +121,7 @@ def test_an_unknown_method_is_named(bench):
 
 @pytest.fixture(scope="module")
 def multihost():
-    spec = importlib.util.spec_from_file_location(
-        "benchmarks_multihost", ROOT / "benchmarks" / "multihost.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _scripts.load("benchmarks/multihost.py", "benchmarks_multihost")
 
 
 @pytest.mark.slow  # ~40 s: three fresh processes (jax.distributed, orbax)
