@@ -16,7 +16,6 @@ axes that belong to no fan and may not be width axes.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from typing import Any, NamedTuple
 
@@ -126,9 +125,9 @@ class Parametrization(OptaxTransforms):
                 f"Parametrization.attention_scale: `head_dim` must be >= 1, got {head_dim!r}."
             )
         attn_mult = checks.real_number("Parametrization.attention_scale", "attn_mult", attn_mult)
-        if self.scheme != "sp":
-            return attn_mult / head_dim
-        return attn_mult / math.sqrt(head_dim)
+        # u-μP's attention is muP's (unit-scaling's scaled_dot_product_attention: 1/d_head).
+        table = mup_schemes.TABLES.get(self.scheme, mup_schemes.MUP)
+        return attn_mult / table.attention(head_dim)
 
     def init(self, key: jax.Array, *, out_shardings: Any = None) -> Any:
         """Creates the parameters at the target width (``jax_inits.tree.init`` with `rules`).

@@ -125,12 +125,17 @@ class Table:
       init_std: Where the init std is not the base rule's times ``init_scale`` rows:
         a function of the leaf's (matrix) shape giving the absolute std of a
         ``"kernel"`` leaf (spectral).
+      attention: The attention logits are multiplied by ``attn_mult /
+        attention(head_dim)``: the head size under muP (Yang et al. 2021, section 6:
+        $q \cdot k$ grows like it once q and k correlate), its square root under SP
+        (Vaswani et al. 2017).
     """
 
     width: tuple[Row, ...] = ()
     depth: tuple[Row, ...] = ()
     alpha: float = 0.0
     init_std: Callable[[tuple[int, ...]], float] | None = None
+    attention: Callable[[int], float] = float
 
     def __post_init__(self):
         for row in self.width + self.depth:
@@ -180,7 +185,7 @@ SPECTRAL = Table(
     init_std=_spectral_std,
 )
 
-SP = Table()
+SP = Table(attention=math.sqrt)
 
 
 def depth_rows(alpha: float) -> tuple[Row, ...]:
