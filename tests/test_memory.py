@@ -15,6 +15,7 @@ import pytest
 from jax.sharding import AbstractMesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from jax_inits._src import _jax_compat as compat
 from jax_inits.diagnostics import memory
 from tests import _scripts
 
@@ -134,7 +135,7 @@ def test_partition_specs_resolve_against_the_mesh_as_tree_init_does(mesh):
     spec = {"a": jax.ShapeDtypeStruct((8, 8), jnp.float32)}
     on = AbstractMesh((2, 4), AXES)
     assert memory(spec, P("model"), mesh=on).per_device == (64,) * 8
-    with jax.set_mesh(mesh):
+    with compat.set_mesh(mesh):
         assert memory(spec, {"a": P(None, "data")}).per_device == (128,) * 8
 
 
@@ -241,7 +242,7 @@ def test_flax_memory_reads_nnx_partitioning_on_an_abstract_mesh(mesh):
     rows = {leaf.path: leaf for leaf in report.leaves}
     assert rows["kernel"].shard_shape == (32, 8) and rows["bias"].replicated
     assert report.per_device == ((32 * 8 + 32) * 4,) * 8
-    with jax.set_mesh(mesh):
+    with compat.set_mesh(mesh):
         model = nnx.eval_shape(lambda: make(nnx.Rngs(0)))
     assert memory(model, mesh=mesh).per_device == report.per_device
 

@@ -11,7 +11,9 @@ import sys
 import jax
 import numpy as np
 import pytest
-from flax import nnx
+
+pytest.importorskip("flax", reason="the benchmark's methods build Flax nnx models")
+from flax import nnx  # noqa: E402
 from jax.sharding import AxisType
 
 import jax_inits.flax

@@ -22,6 +22,11 @@ from typing import Any
 import jax
 import numpy as np
 
+# Public since jax 0.7; before, the same context manager is jax._src.mesh's (0.5, 0.6).
+_use_abstract_mesh = getattr(jax.sharding, "use_abstract_mesh", None)
+if _use_abstract_mesh is None:  # pragma: no cover - jax < 0.7
+    from jax._src.mesh import use_abstract_mesh as _use_abstract_mesh
+
 try:  # private, stable since jax 0.4: whether no transformation is tracing this thread
     from jax._src.core import trace_state_clean as _trace_state_clean
 except ImportError:  # pragma: no cover - exercised by hiding it in tests
@@ -99,7 +104,7 @@ def use_any_mesh(mesh: Any) -> Any:
     ``jax.set_mesh`` refuses) ``jax.sharding.use_abstract_mesh``: sharding
     annotations resolve against it while nothing runs on devices."""
     if isinstance(mesh, jax.sharding.AbstractMesh):
-        return jax.sharding.use_abstract_mesh(mesh)
+        return _use_abstract_mesh(mesh)
     return set_mesh(mesh)
 
 
