@@ -47,6 +47,16 @@ class LeafMemory:
       devices: How many of the report's devices hold a block.
       copies: How many devices hold each block (``devices / distinct blocks``).
       replicated: Whether every device of the report holds the whole leaf.
+
+    Examples:
+      >>> from jax.sharding import AbstractMesh, NamedSharding, PartitionSpec as P
+      >>> from jax_inits.diagnostics import memory
+      >>> mesh = AbstractMesh((2, 4), ("data", "model"))
+      >>> spec = {"w": jax.ShapeDtypeStruct((1024, 512), jnp.bfloat16,
+      ...                                   sharding=NamedSharding(mesh, P("model")))}
+      >>> leaf = memory(spec).leaves[0]
+      >>> leaf.shard_shape, leaf.shard_bytes, leaf.copies, leaf.replicated
+      ((256, 512), 262144, 2, False)
     """
 
     path: str
@@ -85,6 +95,16 @@ class Memory:
       per_process_distinct: Bytes of the distinct blocks each process's devices hold
         (that leaf once): what the process holds on the host to load or save them.
       leaves: One `LeafMemory` per array leaf, in ``jax.tree.flatten`` order.
+
+    Examples:
+      >>> from jax.sharding import AbstractMesh, NamedSharding, PartitionSpec as P
+      >>> from jax_inits.diagnostics import memory
+      >>> mesh = AbstractMesh((2, 4), ("data", "model"))
+      >>> spec = {"w": jax.ShapeDtypeStruct((1024, 512), jnp.float32,
+      ...                                   sharding=NamedSharding(mesh, P("data", "model")))}
+      >>> report = memory(spec, processes=2)
+      >>> report.total_bytes, report.max_device_bytes, report.per_process
+      (2097152, 262144, (1048576, 1048576))
     """
 
     mesh: dict[str, int]
