@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 # Public since jax 0.7; before, the same context manager is jax._src.mesh's (0.5, 0.6).
-_use_abstract_mesh = getattr(jax.sharding, "use_abstract_mesh", None)
+_use_abstract_mesh: Any = getattr(jax.sharding, "use_abstract_mesh", None)
 if _use_abstract_mesh is None:  # pragma: no cover - jax < 0.7
     from jax._src.mesh import use_abstract_mesh as _use_abstract_mesh
 
