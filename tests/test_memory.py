@@ -288,6 +288,7 @@ def _cli(*args):
     )
 
 
+@pytest.mark.slow  # a fresh interpreter (~4 s); the in-process CLI tests stay fast
 def test_cli_on_the_small_example_in_a_fresh_process():
     # A fresh process (a user's run): JSON, on an abstract 4x4 mesh of 2 hosts.
     result = _cli(

@@ -71,6 +71,7 @@ def test_sharded_tree_init_and_flax_create_are_the_unsharded_draw(bench, mesh, m
             assert_sharded_equals_whole(params[path], whole[path])
 
 
+@pytest.mark.slow  # the baselines, not ours: ~7 s
 def test_nnx_recipe_and_jax_nn_make_the_spec_with_the_presets_distribution(bench, mesh):
     # The baselines create the same leaves in the same layouts; their values are
     # jax.nn's (other keys), drawn from the preset's distribution: checked on the

@@ -421,7 +421,7 @@ def _draw_jaxpr(spec, rules):
 def test_big_groups_are_cut_into_stacks_within_the_limit(monkeypatch):
     # Eagerly the draw needs the tree plus its largest stack: a group is cut into
     # stacks of at most max(_STACK_FLOOR, tree / _STACK_SHARE) bytes; values do not move.
-    spec = _llama_spec(6)
+    spec = _llama_spec(4)
     whole = jt.init(KEY, spec, LLAMA_RULES)
     groups, _, _ = _draw_jaxpr(spec, LLAMA_RULES)
     member_bytes = {g[:4]: 4 * int(np.prod(g[1])) for g in groups}
